@@ -255,7 +255,7 @@ def predict(case: Case, eff: Efficiency) -> float:
     d, m, inp, out = case.deployment, case.metric, case.input_tokens, case.output_tokens
     if m == "prefill_tokens_per_s":
         b = case.batch or 1
-        pre = perf.prefill_time(d.model, d.gpu, d.precision, d.tp, inp * b, eff, d.pp)
+        pre = perf.prefill_time(d.model, d.gpu, d.precision, d.tp, inp, eff, d.pp, batch=b)
         return inp * b / pre.total_s
     if m == "ttft_ms" and case.mode == "single":
         pre = perf.prefill_time(d.model, d.gpu, d.precision, d.tp, inp, eff, d.pp)
@@ -282,7 +282,7 @@ def predict(case: Case, eff: Efficiency) -> float:
         b = case.batch or 1
         context = inp + out / 2.0
         step = perf.decode_step_time(d.model, d.gpu, d.precision, d.kv_bytes, d.tp, b, context, eff, d.pp)
-        pre = perf.prefill_time(d.model, d.gpu, d.precision, d.tp, inp * b, eff, d.pp)
+        pre = perf.prefill_time(d.model, d.gpu, d.precision, d.tp, inp, eff, d.pp, batch=b)
         return _scale_throughput(case, b * out / (pre.total_s + out * step.total_s))
     # max throughput or fixed concurrency: continuous batching at the largest batch that fits.
     dm = dataclasses.replace(d, mem_utilization=MAX_MODE_MEM_UTILIZATION,

@@ -252,13 +252,45 @@ def attention_flops_per_token(m: Model, context: float) -> float:
     return 4.0 * m.n_layers * m.n_heads * m.head_dim * context
 
 
-def prefill_flops(m: Model, tokens: int) -> float:
-    """FLOPs to prefill a prompt of L tokens: 2 x active params x L (seed 003) plus causal
-    attention, sum over positions of attention_flops_per_token(i) = L^2 / 2 x the per-token rate.
+def linear_flops(m: Model, tokens: float) -> float:
+    """Seed 003: each token costs 2 x active parameters FLOPs in the matrix multiplies (one
+    multiply and one add per weight).
 
-    Example (seed 003, attention ignored): Qwen-72B, 2,000 tokens -> 2 x 72e9 x 2000 = 288 TFLOPs.
+    Example: Qwen-72B -> 2 x 72e9 = 144 GFLOPs per token; 2,000 tokens -> 288 TFLOPs.
     """
-    return 2.0 * m.active_params_b * 1e9 * tokens + attention_flops_per_token(m, tokens) * tokens / 2.0
+    return 2.0 * m.active_params_b * 1e9 * tokens
+
+
+def prefill_flops(m: Model, tokens: int) -> float:
+    """FLOPs to prefill a prompt of L tokens: linear_flops (2 x active params x L) plus causal
+    attention, the sum over positions of attention_flops_per_token(i) = L^2 / 2 x the per-token rate."""
+    return linear_flops(m, tokens) + attention_flops_per_token(m, tokens) * tokens / 2.0
+
+
+def compute_time_s(flops: float, peak_tflops: float, mfu: float) -> float:
+    """Seed 003 formula one: time = FLOPs / (peak TFLOPS x MFU).
+
+    Example: 288 TFLOPs on an RTX 4090 at INT8 (660 TOPS) and 50 % MFU -> 288 / 330 = 0.87 s.
+    """
+    return flops / (peak_tflops * 1e12 * mfu)
+
+
+def required_bandwidth_gb_per_s(bytes_per_token: float, tokens_per_s: float) -> float:
+    """Seed 003: memory bandwidth a decode rate needs when every token reads `bytes_per_token`.
+
+    Example: 140 GB of FP16 weights x 20 tokens/s = 2,800 GB/s.
+    """
+    return bytes_per_token * tokens_per_s / GB
+
+
+def tp_effective_bandwidth_gb_per_s(bw_gb_per_s: float, tp: int, comm_loss: float) -> float:
+    """Seed 003's simplified tensor-parallel bandwidth: the GPUs' bandwidth adds up, less the
+    fraction of time lost to all-reduce: tp x BW x (1 - loss).
+
+    Example: two A100s at 1,935 GB/s with 15 % loss -> 3,870 x 0.85 = 3,289.5 GB/s.
+    (`decode_step_time` models the all-reduce explicitly instead.)
+    """
+    return tp * bw_gb_per_s * (1.0 - comm_loss)
 
 
 def expected_experts_touched(n_experts: int, top_k: int, tokens: float) -> float:
@@ -369,15 +401,15 @@ def decode_step_time(
     kv = batch * context * kv_cache_bytes_per_token_per_gpu(m, kv_bytes, tp, pp)
     memory_s = (weights + kv) / (gpu.mem_bw_gb_per_s * GB * eff.bw_eff)
     flops = batch * (2.0 * m.active_params_b * 1e9 + attention_flops_per_token(m, context)) / (tp * pp)
-    compute_s = flops / (gpu.tflops(p.compute) * 1e12 * eff.decode_mfu)
+    compute_s = compute_time_s(flops, gpu.tflops(p.compute), eff.decode_mfu)
     comm_s = tp_comm_time_s(m, gpu, tp, batch, eff)
     return StepTime(memory_s * pp, compute_s * pp, comm_s, eff.step_overhead_ms / 1e3, overlapped=True)
 
 
 def prefill_time(
-    m: Model, gpu: Gpu, p: Precision, tp: int, tokens: float, eff: Efficiency, pp: int = 1
+    m: Model, gpu: Gpu, p: Precision, tp: int, tokens: float, eff: Efficiency, pp: int = 1, batch: int = 1
 ) -> StepTime:
-    """Prefill of `tokens` prompt tokens (TTFT at batch 1, queueing excluded).
+    """Prefill of `batch` prompts of `tokens` tokens each in one pass (TTFT at batch 1, queueing excluded).
 
     compute = prefill_flops / (tp x pp) / (peak x prefill_mfu)   (seed 003: 2 x P x L / (TFLOPS x MFU))
     memory  = all weights read once per GPU / (BW x bw_eff)
@@ -385,10 +417,10 @@ def prefill_time(
     total   = compute + memory + comm + overhead (not overlapped; see StepTime).
     With PP the stages run in sequence for one prompt, so the stage time is multiplied by pp.
     """
-    flops = prefill_flops(m, int(tokens)) / (tp * pp)
-    compute_s = flops / (gpu.tflops(p.compute) * 1e12 * eff.prefill_mfu)
+    flops = batch * prefill_flops(m, int(tokens)) / (tp * pp)
+    compute_s = compute_time_s(flops, gpu.tflops(p.compute), eff.prefill_mfu)
     memory_s = weight_bytes(m, p) / (tp * pp) / (gpu.mem_bw_gb_per_s * GB * eff.bw_eff)
-    comm_s = tp_comm_time_s(m, gpu, tp, tokens, eff)
+    comm_s = tp_comm_time_s(m, gpu, tp, tokens * batch, eff)
     return StepTime(memory_s * pp, compute_s * pp, comm_s, eff.step_overhead_ms / 1e3, overlapped=False)
 
 

@@ -121,6 +121,18 @@ def main() -> int:
     s, nv = rep["overall"], rep["naive_roofline"]["overall"]
     print(f"{'overall':18} {s['n']:4d} {s['median_ape']:11.1%} {s['p90_ape']:8.1%} | {nv['median_ape']:13.1%} {nv['p90_ape']:7.1%}")
 
+    # Generalisation: how well a default fitted WITHOUT a family predicts that family's rows, which
+    # is the situation of every GPU family with no measurements (Blackwell, CDNA3, Gaudi 3, ...).
+    print("\nleave-one-family-out (default refitted without the family, then applied to it):")
+    print(f"{'held out':10} {'rows':>5} {'median APE':>11} {'p90 APE':>8} | with own factors {'median':>7}")
+    for family in sorted(f for f in fitted if f != "default"):
+        rest = [c for c in cases if c.deployment.gpu.family != family]
+        held = [c for c in cases if c.deployment.gpu.family == family]
+        other, _ = fit(rest, start, f"without {family}")
+        rep_out = V.validate_cases(held, [], lambda g, o=other: o).report()["overall"]
+        rep_own = V.validate_cases(held, [], lambda g, f=family: effs[f]).report()["overall"]
+        print(f"{family:10} {len(held):5d} {rep_out['median_ape']:11.1%} {rep_out['p90_ape']:8.1%} | {rep_own['median_ape']:23.1%}")
+
     if args.write:
         out = REPO / "catalog/efficiency.csv"
         with out.open("w", newline="", encoding="utf-8") as fh:

@@ -1,0 +1,3 @@
+"""planner: optimisation-based planning of LLM inference deployments."""
+
+__version__ = "0.1.0"

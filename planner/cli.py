@@ -1,0 +1,255 @@
+"""Command line: parse -> call -> render -> exit code. No formulas here.
+
+Exit codes: 0 ok, 1 internal bug, 2 bad input, 3 infeasible, 4 solver limit with no plan.
+Tracebacks only with --debug.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from planner import report
+from planner.catalog import Catalog, load_catalog
+from planner.errors import EXIT_BUG, EXIT_INPUT, InputError, PlannerError, Problem
+
+FORMATS = click.Choice(["table", "json", "csv"], case_sensitive=False)
+
+
+class _State:
+    debug = False
+
+
+def _catalog() -> Catalog:
+    return load_catalog()
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
+@click.version_option(package_name="planner")
+def cli(debug: bool) -> None:
+    """Plan LLM inference deployments: which GPUs, which precision, how split, how many."""
+    _State.debug = debug
+
+
+# ---------------------------------------------------------------------------------------------
+# planner catalog
+# ---------------------------------------------------------------------------------------------
+
+
+@cli.group("catalog")
+def catalog_group() -> None:
+    """List the shipped catalogue (every row with its source and as-of date)."""
+
+
+@catalog_group.command("gpus")
+@click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
+@click.option("--vendor", help="Only this vendor (NVIDIA, AMD, Intel).")
+@click.option("--family", help="Only this architecture family (e.g. hopper, ada).")
+@click.option("--market", type=click.Choice(["global", "china"]), help="Only GPUs sold in this market.")
+@click.option("--min-mem-gb", type=float, help="Only GPUs with at least this much memory.")
+@click.option("--datacenter-only", is_flag=True, help="Drop GeForce cards (their driver licence forbids datacentres).")
+@click.option("--supports", "supports", help="Only GPUs that run this compute precision natively (e.g. fp8).")
+def catalog_gpus(fmt: str, vendor: str | None, family: str | None, market: str | None,
+                 min_mem_gb: float | None, datacenter_only: bool, supports: str | None) -> None:
+    """GPUs: memory, bandwidth, dense TFLOPS per precision, interconnect, licence, market."""
+    cat = _catalog()
+    gpus = list(cat.gpus.rows.values())
+    if vendor:
+        gpus = [g for g in gpus if g.vendor.lower() == vendor.lower()]
+    if family:
+        gpus = [g for g in gpus if g.family == family.lower()]
+    if market:
+        gpus = [g for g in gpus if g.market == market]
+    if min_mem_gb is not None:
+        gpus = [g for g in gpus if g.mem_gb >= min_mem_gb]
+    if datacenter_only:
+        gpus = [g for g in gpus if not g.geforce_eula]
+    if supports:
+        compute = cat.precision(supports).compute
+        gpus = [g for g in gpus if g.supports(compute)]
+    records = [report.gpu_record(g) for g in sorted(gpus, key=lambda g: g.id)]
+    _emit_listing(fmt, "GPUs", records, report.GPU_LIST_COLUMNS, (
+        ("id", "id"), ("mem_gb", "GB"), ("mem_bw_gb_per_s", "GB/s"), ("fp16_tflops", "FP16"),
+        ("fp8_tflops", "FP8"), ("int8_tops", "INT8"), ("int4_tops", "INT4"), ("tdp_w", "W"),
+        ("scaleup_kind", "link"), ("scaleup_domain_gpus", "TP max"), ("market", "market"),
+        ("geforce_eula", "GeForce"), ("as_of", "as of"),
+    ), "Tensor figures are dense (never with sparsity), TFLOPS/TOPS. Sources: --format csv or json.")
+
+
+@catalog_group.command("models")
+@click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
+@click.option("--family", help="Only this family (llama, qwen, mistral, ...).")
+@click.option("--max-params-b", type=float, help="Only models with at most this many billion parameters.")
+@click.option("--moe/--dense", "moe", default=None, help="Only mixture-of-experts (or only dense) models.")
+def catalog_models(fmt: str, family: str | None, max_params_b: float | None, moe: bool | None) -> None:
+    """Models: parameters, layers, heads, KV heads, attention type, experts, context."""
+    cat = _catalog()
+    models = list(cat.models.rows.values())
+    if family:
+        models = [m for m in models if m.family == family.lower()]
+    if max_params_b is not None:
+        models = [m for m in models if m.params_b <= max_params_b]
+    if moe is not None:
+        models = [m for m in models if m.is_moe == moe]
+    records = [report.model_record(m) for m in sorted(models, key=lambda m: m.id)]
+    _emit_listing(fmt, "Models", records, report.MODEL_LIST_COLUMNS, (
+        ("id", "id"), ("params_b", "params B"), ("active_params_b", "active B"), ("n_layers", "layers"),
+        ("n_heads", "heads"), ("n_kv_heads", "KV heads"), ("head_dim", "head dim"), ("attention", "attn"),
+        ("n_experts", "experts"), ("max_context", "context"), ("kv_bytes_per_token_fp16", "KV B/token fp16"),
+    ), "Architectures from each model's Hugging Face config.json; sources: --format csv or json.")
+
+
+@catalog_group.command("precisions")
+@click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
+def catalog_precisions(fmt: str) -> None:
+    """Weight and KV precisions: bits per weight with group scales, compute format, what stays 16-bit."""
+    cat = _catalog()
+    records = [report.precision_record(p) for p in sorted(cat.precisions.rows.values(), key=lambda p: p.id)]
+    _emit_listing(fmt, "Precisions", records, report.PRECISION_LIST_COLUMNS, (
+        ("id", "id"), ("kind", "kind"), ("bits_per_weight", "bits/weight"), ("compute", "computes in"),
+        ("kv_capable", "KV format"), ("unquantized", "kept 16-bit"), ("aliases", "aliases"),
+    ), "A GPU runs a precision natively when its catalogue row has a dense figure for the compute format.")
+
+
+def _emit_listing(fmt: str, title: str, records: list[dict], csv_cols, table_cols, caption: str) -> None:
+    if fmt == "json":
+        click.echo(report.to_json(records), nl=False)
+    elif fmt == "csv":
+        click.echo(report.to_csv(csv_cols, records), nl=False)
+    else:
+        report.console().print(report.render_table(f"{title} ({len(records)})", table_cols, records, caption))
+
+
+# ---------------------------------------------------------------------------------------------
+# planner estimate
+# ---------------------------------------------------------------------------------------------
+
+
+def _batch_option(value: str) -> int | None:
+    if value.strip().lower() == "max":
+        return None
+    try:
+        b = int(value)
+    except ValueError:
+        raise InputError(Problem(f"must be a positive integer or 'max' (got {value!r})", key="--batch")) from None
+    if b < 1:
+        raise InputError(Problem(f"must be >= 1 (got {b})", key="--batch"))
+    return b
+
+
+@cli.command("estimate")
+@click.option("--model", required=True, help="Catalogue id or alias, or a path to a Hugging Face config.json.")
+@click.option("--gpu", required=True, help="Catalogue id or alias (case-insensitive), e.g. H100, a100-sxm-80gb.")
+@click.option("--precision", default="fp16", show_default=True, help="Weight precision: fp32, fp16, bf16, fp8, int8, int8-wo, int4, ...")
+@click.option("--kv-precision", help="KV-cache precision [default: fp8 for fp8 weights, bf16 for bf16, else fp16].")
+@click.option("--tp", type=click.IntRange(min=1), default=1, show_default=True, help="Tensor-parallel degree.")
+@click.option("--pp", type=click.IntRange(min=1), default=1, show_default=True, help="Pipeline-parallel degree.")
+@click.option("--batch", default="max", show_default=True, help="Concurrent sequences, or 'max' for the largest that fits.")
+@click.option("--input-tokens", type=click.IntRange(min=0), required=True, help="Prompt tokens per request.")
+@click.option("--output-tokens", type=click.IntRange(min=1), required=True, help="Generated tokens per request.")
+@click.option("--max-tpot-ms", type=click.FloatRange(min=0, min_open=True), help="With --batch max: largest batch whose TPOT stays under this.")
+@click.option("--mem-utilization", type=click.FloatRange(0, 1, min_open=True), default=0.9, show_default=True, help="Fraction of GPU memory the engine may use.")
+@click.option("--max-num-seqs", type=click.IntRange(min=1), default=256, show_default=True, help="Engine cap on concurrent sequences.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+def estimate_cmd(model, gpu, precision, kv_precision, tp, pp, batch, input_tokens, output_tokens,
+                 max_tpot_ms, mem_utilization, max_num_seqs, fmt) -> None:
+    """Memory, TTFT, TPOT, throughput and bottleneck of one deployment."""
+    from planner.estimate import evaluate, resolve_deployment
+
+    cat = _catalog()
+    b = _batch_option(batch)
+    d = resolve_deployment(cat, model, gpu, precision, kv_precision, tp, pp, mem_utilization, max_num_seqs)
+    eff = cat.efficiency_for(d.gpu)
+    e = evaluate(d, eff, input_tokens, output_tokens, batch=b,
+                 max_tpot_s=max_tpot_ms / 1e3 if max_tpot_ms else None)
+    if fmt == "json":
+        rec = report.estimate_record(e)
+        rec["efficiency"] = {"family": eff.family, "bw_eff": eff.bw_eff, "decode_mfu": eff.decode_mfu,
+                             "prefill_mfu": eff.prefill_mfu, "comm_eff": eff.comm_eff,
+                             "step_overhead_ms": eff.step_overhead_ms, "source": eff.source, "as_of": eff.as_of}
+        click.echo(report.to_json(rec), nl=False)
+    else:
+        label = (f"{eff.family} (bandwidth {eff.bw_eff:.0%}, decode MFU {eff.decode_mfu:.0%}, prefill MFU "
+                 f"{eff.prefill_mfu:.0%}, link {eff.comm_eff:.0%}, {eff.step_overhead_ms:.2f} ms/step; {eff.source})")
+        report.print_estimate(report.console(), e, label)
+
+
+# ---------------------------------------------------------------------------------------------
+# planner validate
+# ---------------------------------------------------------------------------------------------
+
+
+@cli.command("validate")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option("--rows", "show_rows", is_flag=True, help="Also list every row's prediction and error.")
+def validate_cmd(file: Path, fmt: str, show_rows: bool) -> None:
+    """Predict published measurements (calibration-format CSV) and report the model's error."""
+    from planner.calibration import validate_file
+
+    if not file.exists():
+        raise InputError(Problem("no such file", file=str(file)))
+    rep = validate_file(_catalog(), file).report()
+    if fmt == "json":
+        click.echo(report.to_json(rep), nl=False)
+        return
+    con = report.console(140)
+    rows = []
+    for name, s in [*rep["groups"].items(), *rep["metrics"].items(), ("overall", rep["overall"])]:
+        naive = rep["naive_roofline"]["groups"].get(name) or rep["naive_roofline"]["metrics"].get(name) \
+            or (rep["naive_roofline"]["overall"] if name == "overall" else None)
+        rows.append({"what": name, "n": s["n"], "median": f"{s['median_ape']:.1%}", "p90": f"{s['p90_ape']:.1%}",
+                     "naive_median": f"{naive['median_ape']:.1%}", "naive_p90": f"{naive['p90_ape']:.1%}"})
+    con.print(report.render_table(
+        f"Absolute percentage error on {file}", (("what", "group / metric"), ("n", "n"), ("median", "median"),
+        ("p90", "p90"), ("naive_median", "naive median"), ("naive_p90", "naive p90")), rows,
+        "naive = the seeds' roofline: datasheet bandwidth / weight bytes for decode, 50 % MFU for prefill and throughput",
+    ))
+    if show_rows:
+        con.print(report.render_table("Rows", (("line", "line"), ("row", "row"), ("measured", "measured"),
+                                               ("predicted", "predicted"), ("ape", "APE"), ("naive_predicted", "naive")),
+                                      [{**r, "ape": f"{r['ape']:.1%}"} for r in rep["rows"]]))
+    if rep["skipped"]:
+        con.print(report.render_table(f"Skipped rows ({len(rep['skipped'])})",
+                                      (("line", "line"), ("row", "row"), ("reason", "why")), rep["skipped"]))
+
+
+# ---------------------------------------------------------------------------------------------
+# Entry point
+# ---------------------------------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; map PlannerError to its exit code, anything else to exit 1 (bug)."""
+    args = sys.argv[1:] if argv is None else argv
+    debug = "--debug" in args
+    try:
+        cli.main(args=args, prog_name="planner", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        return EXIT_BUG
+    except click.ClickException as exc:
+        exc.show()
+        return EXIT_INPUT if exc.exit_code == 2 else exc.exit_code
+    except PlannerError as exc:
+        if debug:
+            raise
+        for line in exc.lines():
+            click.echo(f"error: {line}", err=True)
+        return exc.exit_code
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: a bug, not user error
+        if debug:
+            raise
+        click.echo(f"internal error: {type(exc).__name__}: {exc}", err=True)
+        click.echo("This is a bug in planner. Re-run with --debug for the traceback and report it.", err=True)
+        return EXIT_BUG
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
