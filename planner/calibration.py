@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Callable
 
 from planner import perf
-from planner.catalog import Catalog, Efficiency, Gpu, Precision, normalise_name
+from planner.catalog import Catalog, Efficiency, Gpu, Precision, read_user_text
 from planner.errors import InputError, PlannerError, Problem
 from planner.estimate import Deployment, check_deployment, max_batch, timings
 
@@ -172,6 +172,8 @@ def _case_from_row(cat: Catalog, row: dict[str, str], line: int, label: str) -> 
         measured = float(row["value"])
     except ValueError:
         raise _Skip(f"value {row['value']!r} is not a number") from None
+    if not math.isfinite(measured) or measured <= 0:
+        raise _Skip(f"value {row['value']!r} is not a positive number")
     model = cat.models.get(row["model"])
     if model is None:
         raise _Skip(f"model {row['model']!r} not in the catalogue")
@@ -421,9 +423,6 @@ def validate_cases(cases: list[Case], skipped: list[Skipped], eff_for: Callable[
 
 def validate_file(cat: Catalog, path: Path) -> Validation:
     """Predict every row of a calibration-format CSV and collect the errors."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InputError(Problem(f"cannot read file: {exc.strerror}", file=str(path))) from None
+    text = read_user_text(path)
     cases, skipped = read_cases(cat, text, str(path))
     return validate_cases(cases, skipped, efficiency_lookup(cat))

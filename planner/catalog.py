@@ -15,6 +15,7 @@ import difflib
 import functools
 import io
 import json
+import math
 import re
 from dataclasses import dataclass, field
 from importlib import resources
@@ -31,7 +32,8 @@ COMPUTE_PRECISIONS = ("fp32", "fp16", "bf16", "fp8", "int8", "int4")
 
 
 def normalise_name(name: str) -> str:
-    """Canonical form for matching names: lower case, spaces/underscores/slashes as hyphens."""
+    """Canonical form for matching names: lower case, runs of spaces/underscores as one hyphen.
+    Slashes are kept, so Hugging Face repo ids (`meta-llama/Llama-3.1-8B`) match as written."""
     s = name.strip().lower()
     s = re.sub(r"[\s_]+", "-", s)
     s = re.sub(r"-+", "-", s)
@@ -222,6 +224,9 @@ class _Row:
             value = float(raw)
         except ValueError:
             self._err(col, f"not a number (got {raw!r})", "a number")
+            return None
+        if not math.isfinite(value):
+            self._err(col, f"not a finite number (got {raw!r})", "a number")
             return None
         if positive and value <= 0:
             self._err(col, f"must be > 0 (got {raw})")
@@ -552,6 +557,16 @@ def parse_efficiency(text: str, path: str) -> dict[str, Efficiency]:
 # --------------------------------------------------------------------------------------------
 
 
+def read_user_text(path: Path) -> str:
+    """A user's file as UTF-8 text; unreadable or non-UTF-8 files are input errors, not crashes."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InputError(Problem(f"cannot read file: {exc.strerror}", file=str(path))) from None
+    except UnicodeDecodeError as exc:
+        raise InputError(Problem(f"not UTF-8 text (byte {exc.start})", file=str(path))) from None
+
+
 def _json_error_location(text: str, exc: json.JSONDecodeError) -> tuple[int, int]:
     return exc.lineno, exc.colno
 
@@ -564,10 +579,7 @@ def model_from_hf_config(path: Path) -> Model:
     from planner import perf  # local import: perf depends on catalog types only
 
     name = str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InputError(Problem(f"cannot read file: {exc.strerror}", file=name)) from None
+    text = read_user_text(path)
     try:
         cfg = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -587,7 +599,8 @@ def model_from_hf_config(path: Path) -> Model:
         for k in (key, *alts):
             if k in cfg and cfg[k] is not None:
                 v = cfg[k]
-                if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0 or float(v) != int(v):
+                if (isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v)
+                        or v < 0 or float(v) != int(v)):
                     problems.append(Problem(f"must be a non-negative integer (got {v!r})", file=name, line=line_of(k), key=k))
                     return 0
                 return int(v)
