@@ -198,25 +198,23 @@ def estimate_record(e: Estimate) -> dict:
         "decode_tokens_per_s_per_request": e.decode_tokens_per_s_per_request,
         "output_tokens_per_s": e.output_tokens_per_s,
         "bottleneck": e.bottleneck,
-        "decode_step_ms": {
-            "memory": e.decode_step.memory_s * 1e3,
-            "compute": e.decode_step.compute_s * 1e3,
-            "communication": e.decode_step.comm_s * 1e3,
-            "overhead": e.decode_step.overhead_s * 1e3,
-            "total": e.decode_step.total_s * 1e3,
-        },
-        "prefill_ms": {
-            "memory": e.prefill.memory_s * 1e3,
-            "compute": e.prefill.compute_s * 1e3,
-            "communication": e.prefill.comm_s * 1e3,
-            "overhead": e.prefill.overhead_s * 1e3,
-            "total": e.prefill.total_s * 1e3,
-        },
+        "decode_step_ms": _step_ms(e.decode_step),
+        "prefill_ms": _step_ms(e.prefill),
         "sources": {
             "gpu": {"source": d.gpu.source, "as_of": d.gpu.as_of, "confidence": d.gpu.confidence},
             "model": {"source": d.model.source, "as_of": d.model.as_of},
             "precision": {"source": d.precision.source, "as_of": d.precision.as_of},
         },
+    }
+
+
+def _step_ms(step: perf.StepTime) -> dict:
+    return {
+        "memory": step.memory_s * 1e3,
+        "compute": step.compute_s * 1e3,
+        "communication": step.comm_s * 1e3,
+        "overhead": step.overhead_s * 1e3,
+        "total": step.total_s * 1e3,
     }
 
 
