@@ -84,17 +84,13 @@ def fit(cases: list[V.Case], start: Efficiency, label: str) -> tuple[Efficiency,
     return best, best_loss
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data", default=str(REPO / "catalog/measured/calibration.csv"))
-    ap.add_argument("--write", action="store_true", help="write catalog/efficiency.csv")
-    args = ap.parse_args()
+START = Efficiency("default", 0.75, 0.5, 0.5, 0.7, 0.3, "", FIT_DATE)
+"""Where every fit starts (the search is deterministic from here)."""
 
-    cat = load_catalog()
-    cases, skipped = V.read_cases(cat, Path(args.data).read_text(encoding="utf-8"), args.data)
-    print(f"usable rows: {len(cases)}; skipped: {len(skipped)}")
-    start = Efficiency("default", 0.75, 0.5, 0.5, 0.7, 0.3, "", FIT_DATE)
-    default, default_loss = fit(cases, start, "default")
+
+def fit_all(cases: list[V.Case]) -> dict[str, tuple[Efficiency, float, int]]:
+    """{family: (factors, loss, rows)}: `default` on every row, then each family with enough rows."""
+    default, default_loss = fit(cases, START, "default")
     fitted = {"default": (default, default_loss, len(cases))}
     by_family: dict[str, list[V.Case]] = defaultdict(list)
     for c in cases:
@@ -106,7 +102,19 @@ def main() -> int:
             continue
         eff, fam_loss = fit(fam_cases, dataclasses.replace(default, family=family), family)
         fitted[family] = (eff, fam_loss, len(fam_cases))
+    return fitted
 
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", default=str(REPO / "catalog/measured/calibration.csv"))
+    ap.add_argument("--write", action="store_true", help="write catalog/efficiency.csv")
+    args = ap.parse_args()
+
+    cat = load_catalog()
+    cases, skipped = V.read_cases(cat, Path(args.data).read_text(encoding="utf-8"), args.data)
+    print(f"usable rows: {len(cases)}; skipped: {len(skipped)}")
+    fitted = fit_all(cases)
     print(f"\n{'family':10} {'rows':>5} {'bw_eff':>7} {'dec_mfu':>8} {'pre_mfu':>8} {'comm':>6} {'ovh_ms':>7} {'loss':>7}")
     for family, (e, l, n) in fitted.items():
         print(f"{family:10} {n:5d} {e.bw_eff:7.3f} {e.decode_mfu:8.3f} {e.prefill_mfu:8.3f} {e.comm_eff:6.3f} {e.step_overhead_ms:7.3f} {l:7.3f}")
@@ -128,7 +136,7 @@ def main() -> int:
     for family in sorted(f for f in fitted if f != "default"):
         rest = [c for c in cases if c.deployment.gpu.family != family]
         held = [c for c in cases if c.deployment.gpu.family == family]
-        other, _ = fit(rest, start, f"without {family}")
+        other, _ = fit(rest, START, f"without {family}")
         rep_out = V.validate_cases(held, [], lambda g, o=other: o).report()["overall"]
         rep_own = V.validate_cases(held, [], lambda g, f=family: effs[f]).report()["overall"]
         print(f"{family:10} {len(held):5d} {rep_out['median_ape']:11.1%} {rep_out['p90_ape']:8.1%} | {rep_own['median_ape']:23.1%}")

@@ -1,0 +1,33 @@
+"""The shipped efficiency factors are exactly what tools/fit_efficiency.py fits from the shipped
+measurements: the data in catalog/efficiency.csv is reproducible, not hand-tuned."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+from planner import calibration as V
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _fit_module():
+    spec = importlib.util.spec_from_file_location("fit_efficiency", REPO / "tools" / "fit_efficiency.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_efficiency_csv_is_reproduced_by_the_fit(cat):
+    """Refit default and per-family factors and compare with the shipped table to 4 decimals."""
+    fit = _fit_module()
+    data = REPO / "catalog" / "measured" / "calibration.csv"
+    cases, _ = V.read_cases(cat, data.read_text(encoding="utf-8"), str(data))
+    fitted = {family: eff for family, (eff, _loss, _n) in fit.fit_all(cases).items()}
+    assert set(fitted) == set(cat.efficiency)
+    for family, eff in fitted.items():
+        shipped = cat.efficiency[family]
+        for name in fit.FACTORS:
+            assert getattr(shipped, name) == pytest.approx(getattr(eff, name), abs=5e-5), (family, name)
