@@ -11,6 +11,7 @@ aliases; an unknown name gets a did-you-mean.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import difflib
 import functools
 import io
@@ -20,7 +21,7 @@ import re
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Callable, Generic, Iterable, TypeVar
+from typing import Generic, Iterable, TypeVar
 
 from planner.errors import CatalogError, InputError, Problem, UnsupportedError
 
@@ -567,10 +568,6 @@ def read_user_text(path: Path) -> str:
         raise InputError(Problem(f"not UTF-8 text (byte {exc.start})", file=str(path))) from None
 
 
-def _json_error_location(text: str, exc: json.JSONDecodeError) -> tuple[int, int]:
-    return exc.lineno, exc.colno
-
-
 def model_from_hf_config(path: Path) -> Model:
     """Build a Model from a Hugging Face `config.json` (Llama/Qwen/Mistral/Mixtral/Gemma/DeepSeek styles).
 
@@ -583,8 +580,7 @@ def model_from_hf_config(path: Path) -> Model:
     try:
         cfg = json.loads(text)
     except json.JSONDecodeError as exc:
-        line, col = _json_error_location(text, exc)
-        raise InputError(Problem(f"not valid JSON: {exc.msg}", file=name, line=line, col=col)) from None
+        raise InputError(Problem(f"not valid JSON: {exc.msg}", file=name, line=exc.lineno, col=exc.colno)) from None
     if not isinstance(cfg, dict):
         raise InputError(Problem("top level must be a JSON object", file=name, line=1, col=1))
     if isinstance(cfg.get("text_config"), dict):  # multimodal wrappers keep the LM config inside
@@ -645,17 +641,11 @@ def model_from_hf_config(path: Path) -> Model:
         confidence="user", source=name, as_of="", notes="read from a Hugging Face config.json",
     )
     total, active = perf.param_count(base)
-    model = _replace(base, params_b=total / 1e9, active_params_b=active / 1e9)
+    model = dataclasses.replace(base, params_b=total / 1e9, active_params_b=active / 1e9)
     problems = validate_model(model, name, None)
     if problems:
         raise InputError(problems)
     return model
-
-
-def _replace(obj: T, **changes) -> T:
-    import dataclasses
-
-    return dataclasses.replace(obj, **changes)
 
 
 # --------------------------------------------------------------------------------------------
