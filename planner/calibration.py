@@ -397,10 +397,6 @@ class Validation:
         return out
 
 
-def efficiency_lookup(cat: Catalog) -> Callable[[Gpu], Efficiency]:
-    return cat.efficiency_for
-
-
 def validate_cases(cases: list[Case], skipped: list[Skipped], eff_for: Callable[[Gpu], Efficiency]) -> Validation:
     rows = []
     for c in cases:
@@ -425,4 +421,4 @@ def validate_file(cat: Catalog, path: Path) -> Validation:
     """Predict every row of a calibration-format CSV and collect the errors."""
     text = read_user_text(path)
     cases, skipped = read_cases(cat, text, str(path))
-    return validate_cases(cases, skipped, efficiency_lookup(cat))
+    return validate_cases(cases, skipped, cat.efficiency_for)

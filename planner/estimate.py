@@ -128,15 +128,19 @@ def max_batch(d: Deployment, context_tokens: int) -> int:
     return min(perf.max_sequences(free, kv_per_seq), d.max_num_seqs)
 
 
-def timings(d: Deployment, eff: Efficiency, batch: int, input_tokens: int, output_tokens: int) -> tuple[perf.StepTime, perf.StepTime, float, float]:
+def timings(
+    d: Deployment, eff: Efficiency, batch: int, input_tokens: int, output_tokens: int,
+    prefill: perf.StepTime | None = None,
+) -> tuple[perf.StepTime, perf.StepTime, float, float]:
     """(decode step, prefill, loaded TPOT s, output tokens/s) at `batch` concurrent sequences.
 
     Decode runs at the mean context input + output / 2. TPOT counts the prefills of the other
-    batch - 1 sequences interleaved with decode; throughput counts all of them.
+    batch - 1 sequences interleaved with decode; throughput counts all of them. The prefill does
+    not depend on the batch: pass it in when evaluating several batches.
     """
     context = input_tokens + output_tokens / 2.0
     step = perf.decode_step_time(d.model, d.gpu, d.precision, d.kv_bytes, d.tp, batch, context, eff, d.pp)
-    pre = perf.prefill_time(d.model, d.gpu, d.precision, d.tp, max(input_tokens, 1), eff, d.pp)
+    pre = prefill or perf.prefill_time(d.model, d.gpu, d.precision, d.tp, max(input_tokens, 1), eff, d.pp)
     tpot = perf.loaded_tpot_s(step.total_s, batch - 1, pre.total_s, output_tokens)
     rate = perf.steady_state_output_tokens_per_s(step.total_s, batch, pre.total_s, output_tokens)
     return step, pre, tpot, rate
@@ -157,15 +161,15 @@ def evaluate(
     context = input_tokens + output_tokens
     limit = max_batch(d, context)
     fits = limit >= 1
+    pre = perf.prefill_time(d.model, d.gpu, d.precision, d.tp, max(input_tokens, 1), eff, d.pp)
     if batch is None:
         chosen = max(limit, 1)
         if max_tpot_s is not None:
-            while chosen > 1 and timings(d, eff, chosen, input_tokens, output_tokens)[2] > max_tpot_s:
-                chosen = _shrink(chosen)
+            chosen = _largest_batch_within_tpot(d, eff, chosen, input_tokens, output_tokens, pre, max_tpot_s)
     else:
         chosen = batch
         fits = fits and batch <= limit
-    step, pre, tpot, rate = timings(d, eff, chosen, input_tokens, output_tokens)
+    step, pre, tpot, rate = timings(d, eff, chosen, input_tokens, output_tokens, pre)
     if not fits:
         bottleneck = "memory capacity"
     elif batch is None and chosen == limit and limit < d.max_num_seqs and (max_tpot_s is None or tpot <= max_tpot_s):
@@ -180,9 +184,28 @@ def evaluate(
     )
 
 
-def _shrink(b: int) -> int:
-    """Next smaller batch to try when TPOT is over the limit (steps of ~5 %, at least 1)."""
-    return max(1, min(b - 1, int(b * 0.95)))
+def _largest_batch_within_tpot(
+    d: Deployment, eff: Efficiency, upper: int, input_tokens: int, output_tokens: int,
+    prefill: perf.StepTime, max_tpot_s: float,
+) -> int:
+    """Largest batch in 1..upper whose loaded TPOT is within `max_tpot_s` (1 if none is).
+
+    Binary search: loaded TPOT = decode step (non-decreasing in the batch) + (batch - 1) /
+    output_tokens x prefill, so it never falls as the batch grows.
+    """
+    def ok(b: int) -> bool:
+        return timings(d, eff, b, input_tokens, output_tokens, prefill)[2] <= max_tpot_s
+
+    if ok(upper):
+        return upper
+    lo, hi = 1, upper  # ok(hi) is False; lo is the answer when nothing larger passes
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if ok(mid):
+            lo = mid
+        else:
+            hi = mid
+    return lo
 
 
 def resolve_deployment(

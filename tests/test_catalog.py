@@ -103,30 +103,18 @@ def _calibration_rows():
         return list(csv.DictReader(f))
 
 
-def test_calibration_gpu_names_resolve(cat):
-    """Every `gpu` of catalog/measured/calibration.csv, with its parenthesised qualifier stripped
-    (e.g. `MI250X (1 GCD, 64GB)` -> `MI250X`), names a catalogue GPU, except the Apple GPUs,
-    which the catalogue does not model."""
-    names = {re.sub(r"\s*\(.*?\)", "", r["gpu"]).strip() for r in _calibration_rows()}
+@pytest.mark.parametrize("column, resolve", [("gpu", "gpu"), ("model", "model")])
+def test_calibration_names_resolve(cat, column, resolve):
+    """Every `gpu` and `model` of catalog/measured/calibration.csv names a catalogue row. GPU labels
+    are read with their parenthesised qualifier stripped (`MI250X (1 GCD, 64GB)` -> `MI250X`);
+    Apple GPUs are excluded, as the catalogue does not model them."""
+    names = {re.sub(r"\s*\(.*?\)", "", r[column]).strip() for r in _calibration_rows()}
     names = {n for n in names if not n.lower().startswith("apple")}
     assert len(names) >= 10  # the file really was read
     unresolved = []
     for n in sorted(names):
         try:
-            cat.gpu(n)
-        except CatalogError as exc:
-            unresolved.append(f"{n}: {exc}")
-    assert not unresolved
-
-
-def test_calibration_model_names_resolve(cat):
-    """Every `model` of catalog/measured/calibration.csv names a catalogue model."""
-    names = {r["model"] for r in _calibration_rows()}
-    assert len(names) >= 10
-    unresolved = []
-    for n in sorted(names):
-        try:
-            cat.model(n)
+            getattr(cat, resolve)(n)
         except CatalogError as exc:
             unresolved.append(f"{n}: {exc}")
     assert not unresolved

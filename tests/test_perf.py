@@ -18,9 +18,9 @@ EFF = Efficiency("test", bw_eff=0.8, decode_mfu=0.5, prefill_mfu=0.5, comm_eff=0
 
 
 def test_kv_split_across_tp_and_replicated_beyond_kv_heads():
-    """Llama-3-70B has 8 KV heads: at TP=4 each GPU keeps 2 heads (1/4 of the KV per token);
-    at TP=8 one head (1/8); Llama-3-8B at TP=8... also 8 heads -> 1; a 4-KV-head model (Qwen3-30B-A3B)
-    at TP=8 keeps 1 head per GPU, i.e. 1/4 of its KV per token, replicated twice."""
+    """Llama-3-70B has 8 KV heads: at TP=4 each GPU keeps 2 heads (1/4 of the KV per token), at
+    TP=8 one head (1/8). Qwen3-30B-A3B has 4 KV heads: at TP=8 each GPU still keeps 1 head, i.e.
+    1/4 of its KV per token, each head replicated on 2 GPUs."""
     m = CAT.model("llama-3-70b")
     full = perf.kv_cache_bytes_per_token(m, 2)
     assert perf.kv_cache_bytes_per_token_per_gpu(m, 2, 4) == pytest.approx(full / 4)
