@@ -218,6 +218,103 @@ def validate_cmd(file: Path, fmt: str, show_rows: bool) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
+# planner candidates / planner solve
+# ---------------------------------------------------------------------------------------------
+
+
+def _today(value: str | None):
+    import datetime as dt
+
+    if value is None:
+        return dt.date.today()
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise InputError(Problem(f"not a date: {value!r}", key="--today", expected="YYYY-MM-DD")) from None
+
+
+@cli.command("candidates")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
+@click.option("--rejected/--no-rejected", default=False, show_default=True,
+              help="Also list the rejected (workload, GPU, precision, TP) combinations with their reasons.")
+def candidates_cmd(file: Path, fmt: str, rejected: bool) -> None:
+    """Every deployment the performance model admits for each workload, and why others fail."""
+    from planner import candidates as cand_mod
+    from planner import plan_report
+    from planner.loader import load_spec
+    from planner.resolve import resolve
+
+    res = resolve(load_spec(file), _catalog())
+    cs = cand_mod.generate(res)
+    rows = plan_report.candidate_records(cs, include_rejected=rejected or fmt != "table")
+    if fmt == "json":
+        click.echo(report.to_json({"name": res.spec.name, "summary": plan_report.candidate_summary(cs),
+                                   "candidates": rows}), nl=False)
+        return
+    if fmt == "csv":
+        click.echo(report.to_csv(plan_report.CANDIDATE_COLUMNS, rows), nl=False)
+        return
+    con = report.console(160)
+    for w in res.workloads:
+        kept = sorted((c for c in cs.kept() if c.workload == w.name), key=lambda c: (-c.coverage_per_gpu, c.id))
+        rej = cs.rejections_for(w.name)
+        counts = ", ".join(f"{k} {v}" for k, v in cand_mod.reason_counts(rej).items()) or "none"
+        n_all = len(cs.for_workload(w.name))
+        table_rows = [r for r in plan_report.candidate_records(cs, False) if r["workload"] == w.name and r["status"] == "kept"]
+        order = {c.id: i for i, c in enumerate(kept)}
+        table_rows.sort(key=lambda r: order[r["id"]])
+        con.print(report.render_table(
+            f"{w.name} ({w.model.id}): {len(kept)} kept of {n_all} admissible ({n_all - len(kept)} dominated); "
+            f"rejected {len(rej)}: {counts}",
+            (("gpu", "GPU"), ("precision", "prec"), ("tp", "TP"), ("batch_cap", "batch"), ("ttft_ms", "TTFT ms"),
+             ("tpot_ms", "TPOT ms"), ("capacity_qps", "cap. QPS"), ("coverage", "coverage"),
+             ("coverage_per_gpu", "per GPU"), ("mem_gib_per_gpu", "GiB/GPU"), ("bottleneck", "bottleneck")),
+            table_rows, "coverage = share of the workload's demand one replica serves"))
+        if rejected:
+            con.print(report.render_table(f"{w.name}: rejected", (("gpu", "GPU"), ("precision", "prec"), ("tp", "TP"),
+                                                                 ("reason", "reason"), ("detail", "detail")),
+                                          [r for r in rows if r["workload"] == w.name and r["status"] == "rejected"]))
+
+
+@cli.command("solve")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv", "markdown"], case_sensitive=False),
+              default="table", show_default=True)
+@click.option("--solver", type=click.Choice(["highs", "scip"]), default="highs", show_default=True,
+              help="MILP solver (both through OR-Tools MathOpt).")
+@click.option("--time-limit-s", type=click.FloatRange(min=0.1), default=60.0, show_default=True,
+              help="Stop the solver after this many seconds (the best plan found is reported with its gap).")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Also write plan.json, plan.md, deployments.csv and bom.csv to this directory.")
+@click.option("--timings/--no-timings", default=True, show_default=True,
+              help="Report solver seconds (--no-timings makes the output byte-identical between runs).")
+@click.option("--today", help="Date the price-staleness warning is computed against (YYYY-MM-DD; default today).")
+def solve_cmd(file: Path, fmt: str, solver: str, time_limit_s: float, out_dir: Path | None, timings: bool,
+              today: str | None) -> None:
+    """Cheapest fleet meeting every workload's SLO: deployments, bill of materials, cost."""
+    from planner import plan_report
+    from planner.plan import solve_file
+
+    day = _today(today)
+    out = solve_file(file, solver=solver, time_limit_s=time_limit_s)
+    if out_dir is not None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        (out_dir / "plan.json").write_text(plan_report.outcome_json(out, timings, day), encoding="utf-8")
+        (out_dir / "plan.md").write_text(plan_report.outcome_markdown(out, timings, day), encoding="utf-8")
+        (out_dir / "deployments.csv").write_text(plan_report.outcome_csv(out), encoding="utf-8")
+        (out_dir / "bom.csv").write_text(plan_report.bom_csv(out), encoding="utf-8")
+    if fmt == "json":
+        click.echo(plan_report.outcome_json(out, timings, day), nl=False)
+    elif fmt == "csv":
+        click.echo(plan_report.outcome_csv(out), nl=False)
+    elif fmt == "markdown":
+        click.echo(plan_report.outcome_markdown(out, timings, day), nl=False)
+    else:
+        plan_report.print_outcome(out, timings, day)
+
+
+# ---------------------------------------------------------------------------------------------
 # Entry point
 # ---------------------------------------------------------------------------------------------
 

@@ -1,0 +1,254 @@
+"""The fleet MILP, built and solved with OR-Tools MathOpt (HiGHS by default, SCIP as a cross-check).
+
+Formulation (each constraint family has a stable name; the coefficients come from
+`planner.candidates` and `planner.costs`, never computed here):
+
+Data
+    W                 workloads; min_w their minimum replica counts
+    C_w               non-dominated candidates of workload w (planner.candidates)
+    cov_c             share of w's demand one replica of c covers (capacity_qps / demand_qps)
+    tp_c, g(c)        GPUs per replica and GPU type of candidate c
+    H                 host types (planner.costs): rented instances, bought servers, servers on hand;
+                      slots_h GPUs each, GPU type g(h), capex_h, monthly_h, power_w_h
+    G_pcie            GPU types bought as PCIe cards into empty servers; card capex_g, monthly_g, power_w_g
+    months            1 when renting; horizon_months when buying
+Variables
+    replicas[c]       integer >= 0, <= max(min_w, ceil(1 / cov_c))  (more is never needed)
+    hosts[h]          integer >= 0 (<= the count on hand for owned servers)
+    cards[g]          integer >= 0, PCIe cards bought, g in G_pcie
+    owned_full[g]     binary, for GPU types with servers on hand and hosts to acquire
+Constraints
+    demand_coverage[w]      sum_{c in C_w} cov_c replicas[c] >= 1
+    min_replicas[w]         sum_{c in C_w} replicas[c] >= min_w
+    tp_packing[g,s]         for s in {1,2,4,8}: sum_{c on g, tp_c >= s} tp_c replicas[c]
+                              <= sum_{h on g, slots_h >= s} slots_h hosts[h]
+                            TP groups and hosts are powers of two, so these inequalities are exactly
+                            the condition for every TP group to fit inside one host (first-fit by
+                            decreasing size then packs them; `verify` builds that placement).
+    cards_cover[g]          (g in G_pcie) cards[g] + sum_{owned h on g} slots_h hosts[h] >= sum_{c on g} tp_c replicas[c]
+    cards_fit[g]            (g in G_pcie) cards[g] <= sum_{bought h on g} slots_h hosts[h]
+    owned_first[g]          bought hosts and cards of g only once every owned server of g is in use:
+                            sum_{acquired h on g} hosts[h] + cards[g] <= M_g owned_full[g],
+                            sum_{owned h on g} hosts[h] >= n_owned_g owned_full[g]
+    gpus_available_max[g]   sum_{h on g, GPUs included} slots_h hosts[h] + cards[g] <= available_g
+    budget_capex_max        capex <= budget.capex_usd
+    budget_monthly_max      monthly <= budget.monthly_usd
+    power_max               PUE x (sum_h power_w_h hosts[h] + sum_g power_w_g cards[g]) / 1000 <= power_kw_max
+                            (physical hosts only: bought and owned servers; cloud instances are not in the facility)
+Objective
+    minimise  capex + months x monthly + eps x sum_c tp_c replicas[c]
+    capex   = sum_h capex_h hosts[h] + sum_g capex_g cards[g]
+    monthly = sum_h monthly_h hosts[h] + sum_g monthly_g cards[g]
+    The eps term (1e-4 USD per replica-GPU) only breaks ties: among plans of equal cost it keeps
+    the fewest replicas, so a paid-for but unneeded slot does not show up as an extra replica.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from planner.candidates import Candidate
+from planner.costs import CardCost, HostType
+from planner.errors import SolverError
+
+SOLVERS = ("highs", "scip")
+EPS_USD_PER_REPLICA_GPU = 1e-4
+TP_SIZES = (1, 2, 4, 8)
+
+CONSTRAINT_FAMILIES = {
+    "demand_coverage": "each workload's demand is covered by its replicas",
+    "min_replicas": "each workload runs at least its minimum replica count",
+    "tp_packing": "every TP group fits inside one host of its GPU type",
+    "cards_cover": "PCIe cards bought plus owned GPUs cover the GPUs the replicas use",
+    "cards_fit": "PCIe cards bought fit in the bought servers' slots",
+    "owned_first": "GPUs on hand are used before any of the same type is bought or rented",
+    "gpus_available_max": "at most the available number of each GPU type",
+    "budget_capex_max": "capex within budget.capex_usd",
+    "budget_monthly_max": "monthly cost within budget.monthly_usd",
+    "power_max": "facility power (PUE included) within power_kw_max",
+}
+"""Every constraint family, with what it says. Row names are `<family>[<index>]`."""
+
+
+@dataclass
+class MilpInput:
+    pricing: str
+    candidates: list[Candidate]
+    min_replicas: dict[str, int]
+    """Workload name → minimum replicas (every workload in the problem, in file order)."""
+    hosts: list[HostType]
+    cards: dict[str, CardCost]
+    months: int
+    pue: float
+    capex_max_usd: float | None = None
+    monthly_max_usd: float | None = None
+    power_max_kw: float | None = None
+    available: dict[str, int] = field(default_factory=dict)
+    objective: str = "cost"
+    """cost (the plan's objective), or capex | monthly | power_kw | gpus:<id>: minimise that
+    quantity instead (used to tell how far a binding cap would have to move)."""
+
+
+@dataclass
+class MilpSolution:
+    status: str
+    """optimal | feasible (a limit stopped the search) | infeasible"""
+    solver: str
+    seconds: float
+    objective_usd: float | None
+    bound_usd: float | None
+    gap: float | None
+    replicas: dict[str, int] = field(default_factory=dict)
+    hosts: dict[str, int] = field(default_factory=dict)
+    cards: dict[str, int] = field(default_factory=dict)
+    n_variables: int = 0
+    n_constraints: int = 0
+
+
+def replica_upper_bound(c: Candidate, min_replicas: int) -> int:
+    """Replicas of one candidate an optimal plan never exceeds: enough to cover the demand and the
+    minimum on their own (dropping any beyond that keeps every constraint)."""
+    return max(min_replicas, math.ceil(1.0 / c.coverage - 1e-9))
+
+
+def build(inp: MilpInput):
+    """The MathOpt model and its variables: (model, replicas, hosts, cards)."""
+    from ortools.math_opt.python import mathopt
+
+    model = mathopt.Model(name=f"fleet-{inp.pricing}")
+    by_w: dict[str, list[Candidate]] = {w: [] for w in inp.min_replicas}
+    for c in inp.candidates:
+        by_w[c.workload].append(c)
+    ub = {c.id: replica_upper_bound(c, inp.min_replicas[c.workload]) for c in inp.candidates}
+    replicas = {c.id: model.add_integer_variable(lb=0, ub=ub[c.id], name=f"replicas[{c.id}]") for c in inp.candidates}
+
+    gpus = sorted({c.gpu for c in inp.candidates} | {h.gpu for h in inp.hosts if h.kind == "owned"})
+    gpu_demand_ub = {g: sum(c.tp * ub[c.id] for c in inp.candidates if c.gpu == g) for g in gpus}
+    hosts = {}
+    for h in inp.hosts:
+        if h.gpu not in gpu_demand_ub:
+            continue
+        cap = math.ceil(gpu_demand_ub[h.gpu] / h.slots)
+        hub = min(cap, h.max_count) if h.max_count is not None else cap
+        hosts[h.id] = model.add_integer_variable(lb=0, ub=hub, name=f"hosts[{h.id}]")
+    host_of = {h.id: h for h in inp.hosts if h.id in hosts}
+    cards = {g: model.add_integer_variable(lb=0, ub=gpu_demand_ub[g], name=f"cards[{g}]")
+             for g in gpus if g in inp.cards}
+
+    for w, cs in by_w.items():
+        model.add_linear_constraint(sum(c.coverage * replicas[c.id] for c in cs) >= 1.0, name=f"demand_coverage[{w}]")
+        if inp.min_replicas[w] > 0:
+            model.add_linear_constraint(sum(replicas[c.id] for c in cs) >= inp.min_replicas[w], name=f"min_replicas[{w}]")
+
+    for g in gpus:
+        g_cands = [c for c in inp.candidates if c.gpu == g]
+        g_hosts = [h for h in host_of.values() if h.gpu == g]
+        for s in TP_SIZES:
+            lhs = [c for c in g_cands if c.tp >= s]
+            if not lhs:
+                continue
+            rhs = sum(h.slots * hosts[h.id] for h in g_hosts if h.slots >= s)
+            model.add_linear_constraint(sum(c.tp * replicas[c.id] for c in lhs) <= rhs, name=f"tp_packing[{g},{s}]")
+        owned = [h for h in g_hosts if h.kind == "owned"]
+        acquired = [h for h in g_hosts if h.kind != "owned"]
+        if g in cards:
+            used = sum(c.tp * replicas[c.id] for c in g_cands)
+            model.add_linear_constraint(cards[g] + sum(h.slots * hosts[h.id] for h in owned) >= used, name=f"cards_cover[{g}]")
+            model.add_linear_constraint(cards[g] <= sum(h.slots * hosts[h.id] for h in acquired), name=f"cards_fit[{g}]")
+        if owned and (acquired or g in cards):
+            full = model.add_binary_variable(name=f"owned_full[{g}]")
+            big_m = sum(hosts[h.id].upper_bound for h in acquired) + (cards[g].upper_bound if g in cards else 0)
+            model.add_linear_constraint(
+                sum(hosts[h.id] for h in acquired) + (cards[g] if g in cards else 0) <= big_m * full,
+                name=f"owned_first[{g},acquire]")
+            model.add_linear_constraint(
+                sum(hosts[h.id] for h in owned) >= sum(h.max_count for h in owned) * full, name=f"owned_first[{g},full]")
+        if g in inp.available:
+            installed = sum(h.slots * hosts[h.id] for h in g_hosts if h.gpus_included) + (cards[g] if g in cards else 0)
+            model.add_linear_constraint(installed <= inp.available[g], name=f"gpus_available_max[{g}]")
+
+    capex = sum(h.capex_usd * hosts[h.id] for h in host_of.values()) + sum(inp.cards[g].capex_usd * v for g, v in cards.items())
+    monthly = sum(h.monthly_usd * hosts[h.id] for h in host_of.values()) + sum(inp.cards[g].monthly_usd * v for g, v in cards.items())
+    if inp.capex_max_usd is not None:
+        model.add_linear_constraint(capex <= inp.capex_max_usd, name="budget_capex_max")
+    if inp.monthly_max_usd is not None:
+        model.add_linear_constraint(monthly <= inp.monthly_max_usd, name="budget_monthly_max")
+    power_w = sum(h.power_w * hosts[h.id] for h in host_of.values() if h.kind != "instance") + \
+        sum(inp.cards[g].power_w * v for g, v in cards.items())
+    if inp.power_max_kw is not None:
+        model.add_linear_constraint(inp.pue * power_w <= inp.power_max_kw * 1000.0, name="power_max")
+    eps = EPS_USD_PER_REPLICA_GPU * sum(c.tp * replicas[c.id] for c in inp.candidates)
+    if inp.objective == "cost":
+        model.minimize(capex + inp.months * monthly + eps)
+    elif inp.objective == "capex":
+        model.minimize(capex + eps)
+    elif inp.objective == "monthly":
+        model.minimize(monthly + eps)
+    elif inp.objective == "power_kw":
+        model.minimize(inp.pue * power_w / 1000.0 + eps)
+    elif inp.objective.startswith("gpus:"):
+        g = inp.objective.split(":", 1)[1]
+        installed = sum(h.slots * hosts[h.id] for h in host_of.values() if h.gpu == g and h.gpus_included) + \
+            (cards[g] if g in cards else 0)
+        model.minimize(installed + eps)
+    else:
+        raise ValueError(f"unknown objective {inp.objective!r}")
+    return model, replicas, hosts, cards
+
+
+def _check_unique_names(model) -> None:
+    """MathOpt rejects duplicate names with an opaque StatusNotOk; say which name instead."""
+    seen: set[str] = set()
+    for name in [v.name for v in model.variables()] + [c.name for c in model.linear_constraints()]:
+        if name in seen:
+            raise SolverError(f"internal: duplicate MILP name {name!r} (a bug in planner)")
+        seen.add(name)
+
+
+def solve(inp: MilpInput, solver: str = "highs", time_limit_s: float = 60.0) -> MilpSolution:
+    """Build and solve; map every solver failure to SolverError (MathOpt reports some input
+    errors, e.g. duplicate names, as an AttributeError on a StatusNotOk)."""
+    from ortools.math_opt.python import mathopt
+
+    if solver not in SOLVERS:
+        raise SolverError(f"unknown solver {solver!r}; expected one of {', '.join(SOLVERS)}")
+    model, replicas, hosts, cards = build(inp)
+    _check_unique_names(model)
+    n_vars = sum(1 for _ in model.variables())
+    n_cons = sum(1 for _ in model.linear_constraints())
+    solver_type = {"highs": mathopt.SolverType.HIGHS, "scip": mathopt.SolverType.GSCIP}[solver]
+    params = mathopt.SolveParameters(
+        time_limit=timedelta(seconds=time_limit_s), relative_gap_tolerance=1e-9, absolute_gap_tolerance=1e-6,
+    )
+    start = time.perf_counter()
+    try:
+        result = mathopt.solve(model, solver_type, params=params)
+    except Exception as exc:  # StatusNotOk surfaces as AttributeError in ortools 9.15
+        raise SolverError(f"{solver} failed on the fleet model: {exc}") from exc
+    seconds = time.perf_counter() - start
+    reason = result.termination.reason
+    T = mathopt.TerminationReason
+    if reason in (T.INFEASIBLE, T.INFEASIBLE_OR_UNBOUNDED):
+        return MilpSolution("infeasible", solver, seconds, None, None, None, n_variables=n_vars, n_constraints=n_cons)
+    if reason not in (T.OPTIMAL, T.FEASIBLE) or not result.has_primal_feasible_solution():
+        raise SolverError(f"{solver} stopped without a plan: {reason.name.lower()} ({result.termination.detail})")
+    status = "optimal" if reason == T.OPTIMAL else "feasible"
+    obj = result.objective_value()
+    try:
+        bound = result.best_objective_bound()
+    except Exception:  # some solvers report no bound
+        bound = None
+    if bound is not None and not math.isfinite(bound):
+        bound = None
+    gap = abs(obj - bound) / max(abs(obj), 1e-9) if bound is not None else None
+    values = result.variable_values()
+    return MilpSolution(
+        status=status, solver=solver, seconds=seconds, objective_usd=obj, bound_usd=bound, gap=gap,
+        replicas={k: int(round(values[v])) for k, v in replicas.items() if round(values[v]) > 0},
+        hosts={k: int(round(values[v])) for k, v in hosts.items() if round(values[v]) > 0},
+        cards={k: int(round(values[v])) for k, v in cards.items() if round(values[v]) > 0},
+        n_variables=n_vars, n_constraints=n_cons,
+    )

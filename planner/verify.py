@@ -1,0 +1,108 @@
+"""Check a solved plan against the formulas, not against the solver.
+
+Every deployment is re-evaluated from the catalogue with `estimate` (memory fit at its batch cap,
+loaded TTFT and TPOT, throughput); demand coverage, minimum replicas, the placement of every TP
+group inside one host, the caps and the cost are recomputed from the plan's own lines. Any
+violation is a bug in the planner: `VerificationError` (exit 1) lists them all.
+"""
+
+from __future__ import annotations
+
+from planner import perf
+from planner.bom import place
+from planner.candidates import demand_qps, tokens_of
+from planner.errors import EXIT_BUG, PlannerError
+from planner.estimate import Deployment, max_batch, memory_breakdown, timings
+from planner.milp import EPS_USD_PER_REPLICA_GPU, MilpInput
+from planner.prices import PriceBook
+from planner.resolve import Resolved
+
+REL_TOL = 1e-6
+
+
+class VerificationError(PlannerError):
+    """The solved plan breaks a constraint when re-checked against the formulas (a planner bug)."""
+
+    exit_code = EXIT_BUG
+
+    def __init__(self, violations: list[str]):
+        self.violations = violations
+        super().__init__("the plan failed verification (a bug in planner; please report it):\n" + "\n".join(violations))
+
+    def lines(self) -> list[str]:
+        return ["the plan failed verification (a bug in planner; please report it):", *self.violations]
+
+
+def verify_plan(res: Resolved, inp: MilpInput, plan, book: PriceBook) -> None:
+    """Raise VerificationError listing every violated condition of `plan`."""
+    bad: list[str] = []
+    cat = res.catalog
+    spec = res.spec
+    workloads = {w.name: w for w in res.workloads}
+    covered: dict[str, float] = {w: 0.0 for w in workloads}
+    replicas: dict[str, int] = {w: 0 for w in workloads}
+    for line in plan.deployments:
+        c, n = line.candidate, line.replicas
+        w = workloads[c.workload]
+        d = Deployment(model=w.model, gpu=cat.gpus.rows[c.gpu], precision=cat.precisions.rows[c.precision],
+                       kv_precision=cat.precisions.rows[c.kv_precision], tp=c.tp,
+                       mem_utilization=spec.planning.mem_utilization, max_num_seqs=spec.planning.max_num_seqs)
+        n_in, n_out = tokens_of(w)
+        if c.batch > max_batch(d, n_in + n_out):
+            mem = memory_breakdown(d, c.batch, n_in + n_out)
+            bad.append(f"{c.id}: batch {c.batch} needs {mem.total / perf.GIB:.2f} GiB per GPU, "
+                       f"has {mem.capacity / perf.GIB:.2f} GiB")
+        eff = cat.efficiency_for(d.gpu)
+        step, pre, tpot, rate = timings(d, eff, c.batch, n_in, n_out)
+        ttft = perf.loaded_ttft_s(pre.total_s, step.total_s)
+        slo = w.spec.slo
+        if slo is not None:
+            if ttft > slo.ttft_ms / 1e3 * (1 + REL_TOL):
+                bad.append(f"{c.id}: TTFT {ttft * 1e3:.1f} ms > SLO {slo.ttft_ms:g} ms")
+            if tpot > slo.tpot_ms / 1e3 * (1 + REL_TOL):
+                bad.append(f"{c.id}: TPOT {tpot * 1e3:.2f} ms > SLO {slo.tpot_ms:g} ms")
+        capacity = w.max_utilization * rate / n_out
+        demand = demand_qps(w, ttft + (n_out - 1) * tpot)
+        covered[w.name] += n * capacity / demand
+        replicas[w.name] += n
+    for name, w in workloads.items():
+        if covered[name] < 1.0 - REL_TOL:
+            bad.append(f"workload {name}: replicas cover {covered[name]:.4f} of its demand (< 1)")
+        if replicas[name] < w.spec.min_replicas:
+            bad.append(f"workload {name}: {replicas[name]} replicas < min_replicas {w.spec.min_replicas}")
+
+    bins, unplaced = place(plan.deployments, plan.hosts)
+    if unplaced:
+        bad.append(f"{len(unplaced)} replicas do not fit in the plan's hosts: {', '.join(sorted(set(unplaced)))}")
+    tp_of = {d.candidate.id: d.candidate.tp for d in plan.deployments}
+    slots_of = {f"{h.id} #{k + 1}": h.slots for h, n in plan.hosts for k in range(n)}
+    for label, content in bins:
+        if sum(tp_of[c] for c in content) > slots_of[label]:
+            bad.append(f"{label}: TP groups of {sum(tp_of[c] for c in content)} GPUs on {slots_of[label]} slots")
+    for gid, n_cards in ((c.gpu, n) for c, n in plan.cards):
+        owned = sum(h.slots * n for h, n in plan.hosts if h.gpu == gid and h.kind == "owned")
+        used = sum(d.replicas * d.candidate.tp for d in plan.deployments if d.candidate.gpu == gid)
+        slots = sum(h.slots * n for h, n in plan.hosts if h.gpu == gid and h.kind == "server")
+        if n_cards + owned < used:
+            bad.append(f"{gid}: {n_cards} cards bought + {owned} owned < {used} GPUs used")
+        if n_cards > slots:
+            bad.append(f"{gid}: {n_cards} cards bought but only {slots} server slots")
+    for gid, cap in res.available.items():
+        installed = sum(h.slots * n for h, n in plan.hosts if h.gpu == gid and h.gpus_included) + \
+            sum(n for c, n in plan.cards if c.gpu == gid)
+        if installed > cap:
+            bad.append(f"{gid}: {installed} GPUs in the plan > gpus.available {cap}")
+    b = spec.budget
+    if b is not None and b.capex_usd is not None and plan.capex_usd > b.capex_usd * (1 + REL_TOL):
+        bad.append(f"capex ${plan.capex_usd:,.0f} > budget.capex_usd ${b.capex_usd:,.0f}")
+    if b is not None and b.monthly_usd is not None and plan.monthly_usd > b.monthly_usd * (1 + REL_TOL):
+        bad.append(f"monthly ${plan.monthly_usd:,.0f} > budget.monthly_usd ${b.monthly_usd:,.0f}")
+    if spec.power_kw_max is not None and plan.power_kw > spec.power_kw_max * (1 + REL_TOL):
+        bad.append(f"facility power {plan.power_kw:.2f} kW > power_kw_max {spec.power_kw_max:g} kW")
+    eps = EPS_USD_PER_REPLICA_GPU * sum(d.replicas * d.candidate.tp for d in plan.deployments)
+    cost = plan.capex_usd + inp.months * plan.monthly_usd
+    obj = plan.solution.objective_usd - eps
+    if abs(cost - obj) > 1e-6 * max(1.0, abs(cost)) + 1e-3:
+        bad.append(f"bill of materials costs ${cost:,.2f} but the solver's objective is ${obj:,.2f}")
+    if bad:
+        raise VerificationError(bad)
