@@ -48,7 +48,7 @@ def place(lines: list["DeploymentLine"], hosts: list[tuple[HostType, int]]) -> t
 
 
 def bill_of_materials(pricing: str, hosts: list[tuple[HostType, int]], cards: list[tuple[CardCost, int]],
-                      book: PriceBook, cat: Catalog) -> tuple[list["BomLine"], float, float, float]:
+                      racks: int, book: PriceBook, cat: Catalog) -> tuple[list["BomLine"], float, float, float]:
     """(lines, capex USD, monthly USD, facility kW) of a plan."""
     from planner.plan import BomLine
 
@@ -94,6 +94,10 @@ def bill_of_materials(pricing: str, hosts: list[tuple[HostType, int]], cards: li
         draw_w += n * c.power_w * r.gpu_power_utilization
         nameplate_w += n * c.power_w
 
+    rack = book.rack()
+    if racks and rack is not None:
+        add(f"{rack.item} (42U; holds the bought servers)", "rack", racks, "rack", rack.unit_usd, "capex",
+            rack.source, rack.as_of)
     lines = [BomLine(item=k[0], category=k[1], quantity=v[0], unit=k[2], unit_usd=k[3], total_usd=v[0] * k[3],
                      cost_kind=k[4], source=k[5], as_of=k[6]) for k, v in merged.items()]
     capex = sum(line.total_usd for line in lines if line.cost_kind == "capex")

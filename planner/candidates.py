@@ -158,7 +158,7 @@ def generate(res: Resolved, ladder: bool = False) -> CandidateSet:
     """
     out = CandidateSet()
     spec = res.spec
-    all_precisions = tuple(res.catalog.precisions.rows.values())
+    all_precisions = tuple(p for p in res.catalog.precisions.rows.values() if p.serving_default)
     for w in res.workloads:
         precisions = w.precisions if w.precisions is not None else all_precisions
         for gid in res.filtered_out:

@@ -163,6 +163,9 @@ class Precision:
     unquantized: tuple[str, ...]
     """Parts left at 16 bits: `embeddings` and/or `lm_head`."""
     kind: str
+    serving_default: bool
+    """Tried when a workload lists no precisions. False for FP32 (no serving stack uses it for
+    LLMs) and the llama.cpp GGUF formats (a single-stream engine; list them to opt in)."""
     source: str
     as_of: str
     notes: str = ""
@@ -283,9 +286,14 @@ def _read_csv(text: str, path: str, required_cols: Iterable[str]) -> list[tuple[
         raise CatalogError(
             [Problem(f"missing column(s): {', '.join(missing)}", file=path, line=1)]
         )
-    rows = []
+    rows, problems = [], []
     for data in reader:
+        if None in data:
+            problems.append(Problem(f"{len(data[None])} cell(s) more than the header has (an unquoted comma?)",
+                                    file=path, line=reader.line_num))
         rows.append((reader.line_num, data))
+    if problems:
+        raise CatalogError(problems)
     return rows
 
 
@@ -492,7 +500,7 @@ def validate_model(m: Model, path: str | None, line: int | None) -> list[Problem
 
 PRECISION_COLUMNS = (
     "id", "aliases", "kind", "weight_bits", "group_size", "group_overhead_bits", "compute",
-    "kv_capable", "unquantized", "source", "as_of", "notes",
+    "kv_capable", "unquantized", "serving_default", "source", "as_of", "notes",
 )
 PRECISION_KINDS = ("float", "float8", "w8a8", "weight-only")
 
@@ -514,7 +522,7 @@ def parse_precisions(text: str, path: str) -> Table[Precision]:
             group_size=r.int("group_size", required=False) or None,
             group_overhead_bits=r.num("group_overhead_bits", required=False, positive=False) or 0.0,
             compute=r.choice("compute", COMPUTE_PRECISIONS), kv_capable=r.bool("kv_capable"),
-            unquantized=unq, source=r.str("source"), as_of=r.date("as_of"), notes=r.str("notes", required=False),
+            serving_default=r.bool("serving_default"), unquantized=unq, source=r.str("source"), as_of=r.date("as_of"), notes=r.str("notes", required=False),
         )
         ids.append((line, p.id))
         rows[p.id] = p

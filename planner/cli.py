@@ -238,7 +238,9 @@ def _today(value: str | None):
 @click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
 @click.option("--rejected/--no-rejected", default=False, show_default=True,
               help="Also list the rejected (workload, GPU, precision, TP) combinations with their reasons.")
-def candidates_cmd(file: Path, fmt: str, rejected: bool) -> None:
+@click.option("--ladder", is_flag=True,
+              help="Evaluate every batch cap of the ladder (1, 2, 4, ... up to the largest admissible), not only the largest.")
+def candidates_cmd(file: Path, fmt: str, rejected: bool, ladder: bool) -> None:
     """Every deployment the performance model admits for each workload, and why others fail."""
     from planner import candidates as cand_mod
     from planner import plan_report
@@ -246,7 +248,7 @@ def candidates_cmd(file: Path, fmt: str, rejected: bool) -> None:
     from planner.resolve import resolve
 
     res = resolve(load_spec(file), _catalog())
-    cs = cand_mod.generate(res)
+    cs = cand_mod.generate(res, ladder=ladder)
     rows = plan_report.candidate_records(cs, include_rejected=rejected or fmt != "table")
     if fmt == "json":
         click.echo(report.to_json({"name": res.spec.name, "summary": plan_report.candidate_summary(cs),
@@ -265,7 +267,7 @@ def candidates_cmd(file: Path, fmt: str, rejected: bool) -> None:
         order = {c.id: i for i, c in enumerate(kept)}
         table_rows.sort(key=lambda r: order[r["id"]])
         con.print(report.render_table(
-            f"{w.name} ({w.model.id}): {len(kept)} kept of {n_all} admissible ({n_all - len(kept)} dominated); "
+            f"{w.name} ({w.model.id}): {len(kept)} kept of {n_all} evaluated ({n_all - len(kept)} dominated); "
             f"rejected {len(rej)}: {counts}",
             (("gpu", "GPU"), ("precision", "prec"), ("tp", "TP"), ("batch_cap", "batch"), ("ttft_ms", "TTFT ms"),
              ("tpot_ms", "TPOT ms"), ("capacity_qps", "cap. QPS"), ("coverage", "coverage"),

@@ -17,6 +17,7 @@ Variables
     hosts[h]          integer >= 0 (<= the count on hand for owned servers)
     cards[g]          integer >= 0, PCIe cards bought, g in G_pcie
     owned_full[g]     binary, for GPU types with servers on hand and hosts to acquire
+    racks             integer >= 0, 42U racks for the bought servers (buying only)
 Constraints
     demand_coverage[w]      sum_{c in C_w} cov_c replicas[c] >= 1
     min_replicas[w]         sum_{c in C_w} replicas[c] >= min_w
@@ -31,14 +32,16 @@ Constraints
                             sum_{acquired h on g} hosts[h] + cards[g] <= M_g owned_full[g],
                             sum_{owned h on g} hosts[h] >= n_owned_g owned_full[g]
     gpus_available_max[g]   sum_{h on g, GPUs included} slots_h hosts[h] + cards[g] <= available_g
+    rack_space              42 x racks >= sum_{bought server h} rack_units_h hosts[h]   (a full-height
+                            EIA-310 rack has 42 U; servers on hand are already racked)
     budget_capex_max        capex <= budget.capex_usd
     budget_monthly_max      monthly <= budget.monthly_usd
     power_max               PUE x (sum_h power_w_h hosts[h] + sum_g power_w_g cards[g]) / 1000 <= power_kw_max
                             (physical hosts only: bought and owned servers; cloud instances are not in the facility)
 Objective
     minimise  capex + months x monthly + eps x sum_c tp_c replicas[c]
-    capex   = sum_h capex_h hosts[h] + sum_g capex_g cards[g]
-    monthly = sum_h monthly_h hosts[h] + sum_g monthly_g cards[g]
+    capex   = sum_h capex_h hosts[h] + sum_g capex_g cards[g] + rack_usd racks
+    monthly = sum_h monthly_h hosts[h] + sum_g monthly_g cards[g] + rack_monthly_usd racks
     The eps term (1e-4 USD per replica-GPU) only breaks ties: among plans of equal cost it keeps
     the fewest replicas, so a paid-for but unneeded slot does not show up as an extra replica.
 """
@@ -57,6 +60,8 @@ from planner.errors import SolverError
 SOLVERS = ("highs", "scip")
 EPS_USD_PER_REPLICA_GPU = 1e-4
 TP_SIZES = (1, 2, 4, 8)
+RACK_UNITS = 42
+"""Height of a full-height rack (EIA-310), in rack units."""
 
 CONSTRAINT_FAMILIES = {
     "demand_coverage": "each workload's demand is covered by its replicas",
@@ -66,6 +71,7 @@ CONSTRAINT_FAMILIES = {
     "cards_fit": "PCIe cards bought fit in the bought servers' slots",
     "owned_first": "GPUs on hand are used before any of the same type is bought or rented",
     "gpus_available_max": "at most the available number of each GPU type",
+    "rack_space": "bought servers fit in the bought 42U racks",
     "budget_capex_max": "capex within budget.capex_usd",
     "budget_monthly_max": "monthly cost within budget.monthly_usd",
     "power_max": "facility power (PUE included) within power_kw_max",
@@ -87,6 +93,10 @@ class MilpInput:
     monthly_max_usd: float | None = None
     power_max_kw: float | None = None
     available: dict[str, int] = field(default_factory=dict)
+    rack_usd: float | None = None
+    """Capex of one rack (buying only; None: racks are not priced)."""
+    rack_monthly_usd: float = 0.0
+    """Monthly running cost of one rack (its maintenance share)."""
     objective: str = "cost"
     """cost (the plan's objective), or capex | monthly | power_kw | gpus:<id>: minimise that
     quantity instead (used to tell how far a binding cap would have to move)."""
@@ -104,6 +114,7 @@ class MilpSolution:
     replicas: dict[str, int] = field(default_factory=dict)
     hosts: dict[str, int] = field(default_factory=dict)
     cards: dict[str, int] = field(default_factory=dict)
+    racks: int = 0
     n_variables: int = 0
     n_constraints: int = 0
 
@@ -115,7 +126,7 @@ def replica_upper_bound(c: Candidate, min_replicas: int) -> int:
 
 
 def build(inp: MilpInput):
-    """The MathOpt model and its variables: (model, replicas, hosts, cards)."""
+    """The MathOpt model and its variables: (model, replicas, hosts, cards, racks or None)."""
     from ortools.math_opt.python import mathopt
 
     model = mathopt.Model(name=f"fleet-{inp.pricing}")
@@ -172,6 +183,15 @@ def build(inp: MilpInput):
 
     capex = sum(h.capex_usd * hosts[h.id] for h in host_of.values()) + sum(inp.cards[g].capex_usd * v for g, v in cards.items())
     monthly = sum(h.monthly_usd * hosts[h.id] for h in host_of.values()) + sum(inp.cards[g].monthly_usd * v for g, v in cards.items())
+    racks = None
+    bought = [h for h in host_of.values() if h.kind == "server"]
+    if inp.rack_usd is not None and bought:
+        units = sum(h.server.rack_units * hosts[h.id] for h in bought)
+        racks = model.add_integer_variable(lb=0, ub=math.ceil(sum(h.server.rack_units * hosts[h.id].upper_bound
+                                                                   for h in bought) / RACK_UNITS), name="racks")
+        model.add_linear_constraint(RACK_UNITS * racks >= units, name="rack_space")
+        capex = capex + inp.rack_usd * racks
+        monthly = monthly + inp.rack_monthly_usd * racks
     if inp.capex_max_usd is not None:
         model.add_linear_constraint(capex <= inp.capex_max_usd, name="budget_capex_max")
     if inp.monthly_max_usd is not None:
@@ -196,7 +216,7 @@ def build(inp: MilpInput):
         model.minimize(installed + eps)
     else:
         raise ValueError(f"unknown objective {inp.objective!r}")
-    return model, replicas, hosts, cards
+    return model, replicas, hosts, cards, racks
 
 
 def _check_unique_names(model) -> None:
@@ -215,7 +235,7 @@ def solve(inp: MilpInput, solver: str = "highs", time_limit_s: float = 60.0) -> 
 
     if solver not in SOLVERS:
         raise SolverError(f"unknown solver {solver!r}; expected one of {', '.join(SOLVERS)}")
-    model, replicas, hosts, cards = build(inp)
+    model, replicas, hosts, cards, racks = build(inp)
     _check_unique_names(model)
     n_vars = sum(1 for _ in model.variables())
     n_cons = sum(1 for _ in model.linear_constraints())
@@ -250,5 +270,6 @@ def solve(inp: MilpInput, solver: str = "highs", time_limit_s: float = 60.0) -> 
         replicas={k: int(round(values[v])) for k, v in replicas.items() if round(values[v]) > 0},
         hosts={k: int(round(values[v])) for k, v in hosts.items() if round(values[v]) > 0},
         cards={k: int(round(values[v])) for k, v in cards.items() if round(values[v]) > 0},
+        racks=int(round(values[racks])) if racks is not None else 0,
         n_variables=n_vars, n_constraints=n_cons,
     )

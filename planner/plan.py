@@ -14,7 +14,8 @@ from pathlib import Path
 from planner import candidates as cand_mod
 from planner.candidates import Candidate, CandidateSet, Rejection
 from planner.catalog import Catalog, load_catalog
-from planner.costs import CardCost, HostType, RunningRates, owned_hosts, purchase_hosts, rental_hosts
+from planner.costs import (CardCost, HostType, RunningRates, maintenance_usd_per_month, owned_hosts, purchase_hosts,
+                           rental_hosts)
 from planner.errors import InfeasibleError
 from planner.loader import LoadedSpec, load_spec
 from planner.milp import MilpInput, MilpSolution, solve as solve_milp
@@ -138,7 +139,8 @@ def milp_input(res: Resolved, cs: CandidateSet, book: PriceBook, pricing: str) -
         if largest.get(c.gpu, 0) >= c.tp:
             usable.append(c)
         else:
-            what = "no cloud offer" if pricing == "rent" else "no purchase price or server type"
+            what = (f"no cloud offer at {spec.rent.pricing.replace('_', '-')} prices" if pricing == "rent"
+                    else "no purchase price or server type")
             if c.gpu in largest:
                 what = f"no {'instance' if pricing == 'rent' else 'server'} with {c.tp} GPUs"
             rejected.append(Rejection(c.workload, c.gpu, c.precision, c.tp, f"not {'rentable' if pricing == 'rent' else 'buyable'}",
@@ -146,6 +148,7 @@ def milp_input(res: Resolved, cs: CandidateSet, book: PriceBook, pricing: str) -
     used_gpus = {c.gpu for c in usable}
     hosts = [h for h in hosts if h.gpu in used_gpus or h.kind == "owned"]
     budget = spec.budget
+    rack = book.rack()
     inp = MilpInput(
         pricing=pricing, candidates=usable,
         min_replicas={w.name: w.min_replicas for w in spec.workloads},
@@ -154,6 +157,8 @@ def milp_input(res: Resolved, cs: CandidateSet, book: PriceBook, pricing: str) -
         capex_max_usd=budget.capex_usd if budget else None,
         monthly_max_usd=budget.monthly_usd if budget else None,
         power_max_kw=spec.power_kw_max, available=dict(res.available),
+        rack_usd=rack.unit_usd if rack is not None and pricing == "buy" else None,
+        rack_monthly_usd=maintenance_usd_per_month(rack.unit_usd, rates) if rack is not None else 0.0,
     )
     return inp, rejected
 
@@ -177,10 +182,11 @@ def _diagnose_missing(res: Resolved, cs: CandidateSet, inp: MilpInput, priced_ou
             gpus = sorted({r.gpu for r in priced})
             lines.append(f"  {len(kept)} deployments meet the SLO but none is {priced[0].reason.split()[-1]}: "
                          f"GPUs {', '.join(gpus[:8])}{' ...' if len(gpus) > 8 else ''}")
-        miss = cand_mod.nearest_miss(rej)
-        if miss is not None:
-            lines.append(f"  nearest miss: {miss.gpu} {miss.precision} tp{miss.tp}: {miss.detail} "
-                         f"({miss.miss_ratio:.2f}x the limit)")
+        for reason in ("memory", "TTFT", "TPOT"):
+            miss = cand_mod.nearest_miss([r for r in rej if r.reason == reason])
+            if miss is not None:
+                lines.append(f"  nearest {reason} miss: {miss.gpu} {miss.precision} tp{miss.tp}: {miss.detail} "
+                             f"({miss.miss_ratio:.2f}x the limit)")
         lines.append(f"  To fix: relax the SLO, allow more GPUs or precisions, or run `planner candidates {res.loaded.path}`.")
     if lines:
         raise InfeasibleError(f"no {pricing} plan for {res.spec.name}: some workloads have no candidate", lines)
@@ -205,7 +211,7 @@ def build_plan(res: Resolved, inp: MilpInput, sol: MilpSolution, book: PriceBook
     hosts = sorted(((host_by_id[k], n) for k, n in sol.hosts.items()), key=lambda t: (t[0].gpu, t[0].kind, t[0].id))
     cards = sorted(((inp.cards[g], n) for g, n in sol.cards.items()), key=lambda t: t[0].gpu)
     placement, _ = place(lines, hosts)  # verify_plan re-places and reports anything left over
-    bom, capex, monthly, power_kw = bill_of_materials(inp.pricing, hosts, cards, book, res.catalog)
+    bom, capex, monthly, power_kw = bill_of_materials(inp.pricing, hosts, cards, sol.racks, book, res.catalog)
     return Plan(pricing=inp.pricing, solution=sol, deployments=lines, hosts=hosts, cards=cards, placement=placement,
                 bom=bom, capex_usd=capex, monthly_usd=monthly, horizon_months=res.spec.horizon_months,
                 power_kw=power_kw)
