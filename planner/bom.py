@@ -119,7 +119,7 @@ def bill_of_materials(pricing: str, hosts: list[tuple[HostType, int]], cards: li
         if capex > 0:
             m = maintenance_usd_per_month(capex, r)
             lines.append(BomLine(
-                f"Maintenance and support: {r.maintenance_fraction_of_capex_per_year:.0%} of capex per year",
+                f"Maintenance and support: {r.maintenance_fraction_of_capex_per_year:.1%} of capex per year",
                 "maintenance", capex, "USD of capex", r.maintenance_fraction_of_capex_per_year / 12.0, m, "monthly",
                 run['maintenance_fraction_of_capex_per_year'].source,
                 run['maintenance_fraction_of_capex_per_year'].as_of))

@@ -48,8 +48,13 @@ def bom_records(plan: Plan) -> list[dict]:
 
 
 def price_dates(plans: list[Plan], today: dt.date) -> dict:
-    """The oldest price date used in the plans, and a warning when it is more than six months old."""
-    dates = sorted({b.as_of for p in plans for b in p.bom if b.as_of})
+    """The oldest price date used in the plans, and a warning when it is more than six months old.
+
+    Prices are the BOM's unit prices (instances, cards, server parts, racks) and the energy and
+    colocation rates; the maintenance line is a fraction of capex, not a price, so its date
+    does not count.
+    """
+    dates = sorted({b.as_of for p in plans for b in p.bom if b.as_of and b.category != "maintenance"})
     oldest = dates[0] if dates else None
     warning = None
     if oldest is not None:
