@@ -39,8 +39,32 @@ KeyPath = tuple[str | int, ...]
 
 
 # --------------------------------------------------------------------------------------------
-# Locating keys in the node tree
+# Parsing, and locating keys in the node tree
 # --------------------------------------------------------------------------------------------
+
+
+def _construct_object(self: yaml.constructor.SafeConstructor, node: yaml.Node, deep: bool = False) -> Any:
+    """SafeConstructor's, with a value it cannot convert (`!!int abc`, the date 2024-13-45) made a
+    located ConstructorError instead of a bare ValueError."""
+    try:
+        return yaml.constructor.SafeConstructor.construct_object(self, node, deep)
+    except (ValueError, TypeError, AttributeError, KeyError, IndexError, OverflowError) as exc:
+        if isinstance(exc, yaml.YAMLError):
+            raise
+        shown = repr(node.value) if isinstance(node, yaml.ScalarNode) else "this value"
+        why = f" ({exc})" if isinstance(exc, (ValueError, OverflowError)) else ""
+        raise yaml.constructor.ConstructorError(
+            None, None, f"cannot read {shown} as {node.tag.rsplit(':', 1)[-1]}{why}", node.start_mark) from None
+
+
+class _Loader(yaml.SafeLoader):
+    """`yaml.SafeLoader` (no Python objects, nothing executed) with located conversion errors."""
+
+    construct_object = _construct_object
+
+
+class _Constructor(yaml.constructor.SafeConstructor):
+    construct_object = _construct_object
 
 
 class _Document:
@@ -48,7 +72,7 @@ class _Document:
 
     def __init__(self, root: yaml.Node | None, label: str):
         self.root, self.label = root, label
-        self._constructor = yaml.constructor.SafeConstructor()
+        self._constructor = _Constructor()
         self._key_values: dict[int, Any] = {}
 
     def key_value(self, node: yaml.Node) -> Any:
@@ -186,7 +210,7 @@ def _parse(text: str, label: str) -> tuple[yaml.Node | None, Any, list[Problem]]
     """(root node, data built from it, duplicate-key problems); YAML errors raise InputError."""
     loader = None
     try:
-        loader = yaml.SafeLoader(text)
+        loader = _Loader(text)
         root = loader.get_single_node()
         if root is None:
             return None, None, []

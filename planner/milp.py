@@ -60,6 +60,9 @@ from planner.errors import SolverError
 SOLVERS = ("highs", "scip")
 EPS_USD_PER_REPLICA_GPU = 1e-4
 TP_SIZES = (1, 2, 4, 8)
+_ZERO = 0.0
+"""Start value of sums that may be empty; such rows are added with the `lb=`/`ub=`, `expr=` form,
+which takes a constant (`0.0 <= cap` written with operators would be a Python bool)."""
 RACK_UNITS = 42
 """Height of a full-height rack (EIA-310), in rack units."""
 
@@ -142,17 +145,21 @@ def build(inp: MilpInput):
     for h in inp.hosts:
         if h.gpu not in gpu_demand_ub:
             continue
-        cap = math.ceil(gpu_demand_ub[h.gpu] / h.slots)
-        hub = min(cap, h.max_count) if h.max_count is not None else cap
+        # Acquired hosts: never more than would hold every replica that could run on the GPU.
+        # Hosts on hand: up to the count owned (owned_first may need them all switched on).
+        hub = h.max_count if h.max_count is not None else math.ceil(gpu_demand_ub[h.gpu] / h.slots)
         hosts[h.id] = model.add_integer_variable(lb=0, ub=hub, name=f"hosts[{h.id}]")
     host_of = {h.id: h for h in inp.hosts if h.id in hosts}
     cards = {g: model.add_integer_variable(lb=0, ub=gpu_demand_ub[g], name=f"cards[{g}]")
              for g in gpus if g in inp.cards}
 
     for w, cs in by_w.items():
-        model.add_linear_constraint(sum(c.coverage * replicas[c.id] for c in cs) >= 1.0, name=f"demand_coverage[{w}]")
+        # A workload without candidates keeps an empty, infeasible row (0 >= 1), as the math says.
+        model.add_linear_constraint(lb=1.0, expr=sum((c.coverage * replicas[c.id] for c in cs), _ZERO),
+                                    name=f"demand_coverage[{w}]")
         if inp.min_replicas[w] > 0:
-            model.add_linear_constraint(sum(replicas[c.id] for c in cs) >= inp.min_replicas[w], name=f"min_replicas[{w}]")
+            model.add_linear_constraint(lb=inp.min_replicas[w], expr=sum((replicas[c.id] for c in cs), _ZERO),
+                                        name=f"min_replicas[{w}]")
 
     for g in gpus:
         g_cands = [c for c in inp.candidates if c.gpu == g]
@@ -179,7 +186,7 @@ def build(inp: MilpInput):
                 sum(hosts[h.id] for h in owned) >= sum(h.max_count for h in owned) * full, name=f"owned_first[{g},full]")
         if g in inp.available:
             installed = sum(h.slots * hosts[h.id] for h in g_hosts if h.gpus_included) + (cards[g] if g in cards else 0)
-            model.add_linear_constraint(installed <= inp.available[g], name=f"gpus_available_max[{g}]")
+            model.add_linear_constraint(ub=inp.available[g], expr=installed, name=f"gpus_available_max[{g}]")
 
     capex = sum(h.capex_usd * hosts[h.id] for h in host_of.values()) + sum(inp.cards[g].capex_usd * v for g, v in cards.items())
     monthly = sum(h.monthly_usd * hosts[h.id] for h in host_of.values()) + sum(inp.cards[g].monthly_usd * v for g, v in cards.items())
@@ -193,13 +200,13 @@ def build(inp: MilpInput):
         capex = capex + inp.rack_usd * racks
         monthly = monthly + inp.rack_monthly_usd * racks
     if inp.capex_max_usd is not None:
-        model.add_linear_constraint(capex <= inp.capex_max_usd, name="budget_capex_max")
+        model.add_linear_constraint(ub=inp.capex_max_usd, expr=capex, name="budget_capex_max")
     if inp.monthly_max_usd is not None:
-        model.add_linear_constraint(monthly <= inp.monthly_max_usd, name="budget_monthly_max")
-    power_w = sum(h.power_w * hosts[h.id] for h in host_of.values() if h.kind != "instance") + \
-        sum(inp.cards[g].power_w * v for g, v in cards.items())
+        model.add_linear_constraint(ub=inp.monthly_max_usd, expr=monthly, name="budget_monthly_max")
+    power_w = sum((h.power_w * hosts[h.id] for h in host_of.values() if h.kind != "instance"), _ZERO) + \
+        sum((inp.cards[g].power_w * v for g, v in cards.items()), _ZERO)
     if inp.power_max_kw is not None:
-        model.add_linear_constraint(inp.pue * power_w <= inp.power_max_kw * 1000.0, name="power_max")
+        model.add_linear_constraint(ub=inp.power_max_kw * 1000.0, expr=inp.pue * power_w, name="power_max")
     eps = EPS_USD_PER_REPLICA_GPU * sum(c.tp * replicas[c.id] for c in inp.candidates)
     if inp.objective == "cost":
         model.minimize(capex + inp.months * monthly + eps)

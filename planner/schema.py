@@ -254,7 +254,7 @@ class Workload(StrictModel):
     model: Name
     """Model catalogue id or alias, or a path to a Hugging Face config.json (relative to the YAML file)."""
     precisions: list[Name] | None = Field(default=None, min_length=1)
-    """Weight precisions to consider (e.g. fp16, int8, int4); null = every one the model and GPU allow."""
+    """Weight precisions to consider (e.g. fp16, int8, int4); null = fp16, bf16, fp8, int8, int8-wo, int4 (list fp32 or GGUF to include them)."""
     kv_precision: Name | None = None
     """KV-cache precision (e.g. fp16, fp8); null = the engine default for the weight precision."""
     traffic: Traffic | None = None

@@ -1,0 +1,977 @@
+"""Formulation tests of the fleet MILP (`planner.milp`) on tiny synthetic instances.
+
+No catalogue and no YAML: candidates, host types and card costs are built by hand. Every
+hand-derived optimum is solved with HiGHS and SCIP and both must agree with the arithmetic in the
+test's docstring. The objective carries the tie-break `EPS_USD_PER_REPLICA_GPU x replica-GPUs`,
+which `cost_of` takes off before comparing.
+
+Layout: factories; one section per constraint family; a brute-force cross-check on random
+instances; solver plumbing; `diagnose_caps`; and, at the end, `FAMILY_TESTS`, the map from every
+constraint family to the tests that exercise it (a test fails when a family has none).
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import math
+import random
+from dataclasses import replace
+
+import pytest
+
+from planner.candidates import Candidate
+from planner.costs import CardCost, HostType
+from planner.diagnose import diagnose_caps
+from planner.errors import SolverError
+from planner.milp import (
+    CONSTRAINT_FAMILIES, EPS_USD_PER_REPLICA_GPU, MilpInput, MilpSolution, build, replica_upper_bound, solve,
+)
+from planner.prices import ServerType
+
+SOLVERS = ["highs", "scip"]
+both_solvers = pytest.mark.parametrize("solver", SOLVERS)
+
+
+# --------------------------------------------------------------------------------------------
+# Factories
+# --------------------------------------------------------------------------------------------
+
+
+def cand(workload: str, gpu: str, tp: int, coverage: float, id: str | None = None) -> Candidate:
+    """A candidate whose one replica covers `coverage` of `workload`'s demand on `tp` GPUs of `gpu`.
+
+    The performance fields are harmless placeholders: the MILP reads only id, workload, gpu, tp
+    and coverage.
+    """
+    return Candidate(
+        id=id or f"{workload}@{gpu}/tp{tp}/cov{coverage}", workload=workload, workload_index=0, model="m",
+        gpu=gpu, precision="fp16", kv_precision="fp16", tp=tp, batch=1, max_batch_memory=1, ttft_s=0.1,
+        tpot_s=0.01, prefill_s=0.1, decode_step_s=0.01, output_tokens_per_s=1.0, max_utilization=1.0,
+        capacity_qps=coverage, demand_qps=1.0, coverage=coverage, mem_used_bytes=1.0, mem_capacity_bytes=2.0,
+        bottleneck="memory",
+    )
+
+
+def server_type(id: str, rack_units: int) -> ServerType:
+    """A catalogue server type; only `rack_units` matters to the MILP (rack_space)."""
+    return ServerType(id=id, name=id, gpu_forms=frozenset({"pcie"}), gpus_per_server=8, host_power_w=0.0,
+                      rack_units=rack_units, parts=(), confidence="test", source="test", as_of="")
+
+
+def host(id: str, gpu: str, slots: int, kind: str = "instance", capex: float = 0.0, monthly: float = 0.0,
+         power_w: float = 0.0, max_count: int | None = None, gpus_included: bool = True,
+         rack_units: int | None = None) -> HostType:
+    """A host type: `kind` is instance (rented), server (bought) or owned (on hand)."""
+    return HostType(
+        id=id, kind=kind, gpu=gpu, slots=slots, gpus_included=gpus_included, capex_usd=capex, monthly_usd=monthly,
+        power_w=power_w, max_count=max_count, label=id, source="test", as_of="",
+        server=server_type(f"st-{id}", rack_units) if rack_units is not None else None,
+    )
+
+
+def card(gpu: str, capex: float, monthly: float = 0.0, power_w: float = 0.0) -> CardCost:
+    """A PCIe card of `gpu`, bought into a server with gpus_included=False."""
+    return CardCost(gpu=gpu, capex_usd=capex, monthly_usd=monthly, power_w=power_w, source="test", as_of="")
+
+
+def problem(cands: list[Candidate], hosts: list[HostType], *, min_replicas: dict[str, int] | None = None,
+            cards: dict[str, CardCost] | None = None, months: int = 1, pue: float = 1.0, **kw) -> MilpInput:
+    """A MilpInput; `min_replicas` defaults to 0 for every workload of `cands`; pricing follows months."""
+    workloads = dict.fromkeys(c.workload for c in cands)
+    mins = {w: 0 for w in workloads}
+    mins.update(min_replicas or {})
+    return MilpInput(pricing="rent" if months == 1 and not cards else "buy", candidates=cands, min_replicas=mins,
+                     hosts=hosts, cards=cards or {}, months=months, pue=pue, **kw)
+
+
+def eps_part(inp: MilpInput, sol: MilpSolution) -> float:
+    """The tie-break term inside the objective: EPS_USD_PER_REPLICA_GPU per replica-GPU."""
+    tp = {c.id: c.tp for c in inp.candidates}
+    return EPS_USD_PER_REPLICA_GPU * sum(tp[k] * n for k, n in sol.replicas.items())
+
+
+def cost_of(inp: MilpInput, sol: MilpSolution) -> float:
+    """The plan's cost (capex + months x monthly), the tie-break taken off."""
+    assert sol.status == "optimal", sol
+    return sol.objective_usd - eps_part(inp, sol)
+
+
+def solved(inp: MilpInput, solver: str, expected_usd: float) -> MilpSolution:
+    """Solve, check the status and the cost against the hand value, return the solution."""
+    sol = solve(inp, solver=solver)
+    assert sol.status == "optimal", sol
+    assert cost_of(inp, sol) == pytest.approx(expected_usd, abs=1e-3)
+    assert sol.objective_usd == pytest.approx(expected_usd, abs=1e-2)  # eps is a tie-break, not a cost
+    return sol
+
+
+# --------------------------------------------------------------------------------------------
+# demand_coverage
+# --------------------------------------------------------------------------------------------
+
+
+@both_solvers
+def test_demand_coverage_rounds_replicas_up(solver):
+    """One workload, one TP1 candidate covering 0.3 of the demand, a 1-GPU instance at $100/month.
+
+    demand_coverage: 0.3 n >= 1  =>  n >= 3.33  =>  n = ceil(1 / 0.3) = 4 replicas (3 cover 0.9).
+    Each replica needs its own 1-GPU instance: 4 x $100 = $400 (rent, months = 1).
+    """
+    inp = problem([cand("chat", "g", 1, 0.3, id="c")], [host("inst1", "g", 1, monthly=100)])
+    sol = solved(inp, solver, 400.0)
+    assert sol.replicas == {"c": 4}
+    assert sol.hosts == {"inst1": 4}
+
+
+@both_solvers
+def test_demand_coverage_picks_cheapest_gpu(solver):
+    """A on GPU a covers 0.5 per replica on a $300 instance; B on GPU b covers 0.2 on a $100 one.
+
+    Enumerate n_A (n_B is then the least with 0.5 n_A + 0.2 n_B >= 1):
+      n_A = 0: n_B = ceil(1 / 0.2) = 5          -> 5 x 100           = $500
+      n_A = 1: n_B = ceil(0.5 / 0.2) = 3        -> 300 + 3 x 100     = $600
+      n_A = 2: n_B = 0                          -> 2 x 300           = $600
+    Optimum: 5 x B = $500.
+    """
+    inp = problem([cand("chat", "a", 1, 0.5, id="A"), cand("chat", "b", 1, 0.2, id="B")],
+                  [host("inst-a", "a", 1, monthly=300), host("inst-b", "b", 1, monthly=100)])
+    sol = solved(inp, solver, 500.0)
+    assert sol.replicas == {"B": 5}
+    assert sol.hosts == {"inst-b": 5}
+
+
+@both_solvers
+def test_demand_coverage_mix_of_gpus_wins(solver):
+    """A covers 0.7 on a $200 instance, B covers 0.3 on a $100 one.
+
+      n_A = 0: n_B = ceil(1 / 0.3) = 4           -> 4 x 100       = $400
+      n_A = 1: n_B = ceil(0.3 / 0.3) = 1         -> 200 + 100     = $300
+      n_A = 2: n_B = 0                           -> 2 x 200       = $400
+    Optimum: the mix 1 x A + 1 x B = $300 (coverage 0.7 + 0.3 = 1.0).
+    """
+    inp = problem([cand("chat", "a", 1, 0.7, id="A"), cand("chat", "b", 1, 0.3, id="B")],
+                  [host("inst-a", "a", 1, monthly=200), host("inst-b", "b", 1, monthly=100)])
+    sol = solved(inp, solver, 300.0)
+    assert sol.replicas == {"A": 1, "B": 1}
+    assert sol.hosts == {"inst-a": 1, "inst-b": 1}
+
+
+@both_solvers
+def test_demand_coverage_per_workload(solver):
+    """Two workloads on one 1-GPU instance type at $100: cov 0.5 and cov 0.25.
+
+    Each workload is covered on its own: ceil(1 / 0.5) = 2 and ceil(1 / 0.25) = 4 replicas,
+    6 instances, $600 (one workload's surplus cannot cover the other's demand).
+    """
+    inp = problem([cand("w1", "g", 1, 0.5, id="x"), cand("w2", "g", 1, 0.25, id="y")],
+                  [host("inst1", "g", 1, monthly=100)])
+    sol = solved(inp, solver, 600.0)
+    assert sol.replicas == {"x": 2, "y": 4}
+
+
+# --------------------------------------------------------------------------------------------
+# min_replicas
+# --------------------------------------------------------------------------------------------
+
+
+@both_solvers
+def test_min_replicas_above_demand(solver):
+    """One replica covers the whole demand (cov 1.0), but min_replicas = 3.
+
+    min_replicas: n >= 3 binds (demand alone needs n >= 1): 3 instances x $100 = $300.
+    """
+    inp = problem([cand("chat", "g", 1, 1.0, id="c")], [host("inst1", "g", 1, monthly=100)],
+                  min_replicas={"chat": 3})
+    sol = solved(inp, solver, 300.0)
+    assert sol.replicas == {"c": 3}
+    assert sol.hosts == {"inst1": 3}
+
+
+@both_solvers
+def test_min_replicas_counts_replicas_of_every_candidate(solver):
+    """min_replicas counts replicas across a workload's candidates, whatever their GPU.
+
+    X on GPU a covers 1.0 on a $100 instance; Y on GPU b covers 0.5 on a $40 instance; min 3.
+      n_X + n_Y >= 3 and n_X + 0.5 n_Y >= 1; cost 100 n_X + 40 n_Y
+      n_X = 0: n_Y >= max(3, 2) = 3 -> $120;   n_X = 1: n_Y >= 2 -> $180;   n_X >= 2: >= $240.
+    Optimum: 3 x Y = $120 (the minimum, not the demand, sets the count).
+    """
+    inp = problem([cand("chat", "a", 1, 1.0, id="X"), cand("chat", "b", 1, 0.5, id="Y")],
+                  [host("inst-a", "a", 1, monthly=100), host("inst-b", "b", 1, monthly=40)],
+                  min_replicas={"chat": 3})
+    sol = solved(inp, solver, 120.0)
+    assert sol.replicas == {"Y": 3}
+
+
+# --------------------------------------------------------------------------------------------
+# tp_packing
+# --------------------------------------------------------------------------------------------
+
+
+def _tp2_hosts(price_8: float) -> list[HostType]:
+    return [host("x1", "g", 1, monthly=100), host("x2", "g", 2, monthly=250), host("x8", "g", 8, monthly=price_8)]
+
+
+@both_solvers
+def test_tp_packing_tp2_cannot_split_across_1_slot_hosts(solver):
+    """A TP2 candidate covering 0.34: ceil(1 / 0.34) = 3 replicas = 3 TP2 groups = 6 GPUs.
+
+    Hosts of GPU g: 1 slot $100, 2 slots $250, 8 slots $900.
+      Were TP groups splittable, 6 x 1-slot = $600 would win; a TP2 group must sit inside one host,
+      so 1-slot hosts hold none (tp_packing[g,2]: 2 x 3 = 6 <= 2 h2 + 8 h8).
+      3 x 2-slot = $750;  1 x 8-slot = $900;  2 x 2-slot + 1 x 8-slot = $1,400.
+    Optimum: 3 x 2-slot = $750.
+    """
+    inp = problem([cand("chat", "g", 2, 0.34, id="c")], _tp2_hosts(900))
+    sol = solved(inp, solver, 750.0)
+    assert sol.replicas == {"c": 3}
+    assert sol.hosts == {"x2": 3}
+
+
+@both_solvers
+def test_tp_packing_big_host_wins_when_cheaper(solver):
+    """Same as above with the 8-slot host at $700: 1 x 8-slot = $700 < 3 x 2-slot = $750."""
+    inp = problem([cand("chat", "g", 2, 0.34, id="c")], _tp2_hosts(700))
+    sol = solved(inp, solver, 700.0)
+    assert sol.hosts == {"x8": 1}
+
+
+@both_solvers
+def test_tp_packing_workloads_share_a_host(solver):
+    """w1: TP2, cov 0.34 -> 3 replicas (6 GPUs in TP2 groups); w2: TP1, cov 0.5 -> 2 replicas (2 GPUs).
+
+    Hosts of GPU g: 1 slot $100, 2 slots $250, 8 slots $900.
+      Separately: w1 in 3 x 2-slot ($750) + w2 in 2 x 1-slot ($200) = $950;
+      4 x 2-slot = $1,000;  sharing one 8-slot host (3 TP2 + 2 TP1 groups = 8 GPUs) = $900.
+      tp_packing[g,1]: 6 + 2 = 8 <= 8;  tp_packing[g,2]: 6 <= 8.
+    Optimum: one shared 8-slot host, $900.
+    """
+    inp = problem([cand("w1", "g", 2, 0.34, id="big"), cand("w2", "g", 1, 0.5, id="small")], _tp2_hosts(900))
+    sol = solved(inp, solver, 900.0)
+    assert sol.replicas == {"big": 3, "small": 2}
+    assert sol.hosts == {"x8": 1}
+
+
+@both_solvers
+def test_tp_packing_infeasible_without_a_big_enough_host(solver):
+    """A TP4 candidate with only 1- and 2-slot hosts: tp_packing[g,4] reads 4 n <= 0, n >= 1: infeasible."""
+    inp = problem([cand("chat", "g", 4, 1.0, id="c")], [host("x1", "g", 1, monthly=1), host("x2", "g", 2, monthly=1)])
+    assert solve(inp, solver=solver).status == "infeasible"
+
+
+# --------------------------------------------------------------------------------------------
+# cards_cover, cards_fit (PCIe cards bought into empty servers)
+# --------------------------------------------------------------------------------------------
+
+
+def _pcie(months: int, cov: float) -> MilpInput:
+    return problem([cand("chat", "g", 1, cov, id="c")],
+                   [host("srv4", "g", 4, kind="server", capex=5000, monthly=100, gpus_included=False)],
+                   cards={"g": card("g", 2000, monthly=30)}, months=months)
+
+
+@both_solvers
+def test_cards_cover_buys_one_card_per_gpu_used(solver):
+    """PCIe server (4 slots, no GPUs, capex $5,000, $100/month) + cards at $2,000 ($30/month) each.
+
+    cov 0.34 -> 3 replicas -> 3 GPUs: cards_cover: cards >= 3; cards_fit: 3 <= 4 x 1 server.
+      capex   = 5,000 + 3 x 2,000 = $11,000
+      monthly = 100 + 3 x 30 = $190;  over 36 months: 36 x 190 = $6,840
+      total   = 11,000 + 6,840 = $17,840
+    (The fourth slot stays empty: a card is bought only for a GPU in use.)
+    """
+    sol = solved(_pcie(36, 0.34), solver, 17840.0)
+    assert sol.replicas == {"c": 3}
+    assert sol.hosts == {"srv4": 1}
+    assert sol.cards == {"g": 3}
+
+
+@both_solvers
+def test_cards_cover_capex_only(solver):
+    """The same with months = 1 and no running costs counted beyond one month: 11,000 + 190 = $11,190."""
+    sol = solved(_pcie(1, 0.34), solver, 11190.0)
+    assert sol.cards == {"g": 3}
+
+
+@both_solvers
+def test_cards_fit_needs_a_second_server(solver):
+    """cov 0.2 -> 5 replicas -> 5 cards; cards_fit: 5 <= 4 x servers -> 2 servers.
+
+      capex   = 2 x 5,000 + 5 x 2,000 = $20,000
+      monthly = 2 x 100 + 5 x 30 = $350;  36 x 350 = $12,600
+      total   = $32,600
+    """
+    sol = solved(_pcie(36, 0.2), solver, 32600.0)
+    assert sol.hosts == {"srv4": 2}
+    assert sol.cards == {"g": 5}
+
+
+# --------------------------------------------------------------------------------------------
+# owned_first
+# --------------------------------------------------------------------------------------------
+
+
+def _owned(cov: float) -> MilpInput:
+    return problem([cand("chat", "g", 1, cov, id="c")],
+                   [host("own1", "g", 1, kind="owned", capex=0, monthly=50, max_count=1),
+                    host("srv1", "g", 1, kind="server", capex=1000, monthly=10)], months=36)
+
+
+@both_solvers
+def test_owned_first_uses_the_server_on_hand(solver):
+    """Owned 1-GPU server ($0 capex, $50/month) vs a bought 1-GPU server ($1,000 + $10/month), 36 months.
+
+    One GPU needed (cov 1.0). Owned: 36 x 50 = $1,800. Bought: 1,000 + 36 x 10 = $1,360 would be
+    cheaper, but owned_first forbids buying while the owned server is idle: $1,800.
+    """
+    sol = solved(_owned(1.0), solver, 1800.0)
+    assert sol.hosts == {"own1": 1}
+
+
+@both_solvers
+def test_owned_first_then_buys_the_rest(solver):
+    """Two GPUs needed (cov 0.5): the owned server plus one bought.
+
+      owned 36 x 50 = 1,800 + bought 1,000 + 36 x 10 = 1,360  ->  $3,160
+    (Two bought servers, 2 x 1,360 = $2,720, are cheaper but leave the owned one idle: forbidden.)
+    """
+    sol = solved(_owned(0.5), solver, 3160.0)
+    assert sol.hosts == {"own1": 1, "srv1": 1}
+
+
+@both_solvers
+def test_owned_first_before_pcie_cards(solver):
+    """Owned 1-GPU server ($50/month) + PCIe server (4 slots, $5,000, $100/month) + cards ($2,000, $30/month).
+
+    Two GPUs needed (cov 0.5), months = 1. owned_first: the owned server is in use before any card
+    is bought; cards_cover counts its GPU: cards >= 2 - 1 = 1.
+      50 + (5,000 + 100) + (2,000 + 30) = $7,180
+    (Without the owned GPU: 5,000 + 100 + 2 x 2,030 = $9,160.)
+    """
+    inp = problem([cand("chat", "g", 1, 0.5, id="c")],
+                  [host("own1", "g", 1, kind="owned", monthly=50, max_count=1),
+                   host("srv4", "g", 4, kind="server", capex=5000, monthly=100, gpus_included=False)],
+                  cards={"g": card("g", 2000, monthly=30)}, months=1)
+    sol = solved(inp, solver, 7180.0)
+    assert sol.hosts == {"own1": 1, "srv4": 1}
+    assert sol.cards == {"g": 1}
+
+
+@both_solvers
+def test_owned_first_owned_hosts_too_small_for_tp(solver):
+    """Three owned 1-GPU servers ($50/month each) and a bought 2-GPU server ($1,000 + $10/month), months = 1.
+
+    The only candidate is TP2 (cov 1.0): one replica, which no 1-slot host can hold. The formulation
+    (hosts[h] <= count on hand; owned_first) admits exactly one kind of plan: all 3 owned servers in
+    use (owned_first[g,full]) plus 1 bought 2-slot server holding the TP2 group:
+      3 x 50 + 1,000 + 10 = $1,160.
+    """
+    inp = problem([cand("chat", "g", 2, 1.0, id="c")],
+                  [host("own1", "g", 1, kind="owned", monthly=50, max_count=3),
+                   host("srv2", "g", 2, kind="server", capex=1000, monthly=10)])
+    sol = solved(inp, solver, 1160.0)
+    assert sol.hosts == {"own1": 3, "srv2": 1}
+
+
+# --------------------------------------------------------------------------------------------
+# gpus_available_max
+# --------------------------------------------------------------------------------------------
+
+
+@both_solvers
+def test_gpus_available_max_spills_to_the_dearer_gpu(solver):
+    """Candidates on GPU a ($100 instance) and GPU b ($150 instance), each TP1 covering 0.25: 4 replicas.
+
+    Uncapped: 4 x a = $400. available a = 2: gpus_available_max[a]: GPUs of a <= 2, so
+      2 x a + 2 x b = 200 + 300 = $500.
+    """
+    cands = [cand("chat", "a", 1, 0.25, id="A"), cand("chat", "b", 1, 0.25, id="B")]
+    hosts = [host("inst-a", "a", 1, monthly=100), host("inst-b", "b", 1, monthly=150)]
+    solved(problem(cands, hosts), solver, 400.0)
+    sol = solved(problem(cands, hosts, available={"a": 2}), solver, 500.0)
+    assert sol.replicas == {"A": 2, "B": 2}
+    assert sol.hosts == {"inst-a": 2, "inst-b": 2}
+
+
+@both_solvers
+def test_gpus_available_max_counts_whole_hosts(solver):
+    """available counts installed GPUs, not used ones: a 4-GPU instance holds 4 GPUs of a.
+
+    GPU a only comes as a 4-GPU instance at $200; GPU b as a 1-GPU instance at $100. Cov 0.25 on
+    either: 4 replicas. Uncapped: one 4-GPU a instance, $200. available a = 3: the 4-GPU host alone
+    would install 4 > 3 GPUs, so 4 x b = $400.
+    """
+    cands = [cand("chat", "a", 1, 0.25, id="A"), cand("chat", "b", 1, 0.25, id="B")]
+    hosts = [host("inst-a4", "a", 4, monthly=200), host("inst-b", "b", 1, monthly=100)]
+    solved(problem(cands, hosts), solver, 200.0)
+    sol = solved(problem(cands, hosts, available={"a": 3}), solver, 400.0)
+    assert sol.hosts == {"inst-b": 4}
+
+
+@both_solvers
+def test_gpus_available_max_counts_cards(solver):
+    """PCIe: available counts the cards bought (the server's slots carry no GPU).
+
+    GPU a: PCIe server 4 slots $1,000 + cards $100; GPU b: a bought 1-GPU server at $500, GPU
+    included. Cov 0.25: 4 replicas, months = 1, no running costs.
+      Uncapped: 1,000 + 4 x 100 = $1,400 (vs 4 x 500 = $2,000 on b).
+      available a = 2: 1,000 + 2 x 100 + 2 x 500 = $2,200 (vs all b $2,000) -> $2,000 on b.
+      available a = 3: 1,000 + 3 x 100 + 500 = $1,800.
+    """
+    cands = [cand("chat", "a", 1, 0.25, id="A"), cand("chat", "b", 1, 0.25, id="B")]
+    hosts = [host("srv-a", "a", 4, kind="server", capex=1000, gpus_included=False),
+             host("srv-b", "b", 1, kind="server", capex=500)]
+    cards = {"a": card("a", 100)}
+    solved(problem(cands, hosts, cards=cards), solver, 1400.0)
+    sol = solved(problem(cands, hosts, cards=cards, available={"a": 2}), solver, 2000.0)
+    assert sol.hosts == {"srv-b": 4}
+    sol = solved(problem(cands, hosts, cards=cards, available={"a": 3}), solver, 1800.0)
+    assert sol.cards == {"a": 3}
+    assert sol.hosts == {"srv-a": 1, "srv-b": 1}
+
+
+@both_solvers
+def test_gpus_available_max_counts_owned_gpus(solver):
+    """available counts GPUs on hand too (schema: "owned ones included").
+
+    Owned 1-GPU server of a ($10/month) and bought 1-GPU servers of a ($100 capex); cov 0.5 ->
+    2 replicas, months = 1. Uncapped: own + 1 bought = 10 + 100 = $110. available a = 1: the owned
+    GPU uses the whole allowance, the second replica cannot be placed: infeasible.
+    """
+    cands = [cand("chat", "a", 1, 0.5, id="A")]
+    hosts = [host("own-a", "a", 1, kind="owned", monthly=10, max_count=1),
+             host("srv-a", "a", 1, kind="server", capex=100)]
+    solved(problem(cands, hosts), solver, 110.0)
+    assert solve(problem(cands, hosts, available={"a": 1}), solver=solver).status == "infeasible"
+
+
+# --------------------------------------------------------------------------------------------
+# budget_capex_max, budget_monthly_max
+# --------------------------------------------------------------------------------------------
+
+
+def _buy_xy(x_capex: float, x_monthly: float, y_capex: float, y_monthly: float, **kw) -> MilpInput:
+    """One workload (cov 1.0: one replica) on GPU x or GPU y, each a bought 1-GPU server, 36 months."""
+    return problem([cand("chat", "x", 1, 1.0, id="X"), cand("chat", "y", 1, 1.0, id="Y")],
+                   [host("srv-x", "x", 1, kind="server", capex=x_capex, monthly=x_monthly, power_w=1000),
+                    host("srv-y", "y", 1, kind="server", capex=y_capex, monthly=y_monthly, power_w=400)],
+                   months=36, **kw)
+
+
+@both_solvers
+def test_budget_capex_max_forces_cheaper_to_buy(solver):
+    """X: $1,000 + $100/month; Y: $3,000 + $20/month; 36 months.
+
+      X: 1,000 + 36 x 100 = $4,600;   Y: 3,000 + 36 x 20 = $3,720  -> uncapped optimum Y, $3,720.
+      capex cap $2,000: Y's 3,000 > 2,000, so X (dearer to run, cheaper to buy): $4,600.
+    """
+    sol = solved(_buy_xy(1000, 100, 3000, 20), solver, 3720.0)
+    assert sol.hosts == {"srv-y": 1}
+    sol = solved(_buy_xy(1000, 100, 3000, 20, capex_max_usd=2000), solver, 4600.0)
+    assert sol.hosts == {"srv-x": 1}
+
+
+@both_solvers
+def test_budget_capex_max_infeasible(solver):
+    """capex cap $500 < the cheaper server's $1,000: infeasible."""
+    assert solve(_buy_xy(1000, 100, 3000, 20, capex_max_usd=500), solver=solver).status == "infeasible"
+
+
+@both_solvers
+def test_budget_monthly_max_forces_cheaper_to_run(solver):
+    """X: $1,000 + $50/month; Y: $3,000 + $20/month; 36 months.
+
+      X: 1,000 + 36 x 50 = $2,800;   Y: 3,000 + 36 x 20 = $3,720  -> uncapped optimum X, $2,800.
+      monthly cap $40: X's 50 > 40, so Y (dearer to buy, cheaper to run): $3,720.
+    """
+    solved(_buy_xy(1000, 50, 3000, 20), solver, 2800.0)
+    sol = solved(_buy_xy(1000, 50, 3000, 20, monthly_max_usd=40), solver, 3720.0)
+    assert sol.hosts == {"srv-y": 1}
+
+
+@both_solvers
+def test_budget_monthly_max_infeasible(solver):
+    """monthly cap $10 < the cheaper-to-run server's $20/month: infeasible."""
+    assert solve(_buy_xy(1000, 50, 3000, 20, monthly_max_usd=10), solver=solver).status == "infeasible"
+
+
+# --------------------------------------------------------------------------------------------
+# power_max
+# --------------------------------------------------------------------------------------------
+
+
+@both_solvers
+def test_power_max_forces_lower_power_with_pue(solver):
+    """X: $1,000 + $50/month, 1,000 W; Y: $3,000 + $20/month, 400 W; 36 months; PUE 1.5.
+
+      cost: X $2,800, Y $3,720 (see test_budget_monthly_max_forces_cheaper_to_run).
+      facility power: X 1.5 x 1,000 W = 1.5 kW;  Y 1.5 x 400 W = 0.6 kW.
+      power cap 1.2 kW: X's IT load (1.0 kW) would fit, but with PUE 1.5 kW > 1.2 -> Y, $3,720.
+      power cap 1.5 kW: X fits exactly -> $2,800.   power cap 0.5 kW: 0.6 > 0.5 -> infeasible.
+    """
+    assert solved(_buy_xy(1000, 50, 3000, 20, pue=1.5, power_max_kw=1.2), solver, 3720.0).hosts == {"srv-y": 1}
+    assert solved(_buy_xy(1000, 50, 3000, 20, pue=1.5, power_max_kw=1.5), solver, 2800.0).hosts == {"srv-x": 1}
+    assert solve(_buy_xy(1000, 50, 3000, 20, pue=1.5, power_max_kw=0.5), solver=solver).status == "infeasible"
+
+
+@both_solvers
+def test_power_max_counts_cards(solver):
+    """PCIe server 4 slots ($1,000, 200 W) + cards ($500, 300 W); cov 0.5 -> 2 cards; PUE 1.25; months 1.
+
+      cost 1,000 + 2 x 500 = $2,000; power 1.25 x (200 + 2 x 300) = 1,000 W = 1.0 kW.
+      cap 1.0 kW: feasible, $2,000;  cap 0.99 kW: infeasible.
+    """
+    def inp(cap):
+        return problem([cand("chat", "g", 1, 0.5, id="c")],
+                       [host("srv4", "g", 4, kind="server", capex=1000, power_w=200, gpus_included=False)],
+                       cards={"g": card("g", 500, power_w=300)}, pue=1.25, power_max_kw=cap)
+    solved(inp(1.0), solver, 2000.0)
+    assert solve(inp(0.99), solver=solver).status == "infeasible"
+
+
+@both_solvers
+def test_power_max_ignores_cloud_instances(solver):
+    """Instances are not in the facility: only the owned server's power counts. PUE 1.0, cap 0.1 kW.
+
+    cov 0.5 -> 2 replicas: the owned 1-GPU server ($10/month, 50 W; owned_first uses it first) and
+    one rented instance ($100/month, 5,000 W). Facility power 1.0 x 50 W = 0.05 kW <= 0.1 kW, so the
+    plan stands at 10 + 100 = $110 (counting the instance, 5.05 kW, it would be infeasible). With
+    an owned server of 5,000 W instead, its 5 kW > 0.1 kW: infeasible.
+    """
+    c = [cand("chat", "g", 1, 0.5, id="c")]
+    sol = solved(problem(c, [host("own1", "g", 1, kind="owned", monthly=10, power_w=50, max_count=1),
+                             host("inst1", "g", 1, monthly=100, power_w=5000)], power_max_kw=0.1), solver, 110.0)
+    assert sol.hosts == {"own1": 1, "inst1": 1}
+    hot = [host("own1", "g", 1, kind="owned", monthly=10, power_w=5000, max_count=1),
+           host("inst1", "g", 1, monthly=100, power_w=5000)]
+    assert solve(problem(c, hot, power_max_kw=0.1), solver=solver).status == "infeasible"
+
+
+@both_solvers
+def test_power_max_with_only_cloud_instances(solver):
+    """Rent only, power cap 0.1 kW: no host is in the facility, so the cap cannot bind and the plan
+    rents one $100 instance (cov 1.0) whatever it draws."""
+    inp = problem([cand("chat", "g", 1, 1.0, id="c")], [host("inst1", "g", 1, monthly=100, power_w=5000)],
+                  power_max_kw=0.1)
+    assert solved(inp, solver, 100.0).hosts == {"inst1": 1}
+
+
+# --------------------------------------------------------------------------------------------
+# rack_space
+# --------------------------------------------------------------------------------------------
+
+
+def _racked(rack_usd: float | None) -> MilpInput:
+    return problem([cand("chat", "g", 1, 0.09, id="c")],
+                   [host("srv1", "g", 1, kind="server", capex=1000, rack_units=4),
+                    host("srv4", "g", 4, kind="server", capex=4200, rack_units=4)],
+                   months=36, rack_usd=rack_usd, rack_monthly_usd=10.0)
+
+
+@both_solvers
+def test_rack_space_prices_racks(solver):
+    """cov 0.09 -> ceil(1 / 0.09) = 12 GPUs (11 cover 0.99). Servers: 1 GPU $1,000 or 4 GPUs $4,200,
+    both 4U; no running costs. Racks: 42U, $2,000 + $10/month, 36 months -> $2,360 each.
+
+      Unpriced racks (rack_usd None): 12 x 1-GPU = $12,000.
+      Priced racks, by n4 4-GPU servers (n1 = 12 - 4 n4 1-GPU ones; racks = ceil(4 (n1 + n4) / 42)):
+        n4 = 0: 12 servers, 48U -> 2 racks: 12,000 + 2 x 2,360 = $16,720
+        n4 = 1:  9 servers, 36U -> 1 rack:   8,000 + 4,200 + 2,360 = $14,560
+        n4 = 2:  6 servers -> 1 rack:        4,000 + 8,400 + 2,360 = $14,760
+        n4 = 3:  3 servers -> 1 rack:              12,600 + 2,360 = $14,960
+    Optimum: 8 x 1-GPU + 1 x 4-GPU + 1 rack = $14,560.
+    """
+    sol = solved(_racked(None), solver, 12000.0)
+    assert sol.hosts == {"srv1": 12} and sol.racks == 0
+    sol = solved(_racked(2000.0), solver, 14560.0)
+    assert sol.hosts == {"srv1": 8, "srv4": 1}
+    assert sol.racks == 1
+
+
+@both_solvers
+def test_rack_space_counts_only_bought_servers(solver):
+    """Owned servers are already racked and rented instances are not in our racks: only bought
+    servers take rack units. Every host below is 40U; racks $2,000; months = 1.
+
+      w1 on GPU g: cov 0.5 -> 2 owned 1-GPU servers at $1/month        = $2
+      w2 on GPU k: cov 1.0 -> 1 bought 1-GPU server, $1,000 capex       = $1,000
+      w3 on GPU m: cov 1.0 -> 1 rented 1-GPU instance, $100/month        = $100
+      racks: only the bought server's 40U -> 1 rack                     = $2,000
+    Total $3,102. (Counting all four hosts, 160U, would take 4 racks.)
+    """
+    inp = problem([cand("w1", "g", 1, 0.5, id="a"), cand("w2", "k", 1, 1.0, id="b"), cand("w3", "m", 1, 1.0, id="c")],
+                  [host("own-g", "g", 1, kind="owned", monthly=1, max_count=8, rack_units=40),
+                   host("srv-k", "k", 1, kind="server", capex=1000, rack_units=40),
+                   host("inst-m", "m", 1, monthly=100, rack_units=40)], rack_usd=2000.0)
+    sol = solved(inp, solver, 3102.0)
+    assert sol.hosts == {"own-g": 2, "srv-k": 1, "inst-m": 1}
+    assert sol.racks == 1
+
+
+# --------------------------------------------------------------------------------------------
+# Constraint names
+# --------------------------------------------------------------------------------------------
+
+
+def _every_family() -> MilpInput:
+    """One instance that triggers every constraint family."""
+    return problem(
+        [cand("w1", "g", 2, 0.5, id="a"), cand("w2", "g", 1, 0.5, id="b"), cand("w2", "k", 1, 0.5, id="c")],
+        [host("own-g", "g", 1, kind="owned", monthly=5, max_count=1, power_w=100),
+         host("srv-g", "g", 4, kind="server", capex=1000, monthly=10, power_w=200, gpus_included=False, rack_units=2),
+         host("srv-k", "k", 2, kind="server", capex=3000, monthly=20, power_w=500, rack_units=2)],
+        cards={"g": card("g", 500, monthly=5, power_w=300)}, months=12, pue=1.2, min_replicas={"w1": 2},
+        capex_max_usd=1e6, monthly_max_usd=1e5, power_max_kw=100.0, available={"g": 16, "k": 8}, rack_usd=1500.0,
+    )
+
+
+def test_every_constraint_is_named_for_a_registered_family():
+    """build() names each linear constraint `<family>[...]` with a family of CONSTRAINT_FAMILIES, and
+    an instance with owned and PCIe GPUs, inventory, budgets, power and racks uses them all."""
+    model = build(_every_family())[0]
+    names = [c.name for c in model.linear_constraints()]
+    families = {n.split("[")[0] for n in names}
+    assert families <= set(CONSTRAINT_FAMILIES), sorted(families - set(CONSTRAINT_FAMILIES))
+    assert families == set(CONSTRAINT_FAMILIES), sorted(set(CONSTRAINT_FAMILIES) - families)
+    assert len(names) == len(set(names))
+
+
+@both_solvers
+def test_every_family_instance_solves(solver):
+    """The all-families instance is feasible and both solvers find the hand optimum, months = 12.
+
+    w1 (min 2, TP2, cov 0.5): 2 TP2 groups = 4 GPUs of g; only the 4-slot PCIe server srv-g holds a
+    TP2 group, so srv-g >= 1; owned_first then puts the owned g server in use (12 x 5 = $60).
+    w2 needs 2 replicas (cov 0.5) of b (g) or c (k):
+      A) 2 x b: g GPUs used 4 + 2 = 6 <= 1 owned + 4 srv-g  ->  srv-g = 2; cards >= 6 - 1 = 5.
+         60 + 2 x (1,000 + 12 x 10) + 5 x (500 + 12 x 5) + 1 rack (4U) 1,500
+         = 60 + 2,240 + 2,800 + 1,500 = $6,600
+      B) 1 x b + 1 x c: srv-g = 1 (1 + 4 >= 5), cards 4, one srv-k (3,000 + 12 x 20 = 3,240):
+         60 + 1,120 + 4 x 560 + 3,240 + 1,500 = $8,160
+      C) 2 x c: srv-g = 1, cards 3 (4 - 1), one srv-k: 60 + 1,120 + 3 x 560 + 3,240 + 1,500 = $7,600
+    Optimum A, $6,600 (capex 6,000, 2.4 kW, 6 GPUs of g: every cap is loose).
+    """
+    solved(_every_family(), solver, 6600.0)
+
+
+# --------------------------------------------------------------------------------------------
+# Brute-force cross-check on random instances
+# --------------------------------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=None)
+def _packs(n2: int, n1: int, free: tuple[int, ...]) -> bool:
+    """Whether n2 TP2 groups and n1 TP1 groups fit into hosts, exhaustively.
+
+    `free[c]` is the number of hosts with c free slots (c = 0..4). Each group goes whole into one
+    host; every host choice is tried (hosts with equal free slots are interchangeable).
+    """
+    def move(c: int, size: int) -> tuple[int, ...]:
+        f = list(free)
+        f[c] -= 1
+        f[c - size] += 1
+        return tuple(f)
+
+    if n2:
+        return any(free[c] and _packs(n2 - 1, n1, move(c, 2)) for c in range(2, 5))
+    if n1:
+        return any(free[c] and _packs(0, n1 - 1, move(c, 1)) for c in range(1, 5))
+    return True
+
+
+def _hosting_front(hosts: list[HostType], n1: int, n2: int) -> list[tuple[float, float]]:
+    """Pareto-minimal (capex, monthly) of the host purchases of one GPU that hold n1 TP1 and n2 TP2
+    groups. Counts per host type range over 0..min(groups, ceil(GPUs / slots)): a host holding no
+    group can be dropped, and more hosts of one type than ceil(GPUs / slots) hold every group on
+    their own (sizes 1 and 2 pack perfectly into 2- and 4-slot hosts), so one can be dropped."""
+    gpus, groups = n1 + 2 * n2, n1 + n2
+    if groups == 0:
+        return [(0.0, 0.0)]
+    ranges = [range(min(groups, math.ceil(gpus / h.slots)) + 1) for h in hosts]
+    found = set()
+    for counts in itertools.product(*ranges):
+        free = [0] * 5
+        for h, n in zip(hosts, counts):
+            free[h.slots] += n
+        if sum(c * k for c, k in enumerate(free)) < gpus or not _packs(n2, n1, tuple(free)):
+            continue
+        found.add((sum(h.capex_usd * n for h, n in zip(hosts, counts)),
+                   sum(h.monthly_usd * n for h, n in zip(hosts, counts))))
+    return [p for p in found if not any(q != p and q[0] <= p[0] and q[1] <= p[1] for q in found)]
+
+
+def plan_front(inp: MilpInput) -> set[tuple[float, float]]:
+    """Pareto-minimal (capex, monthly) over every plan, caps ignored: every replica vector (each
+    count 0..replica_upper_bound) meeting demand_coverage and min_replicas, with every host purchase
+    of each GPU that packs its TP groups.
+
+    Handles instance/server hosts with slots in {1, 2, 4} and TP 1-2 candidates (no cards, owned
+    servers, inventory, power or racks)."""
+    cands = inp.candidates
+    gpus = sorted({c.gpu for c in cands})
+    hosts_of = {g: [h for h in inp.hosts if h.gpu == g] for g in gpus}
+    fronts: dict[tuple[str, int, int], list[tuple[float, float]]] = {}
+    points = set()
+    ranges = [range(replica_upper_bound(c, inp.min_replicas[c.workload]) + 1) for c in cands]
+    for vec in itertools.product(*ranges):
+        if any(sum(c.coverage * n for c, n in zip(cands, vec) if c.workload == w) < 1 - 1e-9
+               or sum(n for c, n in zip(cands, vec) if c.workload == w) < m for w, m in inp.min_replicas.items()):
+            continue
+        options = []
+        for g in gpus:
+            n1 = sum(n for c, n in zip(cands, vec) if c.gpu == g and c.tp == 1)
+            n2 = sum(n for c, n in zip(cands, vec) if c.gpu == g and c.tp == 2)
+            if (g, n1, n2) not in fronts:
+                fronts[g, n1, n2] = _hosting_front(hosts_of[g], n1, n2)
+            options.append(fronts[g, n1, n2])
+        for combo in itertools.product(*options):
+            points.add((sum(p[0] for p in combo), sum(p[1] for p in combo)))
+    return {p for p in points if not any(q != p and q[0] <= p[0] and q[1] <= p[1] for q in points)}
+
+
+def brute_force(inp: MilpInput) -> float | None:
+    """The least capex + months x monthly of any plan within the capex and monthly caps (cost rises
+    with both, so the Pareto front holds the optimum); None when no plan fits."""
+    costs = [capex + inp.months * monthly for capex, monthly in plan_front(inp)
+             if (inp.capex_max_usd is None or capex <= inp.capex_max_usd + 1e-9)
+             and (inp.monthly_max_usd is None or monthly <= inp.monthly_max_usd + 1e-9)]
+    return min(costs, default=None)
+
+
+def random_instance(rng: random.Random) -> MilpInput:
+    """1-2 workloads, 1-2 GPU types, 1-3 candidates per workload (TP 1 or 2, coverage a multiple of
+    0.01 in [0.15, 1]), 1-3 host types per GPU (slots 1, 2 or 4, integer prices), min replicas 0-2,
+    months 1, 12 or 36. Coverages on a 0.01 grid keep every coverage sum at least 0.01 from 1, far
+    beyond the solvers' feasibility tolerance. No caps: see `with_caps`."""
+    gpus = ["ga", "gb"][:rng.randint(1, 2)]
+    workloads = ["w1", "w2"][:rng.randint(1, 2)]
+    cands = [cand(w, rng.choice(gpus), rng.choice([1, 2]), rng.randint(15, 100) / 100, id=f"{w}/{i}")
+             for w in workloads for i in range(rng.randint(1, 3))]
+    hosts = [host(f"{g}/x{s}", g, s, kind="server", capex=rng.randint(0, 40) * 100, monthly=rng.randint(1, 300))
+             for g in gpus for s in sorted(rng.sample([1, 2, 4], rng.randint(1, 3)))]
+    return problem(cands, hosts, min_replicas={w: rng.randint(0, 2) for w in workloads},
+                   months=rng.choice([1, 12, 36]))
+
+
+def with_caps(inp: MilpInput, rng: random.Random) -> MilpInput:
+    """Draw a capex and/or a monthly cap from the instance's own plan front, so that caps bind: at or
+    just above a front plan that is cheaper in that quantity than the optimum (the optimum is then
+    cut off and a dearer plan wins), or just below the least value (infeasible)."""
+    front = plan_front(inp)
+    if not front:
+        return inp
+    best = min(front, key=lambda p: p[0] + inp.months * p[1])
+
+    def draw(axis: int) -> float | None:
+        mode = rng.choice(["none", "none", "bind", "bind", "below"])
+        lower = sorted(p[axis] for p in front if p[axis] < best[axis])
+        if mode == "none" or (mode == "bind" and not lower):
+            return None
+        if mode == "below":
+            return min(p[axis] for p in front) - 1
+        v = rng.choice(lower)
+        return min(v + rng.choice([0, rng.randint(1, 99)]), best[axis] - 1)
+    return replace(inp, capex_max_usd=draw(0), monthly_max_usd=draw(1))
+
+
+def _small(inp: MilpInput) -> bool:
+    """Few enough replica vectors and GPUs per type for the brute force to take milliseconds."""
+    n_vectors = math.prod(replica_upper_bound(c, inp.min_replicas[c.workload]) + 1 for c in inp.candidates)
+    gpu_ub = {}
+    for c in inp.candidates:
+        gpu_ub[c.gpu] = gpu_ub.get(c.gpu, 0) + c.tp * replica_upper_bound(c, inp.min_replicas[c.workload])
+    return n_vectors <= 3000 and max(gpu_ub.values()) <= 24
+
+
+def _instances(n: int, seed: int = 20240611) -> list[MilpInput]:
+    rng = random.Random(seed)
+    out = []
+    while len(out) < n:
+        inp = random_instance(rng)
+        if _small(inp):
+            out.append(with_caps(inp, rng))
+    return out
+
+
+RANDOM_INSTANCES = _instances(40)
+
+
+@pytest.mark.parametrize("k", range(len(RANDOM_INSTANCES)))
+def test_brute_force_agrees(k):
+    """On random small instances, both solvers' optimum (eps taken off) equals the brute-force one,
+    and both say infeasible exactly when no replica vector and host purchase satisfy everything."""
+    inp = RANDOM_INSTANCES[k]
+    expected = brute_force(inp)
+    for solver in SOLVERS:
+        sol = solve(inp, solver=solver)
+        if expected is None:
+            assert sol.status == "infeasible", (solver, sol)
+        else:
+            assert cost_of(inp, sol) == pytest.approx(expected, abs=1e-3), (solver, sol)
+
+
+def test_random_instances_exercise_both_outcomes():
+    """The random set is not degenerate: feasible and infeasible instances, infeasible only because
+    of a cap, caps that bind (a dearer plan wins), TP2 candidates, and two GPU types."""
+    results = [(brute_force(inp), brute_force(replace(inp, capex_max_usd=None, monthly_max_usd=None)))
+               for inp in RANDOM_INSTANCES]
+    assert sum(capped is None for capped, _ in results) >= 3
+    assert sum(capped is not None for capped, _ in results) >= 20
+    assert sum(capped is None and free is not None for capped, free in results) >= 3
+    assert sum(capped is not None and capped > free for capped, free in results) >= 3
+    assert any(c.tp == 2 for inp in RANDOM_INSTANCES for c in inp.candidates)
+    assert any(len({c.gpu for c in inp.candidates}) == 2 for inp in RANDOM_INSTANCES)
+
+
+# --------------------------------------------------------------------------------------------
+# Solver plumbing
+# --------------------------------------------------------------------------------------------
+
+
+def test_unknown_solver_is_a_solver_error():
+    inp = problem([cand("chat", "g", 1, 1.0)], [host("inst1", "g", 1, monthly=100)])
+    with pytest.raises(SolverError, match="unknown solver 'nope'"):
+        solve(inp, solver="nope")
+
+
+@both_solvers
+def test_duplicate_candidate_ids_are_a_solver_error(solver):
+    """Two candidates with the same id give two variables `replicas[x]`: MathOpt would fail with an
+    opaque StatusNotOk (an AttributeError); solve() names the duplicate in a SolverError."""
+    inp = problem([cand("chat", "g", 1, 0.5, id="x"), cand("chat", "g", 1, 0.3, id="x")],
+                  [host("inst1", "g", 1, monthly=100)])
+    with pytest.raises(SolverError, match=r"duplicate MILP name 'replicas\[x\]'"):
+        solve(inp, solver=solver)
+
+
+@both_solvers
+def test_duplicate_host_ids_are_a_solver_error(solver):
+    inp = problem([cand("chat", "g", 1, 0.5, id="x")],
+                  [host("h", "g", 1, monthly=100), host("h", "g", 2, monthly=150)])
+    with pytest.raises(SolverError, match=r"duplicate MILP name 'hosts\[h\]'"):
+        solve(inp, solver=solver)
+
+
+def test_solution_reports_model_size():
+    """n_variables and n_constraints count the built model: replicas[c] + hosts[h] variables, and
+    demand_coverage[chat] + tp_packing[g,1] rows."""
+    inp = problem([cand("chat", "g", 1, 0.5, id="c")], [host("inst1", "g", 1, monthly=100)])
+    sol = solve(inp)
+    assert (sol.n_variables, sol.n_constraints) == (2, 2)
+
+
+# --------------------------------------------------------------------------------------------
+# diagnose_caps
+# --------------------------------------------------------------------------------------------
+
+
+def _two_sizes(**kw) -> MilpInput:
+    """cov 0.5 -> 2 TP1 replicas; bought servers of GPU g: 1 GPU ($1,000 capex, $100/month, 700 W)
+    or 2 GPUs ($1,800, $300/month, 1,200 W); 36 months, PUE 1.5."""
+    return problem([cand("chat", "g", 1, 0.5, id="c")],
+                   [host("srv1", "g", 1, kind="server", capex=1000, monthly=100, power_w=700),
+                    host("srv2", "g", 2, kind="server", capex=1800, monthly=300, power_w=1200)],
+                   months=36, pue=1.5, **kw)
+
+
+@both_solvers
+def test_diagnose_caps_names_the_capex_cap(solver):
+    """Cheapest plan: 2 x 1-GPU = 2,000 + 36 x 200 = $9,200 (1 x 2-GPU: 1,800 + 36 x 300 = $12,600).
+
+    capex cap $1,500 (and a loose 100 kW power cap): infeasible. Least capex of any plan:
+    min(2 x 1,000, 1,800) = $1,800 (the 2-GPU server, not the cheapest plan's $2,000). The power
+    cap, dropped in turn, explains nothing (still infeasible), so only the capex line appears.
+    """
+    inp = _two_sizes(capex_max_usd=1500, power_max_kw=100.0)
+    assert solve(inp, solver=solver).status == "infeasible"
+    solved(_two_sizes(power_max_kw=100.0), solver, 9200.0)
+    lines = diagnose_caps(inp, solver, 10.0)
+    assert lines[0] == ("budget.capex_usd binds: it is $1,500; a plan needs at least $1,800 "
+                        "(the least achievable with the other caps kept)")
+    assert len(lines) == 2 and lines[1].startswith("To fix:")
+
+
+@both_solvers
+def test_diagnose_caps_names_the_power_cap(solver):
+    """Power with PUE 1.5: 2 x 1-GPU = 1.5 x 1,400 W = 2.1 kW; 1 x 2-GPU = 1.5 x 1,200 W = 1.8 kW.
+
+    power cap 1.0 kW: infeasible; the least facility power of any plan is 1.80 kW.
+    """
+    inp = _two_sizes(power_max_kw=1.0)
+    assert solve(inp, solver=solver).status == "infeasible"
+    lines = diagnose_caps(inp, solver, 10.0)
+    assert lines[0] == ("power_kw_max binds: it is 1.00 kW; a plan needs at least 1.80 kW "
+                        "(the least achievable with the other caps kept)")
+    assert len(lines) == 2
+
+
+@both_solvers
+def test_diagnose_caps_power_cap_with_capex_cap_kept(solver):
+    """Power cap 1.0 kW and capex cap $1,900: dropping the capex cap leaves the power cap binding
+    (no line); dropping the power cap, the least power within $1,900 capex is the 2-GPU server
+    (1,800 <= 1,900; two 1-GPU servers cost 2,000): 1.80 kW."""
+    lines = diagnose_caps(_two_sizes(power_max_kw=1.0, capex_max_usd=1900), solver, 10.0)
+    assert lines[0].startswith("power_kw_max binds: it is 1.00 kW; a plan needs at least 1.80 kW")
+    assert len(lines) == 2
+
+
+@both_solvers
+def test_diagnose_caps_no_single_cap(solver):
+    """capex cap $1,500 and power cap 1.0 kW. Dropping the capex cap leaves power 1.0 kW < 1.8 kW
+    needed: infeasible; dropping the power cap leaves capex $1,500 < $1,800 needed: infeasible. No
+    single cap explains it; without any cap the cheapest plan costs $9,200."""
+    lines = diagnose_caps(_two_sizes(power_max_kw=1.0, capex_max_usd=1500), solver, 10.0)
+    assert lines[0] == ("no single cap explains it: several caps bind together. Without any cap the cheapest "
+                        "buy plan costs $9,200 (capex + running costs over the horizon)")
+
+
+@both_solvers
+def test_diagnose_caps_names_the_inventory_cap(solver):
+    """The instance of test_gpus_available_max_counts_owned_gpus: available a = 1 but 2 GPUs of a are
+    needed (the owned one and one bought): the line names gpus.available.a and 2 GPUs."""
+    inp = problem([cand("chat", "a", 1, 0.5, id="A")],
+                  [host("own-a", "a", 1, kind="owned", monthly=10, max_count=1),
+                   host("srv-a", "a", 1, kind="server", capex=100)], available={"a": 1})
+    lines = diagnose_caps(inp, solver, 10.0)
+    assert lines[0] == ("gpus.available.a binds: it is 1 GPUs; a plan needs at least 2 GPUs "
+                        "(the least achievable with the other caps kept)")
+
+
+# --------------------------------------------------------------------------------------------
+# Every constraint family has a test
+# --------------------------------------------------------------------------------------------
+
+
+FAMILY_TESTS = {
+    "demand_coverage": [test_demand_coverage_rounds_replicas_up, test_demand_coverage_picks_cheapest_gpu,
+                        test_demand_coverage_mix_of_gpus_wins, test_demand_coverage_per_workload],
+    "min_replicas": [test_min_replicas_above_demand, test_min_replicas_counts_replicas_of_every_candidate],
+    "tp_packing": [test_tp_packing_tp2_cannot_split_across_1_slot_hosts, test_tp_packing_big_host_wins_when_cheaper,
+                   test_tp_packing_workloads_share_a_host, test_tp_packing_infeasible_without_a_big_enough_host],
+    "cards_cover": [test_cards_cover_buys_one_card_per_gpu_used, test_cards_cover_capex_only,
+                    test_owned_first_before_pcie_cards],
+    "cards_fit": [test_cards_fit_needs_a_second_server],
+    "owned_first": [test_owned_first_uses_the_server_on_hand, test_owned_first_then_buys_the_rest,
+                    test_owned_first_before_pcie_cards],
+    "gpus_available_max": [test_gpus_available_max_spills_to_the_dearer_gpu, test_gpus_available_max_counts_whole_hosts,
+                           test_gpus_available_max_counts_cards, test_gpus_available_max_counts_owned_gpus,
+                           test_diagnose_caps_names_the_inventory_cap],
+    "rack_space": [test_rack_space_prices_racks, test_rack_space_counts_only_bought_servers],
+    "budget_capex_max": [test_budget_capex_max_forces_cheaper_to_buy, test_budget_capex_max_infeasible,
+                         test_diagnose_caps_names_the_capex_cap],
+    "budget_monthly_max": [test_budget_monthly_max_forces_cheaper_to_run, test_budget_monthly_max_infeasible],
+    "power_max": [test_power_max_forces_lower_power_with_pue, test_power_max_counts_cards,
+                  test_power_max_ignores_cloud_instances, test_power_max_with_only_cloud_instances,
+                  test_diagnose_caps_names_the_power_cap],
+}
+"""Constraint family -> the hand-derived tests that exercise it (the brute force covers several more)."""
+
+
+def test_every_constraint_family_has_a_test():
+    """A new family in CONSTRAINT_FAMILIES fails here until a test for it is listed in FAMILY_TESTS."""
+    assert set(FAMILY_TESTS) == set(CONSTRAINT_FAMILIES)
+    for family, tests in FAMILY_TESTS.items():
+        assert tests, family
+        for t in tests:
+            assert t.__name__.startswith("test_") and globals()[t.__name__] is t, (family, t)
