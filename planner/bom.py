@@ -12,14 +12,21 @@ from collections import OrderedDict
 from typing import TYPE_CHECKING
 
 from planner.catalog import Catalog
-from planner.costs import CardCost, HostType, RunningRates, colocation_usd_per_month, energy_usd_per_month, maintenance_usd_per_month
+from planner.costs import (
+    CardCost,
+    HostType,
+    RunningRates,
+    colocation_usd_per_month,
+    energy_usd_per_month,
+    maintenance_usd_per_month,
+)
 from planner.prices import PriceBook
 
 if TYPE_CHECKING:
     from planner.plan import BomLine, DeploymentLine
 
 
-def place(lines: list["DeploymentLine"], hosts: list[tuple[HostType, int]]) -> tuple[list[tuple[str, list[str]]], list[str]]:
+def place(lines: list[DeploymentLine], hosts: list[tuple[HostType, int]]) -> tuple[list[tuple[str, list[str]]], list[str]]:
     """Replicas placed on hosts: ([(host label #k, [candidate id per replica])], [unplaced ids])."""
     bins: list[tuple[str, int, list[str]]] = []
     for h, n in sorted(hosts, key=lambda t: (-t[0].slots, t[0].id)):
@@ -48,12 +55,12 @@ def place(lines: list["DeploymentLine"], hosts: list[tuple[HostType, int]]) -> t
 
 
 def bill_of_materials(pricing: str, hosts: list[tuple[HostType, int]], cards: list[tuple[CardCost, int]],
-                      racks: int, book: PriceBook, cat: Catalog) -> tuple[list["BomLine"], float, float, float]:
+                      racks: int, book: PriceBook, cat: Catalog) -> tuple[list[BomLine], float, float, float]:
     """(lines, capex USD, monthly USD, facility kW) of a plan."""
     from planner.plan import BomLine
 
     r = RunningRates.from_book(book)
-    merged: "OrderedDict[tuple, list]" = OrderedDict()
+    merged: OrderedDict[tuple, list] = OrderedDict()
 
     def add(item, category, quantity, unit, unit_usd, cost_kind, source, as_of):
         key = (item, category, unit, round(unit_usd, 6), cost_kind, source, as_of)
@@ -62,7 +69,7 @@ def bill_of_materials(pricing: str, hosts: list[tuple[HostType, int]], cards: li
         else:
             merged[key] = [quantity]
 
-    draw_w = nameplate_w = capex_owned_free = 0.0
+    draw_w = nameplate_w = 0.0
     for h, n in hosts:
         g = cat.gpus.rows[h.gpu]
         tdp = g.tdp_w or 0.0

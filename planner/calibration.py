@@ -15,9 +15,9 @@ import dataclasses
 import io
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from planner import perf
 from planner.catalog import Catalog, Efficiency, Gpu, Precision, read_user_text
@@ -311,7 +311,7 @@ def _concurrency_at_rate(case: Case, eff: Efficiency) -> float:
     d, inp, out = case.deployment, case.input_tokens, case.output_tokens
     c = 1.0
     for _ in range(50):
-        step, pre, tpot, _rate = timings(d, eff, max(1, round(c)), inp, out)
+        _step, pre, tpot, _rate = timings(d, eff, max(1, round(c)), inp, out)
         new = (case.qps or 0.0) * (pre.total_s + out * tpot)
         if abs(new - c) < 0.01:
             break

@@ -23,7 +23,13 @@ from dataclasses import dataclass, field
 
 from planner import perf
 from planner.catalog import Gpu, Precision
-from planner.estimate import Deployment, _default_kv, max_batch, memory_breakdown, timings
+from planner.estimate import (
+    Deployment,
+    _default_kv,
+    max_batch,
+    memory_breakdown,
+    timings,
+)
 from planner.resolve import Resolved, ResolvedWorkload
 
 REASONS = ("filtered out", "precision unsupported", "tp invalid", "memory", "TTFT", "TPOT")
@@ -176,7 +182,7 @@ def generate(res: Resolved, ladder: bool = False) -> CandidateSet:
 def _evaluate_combo(res: Resolved, w: ResolvedWorkload, g: Gpu, p: Precision, tp: int, out: CandidateSet,
                     ladder: bool) -> None:
     m = w.model
-    reject = lambda reason, detail, ratio=None: out.rejections.append(  # noqa: E731
+    reject = lambda reason, detail, ratio=None: out.rejections.append(
         Rejection(w.name, g.id, p.id, tp, reason, detail, ratio))
     if not g.supports(p.compute):
         reject("precision unsupported", f"{g.id} cannot compute in {p.compute}")

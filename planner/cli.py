@@ -341,7 +341,7 @@ def main(argv: list[str] | None = None) -> int:
         for line in exc.lines():
             click.echo(f"error: {line}", err=True)
         return exc.exit_code
-    except Exception as exc:  # noqa: BLE001 - the last line of defence: a bug, not user error
+    except Exception as exc:
         if debug:
             raise
         click.echo(f"internal error: {type(exc).__name__}: {exc}", err=True)

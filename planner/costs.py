@@ -78,7 +78,7 @@ class RunningRates:
     hours_per_month: float
 
     @classmethod
-    def from_book(cls, book: PriceBook) -> "RunningRates":
+    def from_book(cls, book: PriceBook) -> RunningRates:
         return cls(**{k: book.running_value(k) for k in cls.__dataclass_fields__})
 
 

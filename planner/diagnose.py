@@ -38,12 +38,12 @@ def diagnose_caps(inp: MilpInput, solver: str, time_limit_s: float) -> list[str]
     free = replace(inp, capex_max_usd=None, monthly_max_usd=None, power_max_kw=None, available={})
     sol = solve(free, solver, time_limit_s)
     if sol.status == "infeasible":
-        return ["the problem is infeasible even without budget, power and inventory caps "
-                "(minimum replicas cannot be placed)"]
+        return [("the problem is infeasible even without budget, power and inventory caps "
+                "(minimum replicas cannot be placed)")]
     return [
-        "no single cap explains it: several caps bind together. Without any cap the cheapest "
+        ("no single cap explains it: several caps bind together. Without any cap the cheapest "
         f"{inp.pricing} plan costs {_usd(sol.objective_usd - _eps_part(inp, sol))} "
-        f"({'monthly' if inp.pricing == 'rent' else 'capex + running costs over the horizon'})",
+        f"({'monthly' if inp.pricing == 'rent' else 'capex + running costs over the horizon'})"),
         "To fix: raise the budget, power or inventory caps together.",
     ]
 

@@ -170,9 +170,7 @@ def evaluate(
         chosen = batch
         fits = fits and batch <= limit
     step, pre, tpot, rate = timings(d, eff, chosen, input_tokens, output_tokens, pre)
-    if not fits:
-        bottleneck = "memory capacity"
-    elif batch is None and chosen == limit and limit < d.max_num_seqs and (max_tpot_s is None or tpot <= max_tpot_s):
+    if not fits or batch is None and chosen == limit and limit < d.max_num_seqs and (max_tpot_s is None or tpot <= max_tpot_s):
         bottleneck = "memory capacity"
     else:
         bottleneck = step.bound

@@ -180,12 +180,12 @@ def build(inp: MilpInput):
             full = model.add_binary_variable(name=f"owned_full[{g}]")
             big_m = sum(hosts[h.id].upper_bound for h in acquired) + (cards[g].upper_bound if g in cards else 0)
             model.add_linear_constraint(
-                sum(hosts[h.id] for h in acquired) + (cards[g] if g in cards else 0) <= big_m * full,
+                sum(hosts[h.id] for h in acquired) + (cards.get(g, 0)) <= big_m * full,
                 name=f"owned_first[{g},acquire]")
             model.add_linear_constraint(
                 sum(hosts[h.id] for h in owned) >= sum(h.max_count for h in owned) * full, name=f"owned_first[{g},full]")
         if g in inp.available:
-            installed = sum(h.slots * hosts[h.id] for h in g_hosts if h.gpus_included) + (cards[g] if g in cards else 0)
+            installed = sum(h.slots * hosts[h.id] for h in g_hosts if h.gpus_included) + (cards.get(g, 0))
             model.add_linear_constraint(ub=inp.available[g], expr=installed, name=f"gpus_available_max[{g}]")
 
     capex = sum(h.capex_usd * hosts[h.id] for h in host_of.values()) + sum(inp.cards[g].capex_usd * v for g, v in cards.items())
@@ -219,7 +219,7 @@ def build(inp: MilpInput):
     elif inp.objective.startswith("gpus:"):
         g = inp.objective.split(":", 1)[1]
         installed = sum(h.slots * hosts[h.id] for h in host_of.values() if h.gpu == g and h.gpus_included) + \
-            (cards[g] if g in cards else 0)
+            (cards.get(g, 0))
         model.minimize(installed + eps)
     else:
         raise ValueError(f"unknown objective {inp.objective!r}")
@@ -264,19 +264,16 @@ def solve(inp: MilpInput, solver: str = "highs", time_limit_s: float = 60.0) -> 
         raise SolverError(f"{solver} stopped without a plan: {reason.name.lower()} ({result.termination.detail})")
     status = "optimal" if reason == T.OPTIMAL else "feasible"
     obj = result.objective_value()
-    try:
-        bound = result.best_objective_bound()
-    except Exception:  # some solvers report no bound
-        bound = None
-    if bound is not None and not math.isfinite(bound):
+    bound = result.best_objective_bound()
+    if not math.isfinite(bound):
         bound = None
     gap = abs(obj - bound) / max(abs(obj), 1e-9) if bound is not None else None
     values = result.variable_values()
     return MilpSolution(
         status=status, solver=solver, seconds=seconds, objective_usd=obj, bound_usd=bound, gap=gap,
-        replicas={k: int(round(values[v])) for k, v in replicas.items() if round(values[v]) > 0},
-        hosts={k: int(round(values[v])) for k, v in hosts.items() if round(values[v]) > 0},
-        cards={k: int(round(values[v])) for k, v in cards.items() if round(values[v]) > 0},
-        racks=int(round(values[racks])) if racks is not None else 0,
+        replicas={k: round(values[v]) for k, v in replicas.items() if round(values[v]) > 0},
+        hosts={k: round(values[v]) for k, v in hosts.items() if round(values[v]) > 0},
+        cards={k: round(values[v]) for k, v in cards.items() if round(values[v]) > 0},
+        racks=round(values[racks]) if racks is not None else 0,
         n_variables=n_vars, n_constraints=n_cons,
     )

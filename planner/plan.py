@@ -14,11 +14,19 @@ from pathlib import Path
 from planner import candidates as cand_mod
 from planner.candidates import Candidate, CandidateSet, Rejection
 from planner.catalog import Catalog, load_catalog
-from planner.costs import (CardCost, HostType, RunningRates, maintenance_usd_per_month, owned_hosts, purchase_hosts,
-                           rental_hosts)
+from planner.costs import (
+    CardCost,
+    HostType,
+    RunningRates,
+    maintenance_usd_per_month,
+    owned_hosts,
+    purchase_hosts,
+    rental_hosts,
+)
 from planner.errors import InfeasibleError
 from planner.loader import LoadedSpec, load_spec
-from planner.milp import MilpInput, MilpSolution, solve as solve_milp
+from planner.milp import MilpInput, MilpSolution
+from planner.milp import solve as solve_milp
 from planner.prices import PriceBook, load_prices
 from planner.resolve import Resolved, resolve
 

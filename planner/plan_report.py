@@ -189,8 +189,8 @@ def outcome_markdown(out: Outcome, timings: bool, today: dt.date) -> str:
         lines += _md_table(DEPLOY_TABLE, [{**r, "utilization": f"{r['utilization']:.0%}"} for r in deployment_records(p)])
         lines += ["", "### Bill of materials", ""]
         lines += _md_table(BOM_TABLE, bom_records(p))
-        lines += ["", f"Capex {_usd(p.capex_usd)}; monthly {_usd(p.monthly_usd)}; {p.horizon_months}-month total "
-                  f"{_usd(p.total_usd)}; facility power {p.power_kw:.2f} kW.", "", _solver_line(p, timings) + ".", ""]
+        lines += ["", (f"Capex {_usd(p.capex_usd)}; monthly {_usd(p.monthly_usd)}; {p.horizon_months}-month total "
+                  f"{_usd(p.total_usd)}; facility power {p.power_kw:.2f} kW."), "", _solver_line(p, timings) + ".", ""]
     prices = price_dates(out.plans, today)
     if prices["oldest_as_of"]:
         lines.append(f"Oldest price used: {prices['oldest_as_of']}.")

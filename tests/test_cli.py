@@ -363,8 +363,8 @@ def test_config_non_finite_number_is_input_error(run_cli, tmp_path, value):
     """Python's json accepts Infinity, NaN and 1e400 (= inf); as a layer count they are bad input
     (exit 2 naming the key), not an internal error."""
     path = tmp_path / "config.json"
-    path.write_text('{\n  "hidden_size": 4096,\n  "num_hidden_layers": %s,\n  "num_attention_heads": 32,\n'
-                    '  "vocab_size": 32000\n}\n' % value, encoding="utf-8")
+    path.write_text(f'{{\n  "hidden_size": 4096,\n  "num_hidden_layers": {value},\n  "num_attention_heads": 32,\n'
+                    '  "vocab_size": 32000\n}\n', encoding="utf-8")
     err = _assert_input_error(run_cli([*_BASE, "--model", path, "--gpu", "h100"]))
     assert "num_hidden_layers" in err
 
@@ -397,6 +397,6 @@ def test_validate_zero_measured_value_not_internal_error(run_cli, tmp_path):
         w = csv.DictWriter(f, fieldnames=header)
         w.writeheader()
         w.writerow({**first, "value": "0"})
-    code, out, err = run_cli(["validate", path, "--format", "json"])
+    code, _out, err = run_cli(["validate", path, "--format", "json"])
     assert code in (0, 2), err
     assert "internal error" not in err

@@ -25,7 +25,13 @@ from planner.costs import CardCost, HostType
 from planner.diagnose import diagnose_caps
 from planner.errors import SolverError
 from planner.milp import (
-    CONSTRAINT_FAMILIES, EPS_USD_PER_REPLICA_GPU, MilpInput, MilpSolution, build, replica_upper_bound, solve,
+    CONSTRAINT_FAMILIES,
+    EPS_USD_PER_REPLICA_GPU,
+    MilpInput,
+    MilpSolution,
+    build,
+    replica_upper_bound,
+    solve,
 )
 from planner.prices import ServerType
 
@@ -660,7 +666,7 @@ def test_every_family_instance_solves(solver):
 # --------------------------------------------------------------------------------------------
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _packs(n2: int, n1: int, free: tuple[int, ...]) -> bool:
     """Whether n2 TP2 groups and n1 TP1 groups fit into hosts, exhaustively.
 

@@ -129,9 +129,10 @@ def test_staleness_warning_names_the_oldest_price(run_cli):
     """A price dated more than six months before --today is named with a warning."""
     code, out, _ = run_cli(["solve", "problems/seed001-qwen7b-50-users.yaml", "--format", "json", "--no-timings",
                             "--today", TODAY])
+    assert code == 0
     prices = json.loads(out)["prices"]
     assert prices["oldest_as_of"] and prices["oldest_as_of"] < TODAY
-    code, out2, _ = run_cli(["solve", "problems/seed001-qwen7b-50-users.yaml", "--format", "json", "--no-timings",
+    _code, out2, _ = run_cli(["solve", "problems/seed001-qwen7b-50-users.yaml", "--format", "json", "--no-timings",
                              "--today", prices["oldest_as_of"]])
     assert json.loads(out2)["prices"]["warning"] is None
     assert json.loads(out)["prices"]["warning"] is not None
@@ -155,7 +156,7 @@ def test_bad_file_exits_2_with_location(run_cli, tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("name: x\nworkloads:\n  - name: a\n    model: no-such-model\n    batch: {requests: 1, input_tokens: 1,"
                    " output_tokens: 1, deadline_hours: 1}\n", encoding="utf-8")
-    code, out, err = run_cli(["solve", bad])
+    code, _out, err = run_cli(["solve", bad])
     assert code == 2
     assert f"{bad}:4:" in err and "no-such-model" in err and "Traceback" not in err
 
