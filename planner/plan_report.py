@@ -146,7 +146,8 @@ def _solver_line(p: Plan, timings: bool) -> str:
 
 DEPLOY_TABLE = (("workload", "workload"), ("model", "model"), ("gpu", "GPU"), ("precision", "prec"), ("tp", "TP"),
                 ("replicas", "replicas"), ("batch_cap", "batch"), ("ttft_ms", "TTFT ms"), ("tpot_ms", "TPOT ms"),
-                ("capacity_qps", "cap. QPS"), ("demand_qps", "demand QPS"), ("utilization", "util"),
+                ("output_tokens_per_s_per_replica", "tok/s each"), ("capacity_qps", "cap. QPS"),
+                ("demand_qps", "demand QPS"), ("utilization", "util"),
                 ("mem_gib_per_gpu", "GiB/GPU"), ("bottleneck", "bottleneck"))
 BOM_TABLE = (("item", "item"), ("quantity", "qty"), ("unit_usd", "unit $"), ("total_usd", "total $"),
              ("cost_kind", "kind"), ("as_of", "as of"), ("source", "source"))
