@@ -55,8 +55,14 @@ def place(lines: list[DeploymentLine], hosts: list[tuple[HostType, int]]) -> tup
 
 
 def bill_of_materials(pricing: str, hosts: list[tuple[HostType, int]], cards: list[tuple[CardCost, int]],
-                      racks: int, book: PriceBook, cat: Catalog) -> tuple[list[BomLine], float, float, float]:
-    """(lines, capex USD, monthly USD, facility kW) of a plan."""
+                      racks: int, book: PriceBook, cat: Catalog,
+                      hourly_instances: dict[str, list[int]] | None = None) -> tuple[list[BomLine], float, float, float]:
+    """(lines, capex USD, monthly USD, facility kW) of a plan.
+
+    `hourly_instances` (instance id → instances rented in each hour) bills instances that scale
+    with the traffic profile by their mean count over the day: instance-months = sum / 24.
+    """
+    hourly_instances = hourly_instances or {}
     from planner.plan import BomLine
 
     r = RunningRates.from_book(book)
@@ -74,8 +80,13 @@ def bill_of_materials(pricing: str, hosts: list[tuple[HostType, int]], cards: li
         g = cat.gpus.rows[h.gpu]
         tdp = g.tdp_w or 0.0
         if h.kind == "instance":
-            add(f"Cloud instance {h.offer.provider} {h.offer.instance_type} ({h.slots}x {g.name}), "
-                f"{h.tier.replace('_', '-')}", "cloud instance", n, "instance-month", h.monthly_usd, "monthly", h.source, h.as_of)
+            label = f"Cloud instance {h.offer.provider} {h.offer.instance_type} ({h.slots}x {g.name}), {h.tier.replace('_', '-')}"
+            quantity: float = n
+            if h.id in hourly_instances:
+                by_hour = hourly_instances[h.id]
+                quantity = sum(by_hour) / len(by_hour)
+                label += f", scaled by hour: {min(by_hour)}-{max(by_hour)} instances, {sum(by_hour)} instance-hours a day"
+            add(label, "cloud instance", quantity, "instance-month", h.monthly_usd, "monthly", h.source, h.as_of)
             continue
         if h.kind == "owned":
             add(f"Server on hand with {h.slots}x {g.name} (no capex)", "owned", n, "server", 0.0, "capex",

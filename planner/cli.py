@@ -240,14 +240,21 @@ def _today(value: str | None):
               help="Also list the rejected (workload, GPU, precision, TP) combinations with their reasons.")
 @click.option("--ladder", is_flag=True,
               help="Evaluate every batch cap of the ladder (1, 2, 4, ... up to the largest admissible), not only the largest.")
-def candidates_cmd(file: Path, fmt: str, rejected: bool, ladder: bool) -> None:
+@click.option("--catalog", "catalog_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Your price catalogue (YAML) merged over the shipped price tables; candidates use no prices, "
+                   "so it is only checked here (see catalog/README-prices.md).")
+def candidates_cmd(file: Path, fmt: str, rejected: bool, ladder: bool, catalog_file: Path | None) -> None:
     """Every deployment the performance model admits for each workload, and why others fail."""
     from planner import candidates as cand_mod
     from planner import plan_report
     from planner.loader import load_spec
+    from planner.prices import load_prices, merge_catalog_file
     from planner.resolve import resolve
 
-    res = resolve(load_spec(file), _catalog())
+    cat = _catalog()
+    res = resolve(load_spec(file), cat)
+    if catalog_file is not None:
+        merge_catalog_file(load_prices(), catalog_file, cat.gpus.rows)
     cs = cand_mod.generate(res, ladder=ladder)
     rows = plan_report.candidate_records(cs, include_rejected=rejected or fmt != "table")
     if fmt == "json":
@@ -288,24 +295,29 @@ def candidates_cmd(file: Path, fmt: str, rejected: bool, ladder: bool) -> None:
 @click.option("--time-limit-s", type=click.FloatRange(min=0.1), default=60.0, show_default=True,
               help="Stop the solver after this many seconds (the best plan found is reported with its gap).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
-              help="Also write plan.json, plan.md, deployments.csv and bom.csv to this directory.")
+              help="Also write plan.json, plan.md, deployments.csv and bom.csv to this directory "
+                   "(and cumulative_cost.png for objective: compare).")
 @click.option("--timings/--no-timings", default=True, show_default=True,
               help="Report solver seconds (--no-timings makes the output byte-identical between runs).")
-@click.option("--today", help="Date the price-staleness warning is computed against (YYYY-MM-DD; default today).")
+@click.option("--today", help="Date the price-staleness warning is computed against, and the as-of date of the "
+                               "workload file's costs: (YYYY-MM-DD; default today).")
+@click.option("--catalog", "catalog_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Your price catalogue (YAML) merged over the shipped price tables (see catalog/README-prices.md).")
 def solve_cmd(file: Path, fmt: str, solver: str, time_limit_s: float, out_dir: Path | None, timings: bool,
-              today: str | None) -> None:
+              today: str | None, catalog_file: Path | None) -> None:
     """Cheapest fleet meeting every workload's SLO: deployments, bill of materials, cost."""
     from planner import plan_report
     from planner.plan import solve_file
 
     day = _today(today)
-    out = solve_file(file, solver=solver, time_limit_s=time_limit_s)
+    out = solve_file(file, solver=solver, time_limit_s=time_limit_s, catalog_file=catalog_file, today=day)
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
         (out_dir / "plan.json").write_text(plan_report.outcome_json(out, timings, day), encoding="utf-8")
         (out_dir / "plan.md").write_text(plan_report.outcome_markdown(out, timings, day), encoding="utf-8")
         (out_dir / "deployments.csv").write_text(plan_report.outcome_csv(out), encoding="utf-8")
         (out_dir / "bom.csv").write_text(plan_report.bom_csv(out), encoding="utf-8")
+        _write_chart(out, out_dir)
     if fmt == "json":
         click.echo(plan_report.outcome_json(out, timings, day), nl=False)
     elif fmt == "csv":
@@ -314,6 +326,80 @@ def solve_cmd(file: Path, fmt: str, solver: str, time_limit_s: float, out_dir: P
         click.echo(plan_report.outcome_markdown(out, timings, day), nl=False)
     else:
         plan_report.print_outcome(out, timings, day)
+
+
+# ---------------------------------------------------------------------------------------------
+# planner compare
+# ---------------------------------------------------------------------------------------------
+
+
+def _write_chart(out, out_dir: Path) -> None:
+    """Write cumulative_cost.png for an `objective: compare` outcome; without matplotlib, say how to
+    get it (stderr) and carry on."""
+    from planner import compare_report
+
+    cmp = compare_report.comparison_of(out)
+    if cmp is None:
+        return
+    try:
+        compare_report.write_chart(cmp, out.resolved.spec.name, out_dir / compare_report.CHART_FILE)
+    except ImportError:
+        click.echo(f"note: matplotlib is not installed, so {compare_report.CHART_FILE} was not written: "
+                   f"{compare_report.CHART_MISSING}", err=True)
+
+
+@cli.command("compare")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "markdown"], case_sensitive=False),
+              default="table", show_default=True)
+@click.option("--solver", type=click.Choice(["highs", "scip"]), default="highs", show_default=True,
+              help="MILP solver (both through OR-Tools MathOpt).")
+@click.option("--time-limit-s", type=click.FloatRange(min=0.1), default=60.0, show_default=True,
+              help="Stop the solver after this many seconds (the best plan found is reported with its gap).")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Also write plan.json, plan.md, compare.md, deployments.csv, bom.csv and cumulative_cost.png "
+                   "to this directory.")
+@click.option("--timings/--no-timings", default=True, show_default=True,
+              help="Report solver seconds (--no-timings makes the output byte-identical between runs).")
+@click.option("--today", help="Date the price-staleness warning is computed against, and the as-of date of the "
+                               "workload file's costs: (YYYY-MM-DD; default today).")
+@click.option("--catalog", "catalog_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Your price catalogue (YAML) merged over the shipped price tables (see catalog/README-prices.md).")
+def compare_cmd(file: Path, fmt: str, solver: str, time_limit_s: float, out_dir: Path | None, timings: bool,
+                today: str | None, catalog_file: Path | None) -> None:
+    """Rent or buy: both plans side by side, cumulative cost by month, break-even, utilisation threshold.
+
+    Solves FILE as `objective: compare` whatever its objective says.
+    """
+    import dataclasses
+
+    from planner import compare_report, plan_report
+    from planner.loader import load_spec
+    from planner.plan import solve_loaded
+
+    day = _today(today)
+    loaded = load_spec(file)
+    file_objective = loaded.spec.objective
+    loaded = dataclasses.replace(loaded, spec=loaded.spec.model_copy(update={"objective": "compare"}))
+    out = solve_loaded(loaded, solver=solver, time_limit_s=time_limit_s, catalog_file=catalog_file, today=day)
+    cmp = compare_report.comparison_of(out)
+    if cmp is None:
+        raise RuntimeError("objective compare gave no rent and buy plan pair")
+    if out_dir is not None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        (out_dir / "plan.json").write_text(plan_report.outcome_json(out, timings, day), encoding="utf-8")
+        (out_dir / "plan.md").write_text(plan_report.outcome_markdown(out, timings, day), encoding="utf-8")
+        (out_dir / "compare.md").write_text(compare_report.comparison_markdown(out, cmp, timings, day),
+                                            encoding="utf-8")
+        (out_dir / "deployments.csv").write_text(plan_report.outcome_csv(out), encoding="utf-8")
+        (out_dir / "bom.csv").write_text(plan_report.bom_csv(out), encoding="utf-8")
+        _write_chart(out, out_dir)
+    if fmt == "json":
+        click.echo(plan_report.outcome_json(out, timings, day), nl=False)
+    elif fmt == "markdown":
+        click.echo(compare_report.comparison_markdown(out, cmp, timings, day), nl=False)
+    else:
+        compare_report.print_comparison(out, cmp, timings, day, file_objective=file_objective)
 
 
 # ---------------------------------------------------------------------------------------------

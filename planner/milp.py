@@ -100,6 +100,11 @@ class MilpInput:
     """Capex of one rack (buying only; None: racks are not priced)."""
     rack_monthly_usd: float = 0.0
     """Monthly running cost of one rack (its maintenance share)."""
+    periods: int = 1
+    """1: one steady peak. 24: hourly periods (traffic profiles); rented instances are then chosen
+    hour by hour while bought and owned hosts stay fixed."""
+    profile: dict[str, tuple[float, ...]] = field(default_factory=dict)
+    """Workload name → demand per period as a fraction of its peak (absent: the peak every period)."""
     objective: str = "cost"
     """cost (the plan's objective), or capex | monthly | power_kw | gpus:<id>: minimise that
     quantity instead (used to tell how far a binding cap would have to move)."""
@@ -115,9 +120,15 @@ class MilpSolution:
     bound_usd: float | None
     gap: float | None
     replicas: dict[str, int] = field(default_factory=dict)
+    """Candidate id → replicas (the most in any hour when there are hourly periods)."""
     hosts: dict[str, int] = field(default_factory=dict)
+    """Host id → count (static hosts; and, with one period, rented instances)."""
     cards: dict[str, int] = field(default_factory=dict)
     racks: int = 0
+    replicas_by_hour: dict[str, list[int]] = field(default_factory=dict)
+    """With hourly periods: candidate id → replicas in each hour."""
+    hosts_by_hour: dict[str, list[int]] = field(default_factory=dict)
+    """With hourly periods: rented instance id → instances in each hour."""
     n_variables: int = 0
     n_constraints: int = 0
 
@@ -129,85 +140,125 @@ def replica_upper_bound(c: Candidate, min_replicas: int) -> int:
 
 
 def build(inp: MilpInput):
-    """The MathOpt model and its variables: (model, replicas, hosts, cards, racks or None)."""
+    """The MathOpt model and its variables: (model, replicas, hosts, cards, racks or None).
+
+    `replicas[c]` and `hosts[h]` are lists with one entry per period. With one period (the usual
+    case) each holds one variable; with hourly periods replicas and rented instances get one
+    variable per hour, while a bought or owned host repeats its single variable.
+    """
     from ortools.math_opt.python import mathopt
 
+    T = inp.periods
+    hours = range(T)
     model = mathopt.Model(name=f"fleet-{inp.pricing}")
     by_w: dict[str, list[Candidate]] = {w: [] for w in inp.min_replicas}
     for c in inp.candidates:
         by_w[c.workload].append(c)
+
+    def level(w: str, t: int) -> float:
+        return inp.profile.get(w, (1.0,) * T)[t]
+
+    def suffix(t: int) -> str:
+        return f",h{t:02d}" if T > 1 else ""
+
     ub = {c.id: replica_upper_bound(c, inp.min_replicas[c.workload]) for c in inp.candidates}
-    replicas = {c.id: model.add_integer_variable(lb=0, ub=ub[c.id], name=f"replicas[{c.id}]") for c in inp.candidates}
+    replicas = {c.id: [model.add_integer_variable(lb=0, ub=ub[c.id], name=f"replicas[{c.id}{suffix(t)}]")
+                       for t in hours] for c in inp.candidates}
 
     gpus = sorted({c.gpu for c in inp.candidates} | {h.gpu for h in inp.hosts if h.kind == "owned"})
     gpu_demand_ub = {g: sum(c.tp * ub[c.id] for c in inp.candidates if c.gpu == g) for g in gpus}
-    hosts = {}
+    hosts: dict[str, list] = {}
+    host_of: dict[str, HostType] = {}
     for h in inp.hosts:
         if h.gpu not in gpu_demand_ub:
             continue
         # Acquired hosts: never more than would hold every replica that could run on the GPU.
         # Hosts on hand: up to the count owned (owned_first may need them all switched on).
         hub = h.max_count if h.max_count is not None else math.ceil(gpu_demand_ub[h.gpu] / h.slots)
-        hosts[h.id] = model.add_integer_variable(lb=0, ub=hub, name=f"hosts[{h.id}]")
-    host_of = {h.id: h for h in inp.hosts if h.id in hosts}
+        if _hourly(h, T):
+            hosts[h.id] = [model.add_integer_variable(lb=0, ub=hub, name=f"hosts[{h.id}{suffix(t)}]") for t in hours]
+        else:
+            hosts[h.id] = [model.add_integer_variable(lb=0, ub=hub, name=f"hosts[{h.id}]")] * T
+        host_of[h.id] = h
     cards = {g: model.add_integer_variable(lb=0, ub=gpu_demand_ub[g], name=f"cards[{g}]")
              for g in gpus if g in inp.cards}
 
     for w, cs in by_w.items():
-        # A workload without candidates keeps an empty, infeasible row (0 >= 1), as the math says.
-        model.add_linear_constraint(lb=1.0, expr=sum((c.coverage * replicas[c.id] for c in cs), _ZERO),
-                                    name=f"demand_coverage[{w}]")
-        if inp.min_replicas[w] > 0:
-            model.add_linear_constraint(lb=inp.min_replicas[w], expr=sum((replicas[c.id] for c in cs), _ZERO),
-                                        name=f"min_replicas[{w}]")
+        for t in hours:
+            # A workload without candidates keeps an empty, infeasible row (0 >= 1), as the math says.
+            model.add_linear_constraint(lb=level(w, t), expr=sum((c.coverage * replicas[c.id][t] for c in cs), _ZERO),
+                                        name=f"demand_coverage[{w}{suffix(t)}]")
+            if inp.min_replicas[w] > 0:
+                model.add_linear_constraint(lb=inp.min_replicas[w], expr=sum((replicas[c.id][t] for c in cs), _ZERO),
+                                            name=f"min_replicas[{w}{suffix(t)}]")
 
     for g in gpus:
         g_cands = [c for c in inp.candidates if c.gpu == g]
         g_hosts = [h for h in host_of.values() if h.gpu == g]
-        for s in TP_SIZES:
-            lhs = [c for c in g_cands if c.tp >= s]
-            if not lhs:
-                continue
-            rhs = sum(h.slots * hosts[h.id] for h in g_hosts if h.slots >= s)
-            model.add_linear_constraint(sum(c.tp * replicas[c.id] for c in lhs) <= rhs, name=f"tp_packing[{g},{s}]")
         owned = [h for h in g_hosts if h.kind == "owned"]
         acquired = [h for h in g_hosts if h.kind != "owned"]
+        for t in hours:
+            for s in TP_SIZES:
+                lhs = [c for c in g_cands if c.tp >= s]
+                if not lhs:
+                    continue
+                rhs = sum((h.slots * hosts[h.id][t] for h in g_hosts if h.slots >= s), _ZERO)
+                model.add_linear_constraint(ub=0.0, expr=sum(c.tp * replicas[c.id][t] for c in lhs) - rhs,
+                                            name=f"tp_packing[{g},{s}{suffix(t)}]")
+            if g in cards:
+                used = sum((c.tp * replicas[c.id][t] for c in g_cands), _ZERO)
+                covered = cards[g] + sum((h.slots * hosts[h.id][t] for h in g_hosts if h.gpus_included), _ZERO)
+                model.add_linear_constraint(lb=0.0, expr=covered - used, name=f"cards_cover[{g}{suffix(t)}]")
+            if g in inp.available:
+                installed = sum((h.slots * hosts[h.id][t] for h in g_hosts if h.gpus_included), _ZERO) + \
+                    (cards.get(g, _ZERO))
+                model.add_linear_constraint(ub=inp.available[g], expr=installed,
+                                            name=f"gpus_available_max[{g}{suffix(t)}]")
         if g in cards:
-            used = sum(c.tp * replicas[c.id] for c in g_cands)
-            model.add_linear_constraint(cards[g] + sum(h.slots * hosts[h.id] for h in owned) >= used, name=f"cards_cover[{g}]")
-            model.add_linear_constraint(cards[g] <= sum(h.slots * hosts[h.id] for h in acquired), name=f"cards_fit[{g}]")
+            servers = [h for h in acquired if h.kind == "server"]
+            model.add_linear_constraint(ub=0.0, expr=cards[g] - sum((h.slots * hosts[h.id][0] for h in servers), _ZERO),
+                                        name=f"cards_fit[{g}]")
         if owned and (acquired or g in cards):
             full = model.add_binary_variable(name=f"owned_full[{g}]")
-            big_m = sum(hosts[h.id].upper_bound for h in acquired) + (cards[g].upper_bound if g in cards else 0)
+            acquired_vars = [v for h in acquired for v in _distinct(hosts[h.id])]
+            big_m = sum(v.upper_bound for v in acquired_vars) + (cards[g].upper_bound if g in cards else 0)
             model.add_linear_constraint(
-                sum(hosts[h.id] for h in acquired) + (cards.get(g, 0)) <= big_m * full,
+                ub=0.0, expr=sum(acquired_vars, _ZERO) + (cards.get(g, _ZERO)) - big_m * full,
                 name=f"owned_first[{g},acquire]")
             model.add_linear_constraint(
-                sum(hosts[h.id] for h in owned) >= sum(h.max_count for h in owned) * full, name=f"owned_first[{g},full]")
-        if g in inp.available:
-            installed = sum(h.slots * hosts[h.id] for h in g_hosts if h.gpus_included) + (cards.get(g, 0))
-            model.add_linear_constraint(ub=inp.available[g], expr=installed, name=f"gpus_available_max[{g}]")
+                lb=0.0, expr=sum((hosts[h.id][0] for h in owned), _ZERO) - sum(h.max_count for h in owned) * full,
+                name=f"owned_first[{g},full]")
 
-    capex = sum(h.capex_usd * hosts[h.id] for h in host_of.values()) + sum(inp.cards[g].capex_usd * v for g, v in cards.items())
-    monthly = sum(h.monthly_usd * hosts[h.id] for h in host_of.values()) + sum(inp.cards[g].monthly_usd * v for g, v in cards.items())
+    def host_cost(attr: str):
+        total = _ZERO
+        for h in host_of.values():
+            unit = getattr(h, attr)
+            if _hourly(h, T):
+                total = total + sum(unit / T * v for v in hosts[h.id])
+            else:
+                total = total + unit * hosts[h.id][0]
+        return total
+
+    capex = host_cost("capex_usd") + sum((inp.cards[g].capex_usd * v for g, v in cards.items()), _ZERO)
+    monthly = host_cost("monthly_usd") + sum((inp.cards[g].monthly_usd * v for g, v in cards.items()), _ZERO)
     racks = None
     bought = [h for h in host_of.values() if h.kind == "server"]
     if inp.rack_usd is not None and bought:
-        units = sum(h.server.rack_units * hosts[h.id] for h in bought)
-        racks = model.add_integer_variable(lb=0, ub=math.ceil(sum(h.server.rack_units * hosts[h.id].upper_bound
+        units = sum(h.server.rack_units * hosts[h.id][0] for h in bought)
+        racks = model.add_integer_variable(lb=0, ub=math.ceil(sum(h.server.rack_units * hosts[h.id][0].upper_bound
                                                                    for h in bought) / RACK_UNITS), name="racks")
-        model.add_linear_constraint(RACK_UNITS * racks >= units, name="rack_space")
+        model.add_linear_constraint(lb=0.0, expr=RACK_UNITS * racks - units, name="rack_space")
         capex = capex + inp.rack_usd * racks
         monthly = monthly + inp.rack_monthly_usd * racks
     if inp.capex_max_usd is not None:
         model.add_linear_constraint(ub=inp.capex_max_usd, expr=capex, name="budget_capex_max")
     if inp.monthly_max_usd is not None:
         model.add_linear_constraint(ub=inp.monthly_max_usd, expr=monthly, name="budget_monthly_max")
-    power_w = sum((h.power_w * hosts[h.id] for h in host_of.values() if h.kind != "instance"), _ZERO) + \
+    power_w = sum((h.power_w * hosts[h.id][0] for h in host_of.values() if h.kind != "instance"), _ZERO) + \
         sum((inp.cards[g].power_w * v for g, v in cards.items()), _ZERO)
     if inp.power_max_kw is not None:
         model.add_linear_constraint(ub=inp.power_max_kw * 1000.0, expr=inp.pue * power_w, name="power_max")
-    eps = EPS_USD_PER_REPLICA_GPU * sum(c.tp * replicas[c.id] for c in inp.candidates)
+    eps = EPS_USD_PER_REPLICA_GPU / T * sum((c.tp * v for c in inp.candidates for v in replicas[c.id]), _ZERO)
     if inp.objective == "cost":
         model.minimize(capex + inp.months * monthly + eps)
     elif inp.objective == "capex":
@@ -218,12 +269,27 @@ def build(inp: MilpInput):
         model.minimize(inp.pue * power_w / 1000.0 + eps)
     elif inp.objective.startswith("gpus:"):
         g = inp.objective.split(":", 1)[1]
-        installed = sum(h.slots * hosts[h.id] for h in host_of.values() if h.gpu == g and h.gpus_included) + \
-            (cards.get(g, 0))
+        installed = sum((h.slots * v for h in host_of.values() if h.gpu == g and h.gpus_included
+                         for v in _distinct(hosts[h.id])), _ZERO) + (cards.get(g, _ZERO))
         model.minimize(installed + eps)
     else:
         raise ValueError(f"unknown objective {inp.objective!r}")
     return model, replicas, hosts, cards, racks
+
+
+def _hourly(h: HostType, periods: int) -> bool:
+    """Rented instances are chosen hour by hour when there are hourly periods; the rest is static."""
+    return periods > 1 and h.kind == "instance"
+
+
+def _distinct(variables: list) -> list:
+    """The distinct variables of a per-period list (a static host repeats one variable)."""
+    out, seen = [], set()
+    for v in variables:
+        if id(v) not in seen:
+            seen.add(id(v))
+            out.append(v)
+    return out
 
 
 def _check_unique_names(model) -> None:
@@ -269,11 +335,24 @@ def solve(inp: MilpInput, solver: str = "highs", time_limit_s: float = 60.0) -> 
         bound = None
     gap = abs(obj - bound) / max(abs(obj), 1e-9) if bound is not None else None
     values = result.variable_values()
+
+    def val(v) -> int:
+        return round(values[v])
+
+    by_hour = {k: [val(v) for v in vs] for k, vs in replicas.items()}
+    hourly_hosts = {k: [val(v) for v in vs] for k, vs in hosts.items() if _hourly(_host(inp, k), inp.periods)}
+    static_hosts = {k: val(vs[0]) for k, vs in hosts.items() if k not in hourly_hosts}
     return MilpSolution(
         status=status, solver=solver, seconds=seconds, objective_usd=obj, bound_usd=bound, gap=gap,
-        replicas={k: round(values[v]) for k, v in replicas.items() if round(values[v]) > 0},
-        hosts={k: round(values[v]) for k, v in hosts.items() if round(values[v]) > 0},
-        cards={k: round(values[v]) for k, v in cards.items() if round(values[v]) > 0},
-        racks=round(values[racks]) if racks is not None else 0,
+        replicas={k: max(v) for k, v in by_hour.items() if max(v) > 0},
+        hosts={k: n for k, n in static_hosts.items() if n > 0},
+        cards={k: val(v) for k, v in cards.items() if val(v) > 0},
+        racks=val(racks) if racks is not None else 0,
+        replicas_by_hour={k: v for k, v in by_hour.items() if max(v) > 0} if inp.periods > 1 else {},
+        hosts_by_hour={k: v for k, v in hourly_hosts.items() if max(v) > 0},
         n_variables=n_vars, n_constraints=n_cons,
     )
+
+
+def _host(inp: MilpInput, host_id: str) -> HostType:
+    return next(h for h in inp.hosts if h.id == host_id)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
 from planner import candidates as cand_mod
@@ -27,10 +28,12 @@ from planner.errors import InfeasibleError
 from planner.loader import LoadedSpec, load_spec
 from planner.milp import MilpInput, MilpSolution
 from planner.milp import solve as solve_milp
-from planner.prices import PriceBook, load_prices
+from planner.prices import PriceBook, load_prices, prices_for_spec
 from planner.resolve import Resolved, resolve
 
-OBJECTIVE_PRICINGS = {"rent": ("rent",), "buy": ("buy",), "compare": ("rent", "buy")}
+OBJECTIVE_PRICINGS = {"rent": ("rent",), "buy": ("buy",), "compare": ("rent", "buy"), "hybrid": ("rent", "buy", "hybrid")}
+"""Plans each objective solves: `hybrid` also solves all-rent and all-buy, to report what it saves."""
+HOURS_PER_DAY = 24
 
 
 @dataclass(frozen=True)
@@ -67,6 +70,7 @@ class Plan:
     solution: MilpSolution
     deployments: list[DeploymentLine]
     hosts: list[tuple[HostType, int]]
+    """Hosts and their counts; rented instances at their peak hour's count when they scale by hour."""
     cards: list[tuple[CardCost, int]]
     placement: list[tuple[str, list[str]]]
     """(host label #k, candidate ids placed on it, one per replica)."""
@@ -76,6 +80,12 @@ class Plan:
     horizon_months: int
     power_kw: float
     """Facility power of the physical hosts (nameplate x PUE); 0 when everything is rented."""
+    periods: int = 1
+    """1, or 24 when rented instances scale hour by hour with the traffic profile."""
+    peak_hour: int | None = None
+    """With hourly periods: the hour the placement shows (the most replica-GPUs in use)."""
+    mean_instances: dict[str, float] = field(default_factory=dict)
+    """With hourly periods: rented instance id → instances rented on average over the day."""
 
     @property
     def total_usd(self) -> float:
@@ -94,15 +104,20 @@ class Outcome:
 
 
 def solve_file(path: str | Path, solver: str = "highs", time_limit_s: float = 60.0,
-               catalog: Catalog | None = None, book: PriceBook | None = None) -> Outcome:
-    """Load, resolve and solve a workload file; raise InfeasibleError with a diagnosis when no plan exists."""
-    return solve_loaded(load_spec(path), solver, time_limit_s, catalog, book)
+               catalog: Catalog | None = None, book: PriceBook | None = None,
+               catalog_file: Path | None = None, today: date | None = None) -> Outcome:
+    """Load, resolve and solve a workload file; raise InfeasibleError with a diagnosis when no plan exists.
+
+    `catalog_file` (`--catalog`) is merged over the price tables, then the file's `costs:` applied,
+    dated `today` (default: today)."""
+    return solve_loaded(load_spec(path), solver, time_limit_s, catalog, book, catalog_file, today)
 
 
 def solve_loaded(loaded: LoadedSpec, solver: str = "highs", time_limit_s: float = 60.0,
-                 catalog: Catalog | None = None, book: PriceBook | None = None) -> Outcome:
+                 catalog: Catalog | None = None, book: PriceBook | None = None,
+                 catalog_file: Path | None = None, today: date | None = None) -> Outcome:
     cat = catalog or load_catalog()
-    book = book or load_prices()
+    book = prices_for_spec(book or load_prices(), loaded, cat, catalog_file, today or date.today())
     res = resolve(loaded, cat)
     cs = cand_mod.generate(res)
     out = Outcome(resolved=res, candidates=cs, book=book)
@@ -132,12 +147,14 @@ def milp_input(res: Resolved, cs: CandidateSet, book: PriceBook, pricing: str) -
     rates = RunningRates.from_book(book)
     gpus = {g.id: g for g in res.gpus}
     all_gpus = res.catalog.gpus.rows
-    if pricing == "rent":
-        hosts = rental_hosts(list(gpus.values()), book, rates, spec.rent.pricing, list(spec.rent.providers),
-                             spec.rent.include_marketplace)
-        cards: dict[str, CardCost] = {}
-    else:
-        hosts, cards = purchase_hosts(list(gpus.values()), book, rates)
+    hosts: list[HostType] = []
+    cards: dict[str, CardCost] = {}
+    if pricing in ("rent", "hybrid"):
+        hosts += rental_hosts(list(gpus.values()), book, rates, spec.rent.pricing, list(spec.rent.providers),
+                              spec.rent.include_marketplace)
+    if pricing in ("buy", "hybrid"):
+        bought, cards = purchase_hosts(list(gpus.values()), book, rates)
+        hosts += bought
     hosts = hosts + owned_hosts(dict(all_gpus), res.owned, book, rates)
     largest = {}
     for h in hosts:
@@ -147,16 +164,20 @@ def milp_input(res: Resolved, cs: CandidateSet, book: PriceBook, pricing: str) -
         if largest.get(c.gpu, 0) >= c.tp:
             usable.append(c)
         else:
-            what = (f"no cloud offer at {spec.rent.pricing.replace('_', '-')} prices" if pricing == "rent"
-                    else "no purchase price or server type")
+            rent_why = f"no cloud offer at {spec.rent.pricing.replace('_', '-')} prices"
+            buy_why = "no purchase price or server type"
+            what = {"rent": rent_why, "buy": buy_why}.get(pricing, f"{rent_why} and {buy_why}")
             if c.gpu in largest:
-                what = f"no {'instance' if pricing == 'rent' else 'server'} with {c.tp} GPUs"
-            rejected.append(Rejection(c.workload, c.gpu, c.precision, c.tp, f"not {'rentable' if pricing == 'rent' else 'buyable'}",
-                                      f"{c.gpu}: {what}"))
+                what = f"no {'server' if pricing == 'buy' else 'instance or server'} with {c.tp} GPUs"
+            reason = {"rent": "not rentable", "buy": "not buyable"}.get(pricing, "neither rentable nor buyable")
+            rejected.append(Rejection(c.workload, c.gpu, c.precision, c.tp, reason, f"{c.gpu}: {what}"))
     used_gpus = {c.gpu for c in usable}
     hosts = [h for h in hosts if h.gpu in used_gpus or h.kind == "owned"]
     budget = spec.budget
     rack = book.rack()
+    profile = {w.name: tuple(w.traffic.profile) for w in spec.workloads
+               if w.traffic is not None and w.traffic.profile is not None}
+    hourly = bool(profile) and pricing in ("rent", "hybrid")
     inp = MilpInput(
         pricing=pricing, candidates=usable,
         min_replicas={w.name: w.min_replicas for w in spec.workloads},
@@ -165,8 +186,9 @@ def milp_input(res: Resolved, cs: CandidateSet, book: PriceBook, pricing: str) -
         capex_max_usd=budget.capex_usd if budget else None,
         monthly_max_usd=budget.monthly_usd if budget else None,
         power_max_kw=spec.power_kw_max, available=dict(res.available),
-        rack_usd=rack.unit_usd if rack is not None and pricing == "buy" else None,
+        rack_usd=rack.unit_usd if rack is not None and pricing != "rent" else None,
         rack_monthly_usd=maintenance_usd_per_month(rack.unit_usd, rates) if rack is not None else 0.0,
+        periods=HOURS_PER_DAY if hourly else 1, profile=profile if hourly else {},
     )
     return inp, rejected
 
@@ -216,13 +238,43 @@ def build_plan(res: Resolved, inp: MilpInput, sol: MilpSolution, book: PriceBook
         lines.append(DeploymentLine(c, n, 1.0 / raw_cover[c.workload] if raw_cover[c.workload] > 0 else 0.0))
     lines.sort(key=lambda d: (workload_order[d.candidate.workload], d.candidate.id))
     host_by_id = {h.id: h for h in inp.hosts}
-    hosts = sorted(((host_by_id[k], n) for k, n in sol.hosts.items()), key=lambda t: (t[0].gpu, t[0].kind, t[0].id))
+    static = {**sol.hosts}
+    peak_hosts = {k: max(v) for k, v in sol.hosts_by_hour.items()}
+    hosts = sorted(((host_by_id[k], n) for k, n in {**static, **peak_hosts}.items()),
+                   key=lambda t: (t[0].gpu, t[0].kind, t[0].id))
     cards = sorted(((inp.cards[g], n) for g, n in sol.cards.items()), key=lambda t: t[0].gpu)
-    placement, _ = place(lines, hosts)  # verify_plan re-places and reports anything left over
-    bom, capex, monthly, power_kw = bill_of_materials(inp.pricing, hosts, cards, sol.racks, book, res.catalog)
+    hour = peak_hour(sol, by_id)
+    placement, _ = place(lines_at_hour(lines, sol, hour), hosts_at_hour(hosts, sol, hour))
+    mean_instances = {k: sum(v) / len(v) for k, v in sol.hosts_by_hour.items()}
+    bom, capex, monthly, power_kw = bill_of_materials(inp.pricing, hosts, cards, sol.racks, book, res.catalog,
+                                                      hourly_instances=sol.hosts_by_hour)
     return Plan(pricing=inp.pricing, solution=sol, deployments=lines, hosts=hosts, cards=cards, placement=placement,
                 bom=bom, capex_usd=capex, monthly_usd=monthly, horizon_months=res.spec.horizon_months,
-                power_kw=power_kw)
+                power_kw=power_kw, periods=inp.periods, peak_hour=hour if inp.periods > 1 else None,
+                mean_instances=mean_instances)
+
+
+def peak_hour(sol: MilpSolution, by_id: dict[str, Candidate]) -> int:
+    """The hour with the most replica-GPUs in use (0 with one period); ties go to the earliest."""
+    if not sol.replicas_by_hour:
+        return 0
+    n = len(next(iter(sol.replicas_by_hour.values())))
+    load = [sum(by_id[k].tp * v[t] for k, v in sol.replicas_by_hour.items()) for t in range(n)]
+    return max(range(n), key=lambda t: (load[t], -t))
+
+
+def lines_at_hour(lines: list[DeploymentLine], sol: MilpSolution, hour: int) -> list[DeploymentLine]:
+    """The deployments as they run in `hour` (all of them, as planned, with one period)."""
+    if not sol.replicas_by_hour:
+        return lines
+    from dataclasses import replace
+
+    return [replace(d, replicas=sol.replicas_by_hour[d.candidate.id][hour]) for d in lines]
+
+
+def hosts_at_hour(hosts: list[tuple[HostType, int]], sol: MilpSolution, hour: int) -> list[tuple[HostType, int]]:
+    """The hosts in use in `hour`: bought and owned all day, rented instances as rented that hour."""
+    return [(h, sol.hosts_by_hour[h.id][hour] if h.id in sol.hosts_by_hour else n) for h, n in hosts]
 
 
 def round_up(x: float) -> int:

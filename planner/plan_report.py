@@ -38,6 +38,8 @@ def deployment_records(plan: Plan) -> list[dict]:
             "mem_gib_per_gpu": c.mem_used_bytes / perf.GIB, "mem_capacity_gib_per_gpu": c.mem_capacity_bytes / perf.GIB,
             "bottleneck": c.bottleneck, "candidate": c.id,
         })
+        if plan.periods > 1:
+            out[-1]["replicas_by_hour"] = plan.solution.replicas_by_hour.get(c.id, [d.replicas] * plan.periods)
     return out
 
 
@@ -86,8 +88,11 @@ def outcome_record(out: Outcome, timings: bool, today: dt.date) -> dict:
             "deployments": deployment_records(p),
             "hosts": [{"host": h.id, "kind": h.kind, "gpu": h.gpu, "gpus_per_host": h.slots, "count": n,
                        "label": h.label, "unit_capex_usd": h.capex_usd, "unit_monthly_usd": h.monthly_usd,
-                       "source": h.source, "as_of": h.as_of} for h, n in p.hosts],
+                       "source": h.source, "as_of": h.as_of,
+                       **({"count_by_hour": s.hosts_by_hour[h.id]} if h.id in s.hosts_by_hour else {})}
+                      for h, n in p.hosts],
             "placement": [{"host": label, "replicas": content} for label, content in p.placement],
+            **({"placement_hour": p.peak_hour} if p.peak_hour is not None else {}),
             "bom": [{k: v for k, v in r.items() if k != "pricing"} for r in bom_records(p)],
             "cost": {"capex_usd": p.capex_usd, "monthly_usd": p.monthly_usd, "horizon_months": p.horizon_months,
                      "total_usd": p.total_usd, "power_kw": p.power_kw},
@@ -97,7 +102,7 @@ def outcome_record(out: Outcome, timings: bool, today: dt.date) -> dict:
         })
     spec = out.resolved.spec
     statuses = {p["status"] for p in plans}
-    return {
+    record = {
         "name": spec.name,
         "objective": spec.objective,
         "status": "optimal" if statuses == {"optimal"} else "feasible",
@@ -108,8 +113,14 @@ def outcome_record(out: Outcome, timings: bool, today: dt.date) -> dict:
             "gap": max((p.solution.gap or 0.0) for p in out.plans) if out.plans else None,
         },
         "candidates": candidate_summary(out.candidates),
+        **({"hybrid_savings_usd": {f"vs_{k}": v for k, v in savings.items()}}
+           if (savings := hybrid_savings(out)) is not None else {}),
         "prices": price_dates(out.plans, today),
     }
+    from planner.compare_report import add_comparison, comparison_of
+
+    cmp = comparison_of(out)
+    return add_comparison(record, cmp) if cmp is not None else record
 
 
 def outcome_json(out: Outcome, timings: bool, today: dt.date) -> str:
@@ -131,8 +142,23 @@ def _usd(v: float) -> str:
 def _plan_title(p: Plan) -> str:
     if p.pricing == "rent":
         return f"Rent: {_usd(p.monthly_usd)} per month ({_usd(p.monthly_usd * p.horizon_months)} over {p.horizon_months} months)"
-    return (f"Buy: {_usd(p.capex_usd)} capex + {_usd(p.monthly_usd)} per month = {_usd(p.total_usd)} over "
+    kind = "Hybrid (buy a base, rent the rest by the hour)" if p.pricing == "hybrid" else "Buy"
+    return (f"{kind}: {_usd(p.capex_usd)} capex + {_usd(p.monthly_usd)} per month = {_usd(p.total_usd)} over "
             f"{p.horizon_months} months")
+
+
+def plan_total_usd(p: Plan) -> float:
+    """Cost over the horizon: capex + horizon x monthly (a rent plan has no capex)."""
+    return p.capex_usd + p.horizon_months * p.monthly_usd
+
+
+def hybrid_savings(out: Outcome) -> dict | None:
+    """What the hybrid plan saves over the horizon against all-rent and all-buy (None without one)."""
+    by = {p.pricing: p for p in out.plans}
+    if "hybrid" not in by:
+        return None
+    h = plan_total_usd(by["hybrid"])
+    return {k: plan_total_usd(by[k]) - h for k in ("rent", "buy") if k in by}
 
 
 def _solver_line(p: Plan, timings: bool) -> str:
@@ -171,6 +197,10 @@ def print_outcome(out: Outcome, timings: bool, today: dt.date, width: int = 160)
     by_reason = ", ".join(f"{k} {v}" for k, v in summary["rejected_by_reason"].items()) or "none"
     con.print(f"candidates: {summary['admissible']} admissible, {summary['dominated_dropped']} dominated dropped "
               f"before the MILP, {summary['kept']} kept; rejected {summary['rejected']} ({by_reason})")
+    savings = hybrid_savings(out)
+    if savings is not None:
+        con.print("hybrid saves " + ", ".join(f"{_usd(v)} over all-{k}" for k, v in savings.items())
+                  + f" across {spec.horizon_months} months (negative: costs more)")
     prices = price_dates(out.plans, today)
     if prices["oldest_as_of"]:
         con.print(f"prices: oldest used {prices['oldest_as_of']}")

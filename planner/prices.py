@@ -12,6 +12,10 @@ all problems of all six files are raised together as one `CatalogError`. GPU ids
 `catalog/gpus.csv` (an unknown id gets a did-you-mean).
 
 Prices go stale: `PriceBook.oldest_as_of()` gives the oldest date a plan may rest on.
+
+A user's own figures go over the shipped ones in two steps (`prices_for_spec`): a catalogue file
+(`--catalog FILE`, YAML lists named after the CSV files, rows validated exactly like the shipped
+ones; `merge_catalog_file`), then the workload file's `costs:` section (`apply_overrides`).
 """
 
 from __future__ import annotations
@@ -19,18 +23,26 @@ from __future__ import annotations
 import datetime as _dt
 import difflib
 import functools
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from planner.catalog import (
+    Catalog,
     _data_text,
     _read_csv,
     _Row,
     _unique_ids,
     load_catalog,
     normalise_name,
+    read_user_text,
 )
 from planner.errors import CatalogError, InputError, Problem
+
+if TYPE_CHECKING:
+    from planner.loader import LoadedSpec
+    from planner.schema import Costs
 
 PRICING_TIERS = ("on_demand", "spot", "reserved_1y", "reserved_3y")
 """How a cloud GPU-hour is bought; each tier has a `<tier>_usd_per_gpu_hour` column."""
@@ -439,7 +451,8 @@ _RUNNING_BOUNDS = {
 }
 
 
-def _parse_running(path: str, rows, problems: list[Problem]) -> dict[str, RunningCost]:
+def _parse_running(path: str, rows, problems: list[Problem], complete: bool = True) -> dict[str, RunningCost]:
+    """Running-cost rows by key; `complete` requires one row for every key of RUNNING_KEYS."""
     out: dict[str, RunningCost] = {}
     first: dict[str, int] = {}
     for line, data in rows:
@@ -456,7 +469,7 @@ def _parse_running(path: str, rows, problems: list[Problem]) -> dict[str, Runnin
         if key in RUNNING_KEYS:
             out.setdefault(key, RunningCost(key=key, value=value or 0.0, unit=r.str("unit"), **_provenance(r)))
     missing = [k for k in RUNNING_KEYS if k not in out]
-    if missing and rows:
+    if complete and missing and rows:
         problems.append(Problem(f"missing key(s): {', '.join(missing)}", file=path, key="key",
                                 expected="exactly one row for each of " + ", ".join(RUNNING_KEYS)))
     return out
@@ -497,3 +510,258 @@ def load_prices() -> PriceBook:
     """The shipped price tables (cached), validated against the GPU catalogue's ids."""
     texts = {name: _data_text(name) for name in PRICE_FILES}
     return parse_prices(texts, set(load_catalog().gpus.rows))
+
+
+# --------------------------------------------------------------------------------------------
+# User prices: a catalogue file (--catalog) and a workload file's `costs:`
+# --------------------------------------------------------------------------------------------
+
+CATALOG_SECTIONS: dict[str, tuple[str, ...]] = {
+    "cloud_offers": OFFER_COLUMNS,
+    "gpu_prices": GPU_PRICE_COLUMNS,
+    "servers": SERVER_COLUMNS,
+    "server_parts": PART_COLUMNS,
+    "network": NETWORK_COLUMNS,
+    "running_costs": RUNNING_COLUMNS,
+}
+"""Top-level lists of a user catalogue file (`--catalog`), each item with the columns of the CSV
+file of the same name."""
+
+_CSV_LIST_COLUMNS = {"gpu_forms"}
+"""Columns a YAML item may give as a list (joined with ';' as in the CSV)."""
+
+
+def _cell(value: Any) -> str | None:
+    """A YAML value as the CSV cell text the row parser reads; None for a mapping or nested list."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (_dt.date, _dt.datetime)):
+        return value.isoformat()
+    if isinstance(value, float):
+        return repr(value)
+    if isinstance(value, (int, str)):
+        return str(value)
+    return None
+
+
+def merge_catalog_file(book: PriceBook, path: str | Path, gpu_ids: Iterable[str]) -> PriceBook:
+    """`book` with the rows of the user catalogue file at `path` (`planner solve --catalog FILE`).
+
+    The file is YAML with optional top-level lists named after the CSV files (CATALOG_SECTIONS);
+    each item has that file's columns (`source` and `as_of` required, like every shipped row) and
+    is validated exactly as a CSV row. An item whose key matches a row of `book` replaces it
+    (offers: provider, instance_type, gpu; gpu_prices: gpu; servers: id; server_parts: server,
+    item; network: id; running_costs: key); other items are added.
+
+    Raises:
+        CatalogError: every problem of the file, located `FILE:line:col: cloud_offers[0].gpu: ...`.
+    """
+    label = str(path)
+    return merge_catalog_text(book, read_user_text(Path(path)), label, gpu_ids)
+
+
+def merge_catalog_text(book: PriceBook, text: str, label: str, gpu_ids: Iterable[str]) -> PriceBook:
+    """`merge_catalog_file` on YAML given as text; `label` names it in messages."""
+    from planner.loader import _Document, _parse
+
+    root, data, problems = _parse(text, label)
+    doc = _Document(root, label)
+    if root is None:
+        raise CatalogError(Problem("the file is empty", file=label, line=1, col=1,
+                                   expected="lists such as cloud_offers: or gpu_prices:"))
+    if not isinstance(data, dict):
+        raise CatalogError(doc.problem((), "the top level must be a mapping of lists",
+                                       "keys among " + ", ".join(CATALOG_SECTIONS)))
+    rows: dict[str, list[tuple[int, dict[str, str]]]] = {k: [] for k in CATALOG_SECTIONS}
+    given: dict[tuple[str, int], set[str]] = {}  # (section, item start line) -> columns written
+    at_line: dict[tuple[str, int], list[int]] = {}  # (section, item start line) -> item indexes
+    for section, items in data.items():
+        columns = CATALOG_SECTIONS.get(section) if isinstance(section, str) else None
+        if columns is None:
+            close = difflib.get_close_matches(str(section), list(CATALOG_SECTIONS), n=1, cutoff=0.6)
+            problems.append(doc.problem(
+                (section,), f"unknown key {section!r}" + (f"; did you mean {close[0]!r}?" if close else ""),
+                None if close else "one of " + ", ".join(CATALOG_SECTIONS), at_key=True))
+            continue
+        if items is None:
+            continue
+        if not isinstance(items, list):
+            problems.append(doc.problem((section,), "expected a list of rows", "items of column: value"))
+            continue
+        for i, item in enumerate(items):
+            if not isinstance(item, dict):
+                problems.append(doc.problem((section, i), "expected a mapping of column: value",
+                                            "the columns of catalog/" + section + ".csv"))
+                continue
+            line = doc.mark((section, i))[0] or 0
+            cells: dict[str, str] = {}
+            for col, value in item.items():
+                if col not in columns:
+                    close = difflib.get_close_matches(str(col), list(columns), n=1, cutoff=0.6)
+                    problems.append(doc.problem(
+                        (section, i, col), f"unknown column {col!r}" + (f"; did you mean {close[0]!r}?" if close else ""),
+                        None if close else "one of " + ", ".join(columns), at_key=True))
+                    continue
+                if col in _CSV_LIST_COLUMNS and isinstance(value, list):
+                    parts = [_cell(v) for v in value]
+                    cell = None if any(p is None for p in parts) else ";".join(p for p in parts if p)
+                else:
+                    cell = _cell(value)
+                if cell is None:
+                    problems.append(doc.problem((section, i, col), "expected a single value, got a "
+                                                + ("list" if isinstance(value, list) else "mapping")))
+                    continue
+                cells[col] = cell
+            rows[section].append((line, cells))
+            given[(section, line)] = set(cells)
+            at_line.setdefault((section, line), []).append(i)
+
+    ids = set(gpu_ids)
+    found: dict[str, list[Problem]] = {k: [] for k in CATALOG_SECTIONS}
+    offers = _parse_offers(label, rows["cloud_offers"], ids, found["cloud_offers"])
+    found["cloud_offers"] += _duplicate_keys(label, rows["cloud_offers"], ("provider", "instance_type", "gpu"))
+    gpu_prices = _parse_gpu_prices(label, rows["gpu_prices"], ids, found["gpu_prices"])
+    server_ids = [s.id for s in book.servers] + [(d.get("id") or "").strip() for _, d in rows["servers"]]
+    parts = _parse_parts(label, rows["server_parts"], server_ids, found["server_parts"])
+    found["server_parts"] += _duplicate_keys(label, rows["server_parts"], ("server", "item"))
+    all_parts = _merged([p for s in book.servers for p in s.parts], parts, lambda p: (p.server, p.item))
+    servers = _parse_servers(label, rows["servers"], all_parts, found["servers"])
+    network = _parse_network(label, rows["network"], found["network"])
+    running = _parse_running(label, rows["running_costs"], found["running_costs"], complete=False)
+    for section, section_problems in found.items():
+        problems += [_locate(doc, section, p, at_line, given) for p in section_problems]
+    if problems:
+        problems.sort(key=lambda p: (p.line or 0, p.col or 0))
+        raise CatalogError(problems)
+
+    merged_servers = _merged(list(book.servers), list(servers), lambda s: s.id)
+    return PriceBook(
+        offers=tuple(_merged(list(book.offers), list(offers), lambda o: (o.provider, o.instance_type, o.gpu))),
+        gpu_prices={**book.gpu_prices, **gpu_prices},
+        servers=tuple(replace(s, parts=tuple(p for p in all_parts if p.server == s.id)) for s in merged_servers),
+        network=tuple(_merged(list(book.network), list(network), lambda n: n.id)),
+        running={**book.running, **running},
+    )
+
+
+def _merged(base: list, extra: list, key: Callable[[Any], Any]) -> list:
+    """`base` with each row replaced by the row of `extra` with the same key, then the rest of `extra`."""
+    by_key = {key(r): r for r in extra}
+    out = [by_key.pop(key(r), r) for r in base]
+    return out + [r for r in extra if key(r) in by_key]
+
+
+def _duplicate_keys(path: str, rows, key_cols: tuple[str, ...]) -> list[Problem]:
+    """A problem per row whose key columns repeat an earlier row's."""
+    first: dict[tuple[str, ...], int] = {}
+    out = []
+    for line, data in rows:
+        key = tuple((data.get(c) or "").strip() for c in key_cols)
+        if key in first and all(key):
+            out.append(Problem(f"duplicate row for {', '.join(key)} (first at line {first[key]})", file=path,
+                               line=line, key=key_cols[-1], expected=f"one row per {', '.join(key_cols)}"))
+        first.setdefault(key, line)
+    return out
+
+
+def _locate(doc, section: str, p: Problem, at_line: dict[tuple[str, int], list[int]],
+            given: dict[tuple[str, int], set[str]]) -> Problem:
+    """A row parser's problem (`FILE:line: column: ...`, line = the item's first line) pointed at
+    the value in the YAML file, with its key path (`cloud_offers[0].gpu`)."""
+    items = at_line.get((section, p.line or 0), [])
+    if len(items) != 1 or p.key not in CATALOG_SECTIONS[section]:
+        return replace(p, key=f"{section}: {p.key}" if p.key else section)
+    i, col = items[0], p.key
+    if p.message == "is empty" and col not in given[(section, p.line or 0)]:
+        line, column = doc.mark((section, i))
+        return replace(p, message=f"missing required column {col!r}", expected=None, line=line, col=column,
+                       key=f"{section}[{i}]")
+    line, column = doc.mark((section, i, col))
+    return replace(p, line=line, col=column, key=f"{section}[{i}].{col}")
+
+
+def apply_overrides(book: PriceBook, costs: Costs, gpu_ids: Mapping[str, str], *, pricing: str, source: str,
+                    as_of: str) -> PriceBook:
+    """A new PriceBook with a workload file's `costs:` applied (`book` itself when there is nothing to apply).
+
+    * Running costs (electricity_usd_per_kwh, pue, colocation_usd_per_kw_month,
+      maintenance_fraction_of_capex_per_year, gpu_power_utilization): the row is replaced by one
+      with the user's value.
+    * `gpu_usd`: the GPU's purchase price is replaced (or added: the GPU becomes buyable) by a
+      row of condition `user`.
+    * `rent_usd_per_gpu_hour`: the `<pricing>_usd_per_gpu_hour` price of every offer of that GPU
+      is replaced (also where the catalogue had none at that tier); no offer is added.
+
+    `gpu_ids` maps each GPU name as written under `costs` to its catalogue id; `source` names the
+    workload file (`workload file <path>`), and every replaced row's source is
+    `<source>: costs.<key>`; `as_of` (YYYY-MM-DD) dates them (the plan's --today).
+    """
+    _check_tier(pricing)
+    running = dict(book.running)
+    for key in RUNNING_KEYS:
+        value = getattr(costs, key, None)
+        if value is None:
+            continue
+        old = running.get(key)
+        running[key] = RunningCost(
+            key=key, value=float(value), unit=old.unit if old else "", confidence="high",
+            source=f"{source}: costs.{key}", as_of=as_of,
+            notes=f"user figure; the catalogue has {old.value:g} ({old.source})" if old else "user figure")
+    gpu_prices = dict(book.gpu_prices)
+    for name, usd in costs.gpu_usd.items():
+        gid = gpu_ids[name]
+        old_price = gpu_prices.get(gid)
+        gpu_prices[gid] = GpuPrice(
+            gpu=gid, usd_per_gpu=float(usd), usd_low=None, usd_high=None, condition="user", confidence="high",
+            source=f"{source}: costs.gpu_usd.{name}", as_of=as_of,
+            notes=f"user figure; the catalogue has {old_price.usd_per_gpu:g}" if old_price else "user figure")
+    rent = {gpu_ids[name]: (name, float(usd)) for name, usd in costs.rent_usd_per_gpu_hour.items()}
+    offers = tuple(
+        replace(o, **{f"{pricing}_usd_per_gpu_hour": rent[o.gpu][1]}, as_of=as_of,
+                source=f"{source}: costs.rent_usd_per_gpu_hour.{rent[o.gpu][0]} ({pricing.replace('_', '-')}); "
+                       f"instance: {o.source}")
+        if o.gpu in rent else o
+        for o in book.offers)
+    if running == book.running and gpu_prices == book.gpu_prices and offers == book.offers:
+        return book
+    return replace(book, offers=offers, gpu_prices=gpu_prices, running=running)
+
+
+def prices_for_spec(book: PriceBook, loaded: LoadedSpec, cat: Catalog, catalog_file: str | Path | None = None,
+                    today: _dt.date | None = None) -> PriceBook:
+    """The prices a plan uses: `book`, then the rows of `catalog_file` (`--catalog`) merged over it,
+    then the workload file's `costs:` applied, dated `today` (default: today).
+
+    Raises:
+        CatalogError: a malformed catalogue file, or a GPU name under `costs` that is unknown,
+            given twice, or (under rent_usd_per_gpu_hour) has no cloud offer to reprice; located.
+    """
+    if catalog_file is not None:
+        book = merge_catalog_file(book, catalog_file, cat.gpus.rows)
+    costs = loaded.spec.costs
+    problems: list[Problem] = []
+    gpu_ids: dict[str, str] = {}
+    for key in ("gpu_usd", "rent_usd_per_gpu_hour"):
+        first: dict[str, str] = {}
+        for name in getattr(costs, key):
+            try:
+                gid = cat.gpu(name).id
+            except InputError as exc:
+                problems += [loaded.problem(("costs", key, name), p.message, p.expected) for p in exc.problems]
+                continue
+            if gid in first:
+                problems.append(loaded.problem(("costs", key, name), f"{name!r} and {first[gid]!r} both name {gid}",
+                                               "one entry per GPU"))
+            elif key == "rent_usd_per_gpu_hour" and not any(o.gpu == gid for o in book.offers):
+                problems.append(loaded.problem(
+                    ("costs", key, name), f"no cloud offer of {gid} to reprice",
+                    "a GPU with a catalogue offer (add offers with --catalog FILE, cloud_offers:)"))
+            first.setdefault(gid, name)
+            gpu_ids[name] = gid
+    if problems:
+        raise CatalogError(problems)
+    day = (today or _dt.date.today()).isoformat()
+    return apply_overrides(book, costs, gpu_ids, pricing=loaded.spec.rent.pricing,
+                           source=f"workload file {loaded.path}", as_of=day)

@@ -64,6 +64,7 @@ Name = Annotated[str, AfterValidator(_not_blank)]
 PositiveInt = Annotated[int, Ge(1)]
 PositiveFloat = Annotated[float, Gt(0)]
 Fraction = Annotated[float, Gt(0), Le(1)]
+UnitInterval = Annotated[float, Ge(0), Le(1)]
 TpDegree = Annotated[int, AfterValidator(_tp_degree)]
 
 
@@ -200,6 +201,23 @@ class Planning(StrictModel):
         ]
 
 
+HOURS_PER_DAY = 24
+"""Length of `traffic.profile`: one multiplier per hour of the day."""
+
+
+def _profile_rules(profile: Any) -> list[tuple[Loc, str, str | None]]:
+    """`traffic.profile` holds one value per hour, not all of them zero (values are checked by type)."""
+    if not isinstance(profile, (list, tuple)):
+        return []
+    if len(profile) != HOURS_PER_DAY:
+        return [(("profile",), f"must have exactly {HOURS_PER_DAY} values, one per hour (got {len(profile)})",
+                 "24 multipliers of the peak, hour 0 = 00:00-01:00")]
+    numbers = [v for v in profile if isinstance(v, (int, float)) and not isinstance(v, bool)]
+    if len(numbers) == len(profile) and not any(v > 0 for v in numbers):
+        return [(("profile",), "every hour is 0: no demand at all", "at least one value > 0")]
+    return []
+
+
 class Traffic(StrictModel):
     """Online serving demand at the peak: users who think between requests, or a request rate."""
 
@@ -213,12 +231,14 @@ class Traffic(StrictModel):
     """Mean prompt length, tokens per request."""
     output_tokens: PositiveInt
     """Mean answer length, tokens per request."""
+    profile: list[UnitInterval] | None = None
+    """Hourly demand as multipliers of the peak: exactly 24 numbers in [0, 1], at least one > 0, hour 0 = 00:00-01:00 local time; null = flat at the peak all day."""
 
     @classmethod
     def rules(cls, data: Mapping[str, Any]) -> list[tuple[Loc, str, str | None]]:
+        out = _profile_rules(data.get("profile"))
         users, qps = data.get("concurrent_users") is not None, data.get("peak_qps") is not None
         think = data.get("think_time_s") is not None
-        out: list[tuple[Loc, str, str | None]] = []
         if users and qps:
             out.append((("peak_qps",), "give concurrent_users or peak_qps, not both", None))
         elif not users and not qps:
@@ -310,6 +330,25 @@ class Workload(StrictModel):
         return out
 
 
+class Costs(StrictModel):
+    """Your own prices and running costs; each replaces the catalogue's figure, null keeps it."""
+
+    electricity_usd_per_kwh: PositiveFloat | None = None
+    """Electricity price, US dollars per kWh; null = the catalogue's (catalog/running_costs.csv)."""
+    pue: Annotated[float, Ge(1)] | None = None
+    """Power usage effectiveness of your facility (facility power / IT power, ratio); null = the catalogue's."""
+    colocation_usd_per_kw_month: Annotated[float, Ge(0)] | None = None
+    """Colocation rate per kW of nameplate IT load, US dollars per kW-month (0 for your own premises); null = the catalogue's."""
+    maintenance_fraction_of_capex_per_year: UnitInterval | None = None
+    """Maintenance and support as a fraction [0, 1] of capex per year; null = the catalogue's."""
+    gpu_power_utilization: Fraction | None = None
+    """Mean GPU draw while serving as a fraction (0, 1] of TDP; null = the catalogue's."""
+    gpu_usd: dict[Name, PositiveFloat] = {}
+    """Purchase price of one card, US dollars, by GPU name: replaces the catalogue's price or adds one (a GPU added this way becomes buyable wherever a server type takes it)."""
+    rent_usd_per_gpu_hour: dict[Name, PositiveFloat] = {}
+    """Rental price, US dollars per GPU-hour, by GPU name: replaces the price at the plan's pricing tier (`rent.pricing`) on every catalogue cloud offer of that GPU (every provider, instance size and marketplace offer, also offers with no price at that tier); adds no offer."""
+
+
 class ProblemSpec(StrictModel):
     """The whole workload file: what to serve, on which GPUs, within which limits."""
 
@@ -317,8 +356,8 @@ class ProblemSpec(StrictModel):
     """Name of the problem, used in reports."""
     description: str = ""
     """Free text shown in reports."""
-    objective: Literal["rent", "buy", "compare"] = "rent"
-    """Minimise rental cost (`rent`), purchase cost over the horizon (`buy`), or plan both (`compare`)."""
+    objective: Literal["rent", "buy", "compare", "hybrid"] = "rent"
+    """Minimise rental cost (`rent`), purchase cost over the horizon (`buy`), plan both (`compare`), or `hybrid`: hybrid buys a base fleet and rents the rest hour by hour."""
     horizon_months: PositiveInt = 36
     """How long bought hardware is used, months (spreads purchase cost over time)."""
     gpus: GpuFilter = Field(default_factory=GpuFilter)
@@ -331,6 +370,8 @@ class ProblemSpec(StrictModel):
     """GPUs already on hand (no purchase cost; their power still counts)."""
     rent: RentOptions = Field(default_factory=RentOptions)
     """Rental pricing options."""
+    costs: Costs = Field(default_factory=Costs)
+    """Your own prices and running costs, used instead of the catalogue's."""
     planning: Planning = Field(default_factory=Planning)
     """Search and engine settings."""
     workloads: list[Workload] = Field(min_length=1)
@@ -445,6 +486,8 @@ def type_text(ann: Any, extra_meta: list[Any] | None = None) -> str:
     bounds = {type(m).__name__: m for m in meta if isinstance(m, (Gt, Ge, Lt, Le))}
     if "Gt" in bounds and "Le" in bounds:
         text += f" in ({_num(bounds['Gt'].gt)}, {_num(bounds['Le'].le)}]"
+    elif "Ge" in bounds and "Le" in bounds:
+        text += f" in [{_num(bounds['Ge'].ge)}, {_num(bounds['Le'].le)}]"
     else:
         for name, sign in (("Gt", ">"), ("Ge", ">="), ("Lt", "<"), ("Le", "<=")):
             if name in bounds:

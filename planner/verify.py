@@ -14,6 +14,7 @@ from planner.candidates import demand_qps, tokens_of
 from planner.errors import EXIT_BUG, PlannerError
 from planner.estimate import Deployment, max_batch, memory_breakdown, timings
 from planner.milp import EPS_USD_PER_REPLICA_GPU, MilpInput
+from planner.plan import hosts_at_hour, lines_at_hour
 from planner.prices import PriceBook
 from planner.resolve import Resolved
 
@@ -39,10 +40,9 @@ def verify_plan(res: Resolved, inp: MilpInput, plan, book: PriceBook) -> None:
     cat = res.catalog
     spec = res.spec
     workloads = {w.name: w for w in res.workloads}
-    covered: dict[str, float] = {w: 0.0 for w in workloads}
-    replicas: dict[str, int] = {w: 0 for w in workloads}
+    share: dict[str, float] = {}
     for line in plan.deployments:
-        c, n = line.candidate, line.replicas
+        c = line.candidate
         w = workloads[c.workload]
         d = Deployment(model=w.model, gpu=cat.gpus.rows[c.gpu], precision=cat.precisions.rows[c.precision],
                        kv_precision=cat.precisions.rows[c.kv_precision], tp=c.tp,
@@ -62,36 +62,42 @@ def verify_plan(res: Resolved, inp: MilpInput, plan, book: PriceBook) -> None:
             if tpot > slo.tpot_ms / 1e3 * (1 + REL_TOL):
                 bad.append(f"{c.id}: TPOT {tpot * 1e3:.2f} ms > SLO {slo.tpot_ms:g} ms")
         capacity = w.max_utilization * rate / n_out
-        demand = demand_qps(w, ttft + (n_out - 1) * tpot)
-        covered[w.name] += n * capacity / demand
-        replicas[w.name] += n
-    for name, w in workloads.items():
-        if covered[name] < 1.0 - REL_TOL:
-            bad.append(f"workload {name}: replicas cover {covered[name]:.4f} of its demand (< 1)")
-        if replicas[name] < w.spec.min_replicas:
-            bad.append(f"workload {name}: {replicas[name]} replicas < min_replicas {w.spec.min_replicas}")
+        share[c.id] = capacity / demand_qps(w, ttft + (n_out - 1) * tpot)
 
-    bins, unplaced = place(plan.deployments, plan.hosts)
-    if unplaced:
-        bad.append(f"{len(unplaced)} replicas do not fit in the plan's hosts: {', '.join(sorted(set(unplaced)))}")
-    tp_of = {d.candidate.id: d.candidate.tp for d in plan.deployments}
-    slots_of = {f"{h.id} #{k + 1}": h.slots for h, n in plan.hosts for k in range(n)}
-    for label, content in bins:
-        if sum(tp_of[c] for c in content) > slots_of[label]:
-            bad.append(f"{label}: TP groups of {sum(tp_of[c] for c in content)} GPUs on {slots_of[label]} slots")
-    for gid, n_cards in ((c.gpu, n) for c, n in plan.cards):
-        owned = sum(h.slots * n for h, n in plan.hosts if h.gpu == gid and h.kind == "owned")
-        used = sum(d.replicas * d.candidate.tp for d in plan.deployments if d.candidate.gpu == gid)
-        slots = sum(h.slots * n for h, n in plan.hosts if h.gpu == gid and h.kind == "server")
-        if n_cards + owned < used:
-            bad.append(f"{gid}: {n_cards} cards bought + {owned} owned < {used} GPUs used")
-        if n_cards > slots:
-            bad.append(f"{gid}: {n_cards} cards bought but only {slots} server slots")
-    for gid, cap in res.available.items():
-        installed = sum(h.slots * n for h, n in plan.hosts if h.gpu == gid and h.gpus_included) + \
-            sum(n for c, n in plan.cards if c.gpu == gid)
-        if installed > cap:
-            bad.append(f"{gid}: {installed} GPUs in the plan > gpus.available {cap}")
+    sol = plan.solution
+    for hour in range(plan.periods):
+        at = f" in hour {hour:02d}" if plan.periods > 1 else ""
+        lines = lines_at_hour(plan.deployments, sol, hour)
+        hosts = hosts_at_hour(plan.hosts, sol, hour)
+        for name, w in workloads.items():
+            level = inp.profile.get(name, (1.0,) * plan.periods)[hour]
+            covered = sum(d.replicas * share[d.candidate.id] for d in lines if d.candidate.workload == name)
+            count = sum(d.replicas for d in lines if d.candidate.workload == name)
+            if covered < level * (1.0 - REL_TOL):
+                bad.append(f"workload {name}: replicas cover {covered:.4f} of its peak demand{at} (needs {level:g})")
+            if count < w.spec.min_replicas:
+                bad.append(f"workload {name}: {count} replicas{at} < min_replicas {w.spec.min_replicas}")
+        bins, unplaced = place(lines, hosts)
+        if unplaced:
+            bad.append(f"{len(unplaced)} replicas do not fit in the plan's hosts{at}: {', '.join(sorted(set(unplaced)))}")
+        tp_of = {d.candidate.id: d.candidate.tp for d in lines}
+        slots_of = {f"{h.id} #{k + 1}": h.slots for h, n in hosts for k in range(n)}
+        for label, content in bins:
+            if sum(tp_of[c] for c in content) > slots_of[label]:
+                bad.append(f"{label}: TP groups of {sum(tp_of[c] for c in content)} GPUs on {slots_of[label]} slots{at}")
+        for gid, n_cards in ((c.gpu, n) for c, n in plan.cards):
+            with_gpus = sum(h.slots * n for h, n in hosts if h.gpu == gid and h.gpus_included)
+            used = sum(d.replicas * d.candidate.tp for d in lines if d.candidate.gpu == gid)
+            slots = sum(h.slots * n for h, n in hosts if h.gpu == gid and h.kind == "server")
+            if n_cards + with_gpus < used:
+                bad.append(f"{gid}: {n_cards} cards bought + {with_gpus} GPUs owned or rented < {used} GPUs used{at}")
+            if n_cards > slots:
+                bad.append(f"{gid}: {n_cards} cards bought but only {slots} server slots")
+        for gid, cap in res.available.items():
+            installed = sum(h.slots * n for h, n in hosts if h.gpu == gid and h.gpus_included) + \
+                sum(n for c, n in plan.cards if c.gpu == gid)
+            if installed > cap:
+                bad.append(f"{gid}: {installed} GPUs in the plan{at} > gpus.available {cap}")
     b = spec.budget
     if b is not None and b.capex_usd is not None and plan.capex_usd > b.capex_usd * (1 + REL_TOL):
         bad.append(f"capex ${plan.capex_usd:,.0f} > budget.capex_usd ${b.capex_usd:,.0f}")
@@ -99,7 +105,9 @@ def verify_plan(res: Resolved, inp: MilpInput, plan, book: PriceBook) -> None:
         bad.append(f"monthly ${plan.monthly_usd:,.0f} > budget.monthly_usd ${b.monthly_usd:,.0f}")
     if spec.power_kw_max is not None and plan.power_kw > spec.power_kw_max * (1 + REL_TOL):
         bad.append(f"facility power {plan.power_kw:.2f} kW > power_kw_max {spec.power_kw_max:g} kW")
-    eps = EPS_USD_PER_REPLICA_GPU * sum(d.replicas * d.candidate.tp for d in plan.deployments)
+    replica_gpus = [sum(d.replicas * d.candidate.tp for d in lines_at_hour(plan.deployments, sol, t))
+                    for t in range(plan.periods)]
+    eps = EPS_USD_PER_REPLICA_GPU * sum(replica_gpus) / plan.periods
     cost = plan.capex_usd + inp.months * plan.monthly_usd
     obj = plan.solution.objective_usd - eps
     if abs(cost - obj) > 1e-6 * max(1.0, abs(cost)) + 1e-3:

@@ -71,7 +71,7 @@ def test_problem_matches_golden(run_cli, update_golden, path):
     assert data["status"] == "optimal"
     assert {"status", "plans", "solver"} <= set(data) and {"name", "seconds", "gap"} <= set(data["solver"])
     for plan in data["plans"]:
-        assert plan["pricing"] in ("rent", "buy")
+        assert plan["pricing"] in ("rent", "buy", "hybrid")
         assert plan["deployments"], "an optimal plan deploys something"
         for d in plan["deployments"]:
             assert {"workload", "model", "gpu", "precision", "tp", "replicas", "ttft_ms", "tpot_ms", "capacity_qps"} <= set(d)
@@ -113,12 +113,14 @@ def test_highs_and_scip_reach_the_same_cost(run_cli):
 
 
 def test_output_formats_and_out_dir(run_cli, tmp_path):
-    """table, csv and markdown render; --out writes plan.json, plan.md, deployments.csv, bom.csv."""
+    """table, csv and markdown render; --out writes plan.json, plan.md, deployments.csv, bom.csv (and the chart)."""
     path = "problems/seed001-qwen7b-50-users.yaml"
     code, out, err = run_cli(["solve", path, "--today", TODAY, "--out", tmp_path / "o"])
     assert code == 0, err
     assert "Bill of materials" in out and "solver highs: optimal" in out
-    assert sorted(p.name for p in (tmp_path / "o").iterdir()) == ["bom.csv", "deployments.csv", "plan.json", "plan.md"]
+    # seed001 is objective: compare, so the chart comes too (tests/test_compare.py checks it)
+    assert sorted(p.name for p in (tmp_path / "o").iterdir()) == ["bom.csv", "cumulative_cost.png", "deployments.csv",
+                                                                  "plan.json", "plan.md"]
     code, out, _ = run_cli(["solve", path, "--format", "csv", "--today", TODAY])
     assert code == 0 and out.splitlines()[0].startswith("pricing,workload,model,gpu,precision")
     code, out, _ = run_cli(["solve", path, "--format", "markdown", "--today", TODAY])
