@@ -92,7 +92,8 @@ def rent_utilization_threshold(rent: PlanCost, buy: PlanCost, horizon: int) -> f
 
     Model: the rented fleet is pay-per-use. At utilisation u (the share of each month it is
     actually rented, 0..1) renting costs u x rent_monthly per month, while the bought fleet
-    costs its capex plus buy_monthly every month whatever its use. Over `horizon` months the
+    costs its capex plus buy_monthly every month whatever its use (with hourly traffic profiles the
+    rent plan's monthly cost is already scaled hour by hour; u applies on top). Over `horizon` months the
     two cost the same at
 
         u* = (capex + horizon x buy_monthly) / (horizon x rent_monthly)

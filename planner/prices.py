@@ -576,6 +576,7 @@ def merge_catalog_text(book: PriceBook, text: str, label: str, gpu_ids: Iterable
                                        "keys among " + ", ".join(CATALOG_SECTIONS)))
     rows: dict[str, list[tuple[int, dict[str, str]]]] = {k: [] for k in CATALOG_SECTIONS}
     given: dict[tuple[str, int], set[str]] = {}  # (section, item start line) -> columns written
+    unreadable: set[tuple[str, int, str]] = set()  # (section, item start line, column) already reported
     at_line: dict[tuple[str, int], list[int]] = {}  # (section, item start line) -> item indexes
     for section, items in data.items():
         columns = CATALOG_SECTIONS.get(section) if isinstance(section, str) else None
@@ -588,11 +589,11 @@ def merge_catalog_text(book: PriceBook, text: str, label: str, gpu_ids: Iterable
         if items is None:
             continue
         if not isinstance(items, list):
-            problems.append(doc.problem((section,), "expected a list of rows", "items of column: value"))
+            problems.append(doc.problem((section,), "must be a list of rows", "items of column: value"))
             continue
         for i, item in enumerate(items):
             if not isinstance(item, dict):
-                problems.append(doc.problem((section, i), "expected a mapping of column: value",
+                problems.append(doc.problem((section, i), "must be a mapping of column: value",
                                             "the columns of catalog/" + section + ".csv"))
                 continue
             line = doc.mark((section, i))[0] or 0
@@ -612,10 +613,11 @@ def merge_catalog_text(book: PriceBook, text: str, label: str, gpu_ids: Iterable
                 if cell is None:
                     problems.append(doc.problem((section, i, col), "expected a single value, got a "
                                                 + ("list" if isinstance(value, list) else "mapping")))
+                    unreadable.add((section, line, col))
                     continue
                 cells[col] = cell
             rows[section].append((line, cells))
-            given[(section, line)] = set(cells)
+            given[(section, line)] = {c for c in item if c in columns}
             at_line.setdefault((section, line), []).append(i)
 
     ids = set(gpu_ids)
@@ -631,7 +633,8 @@ def merge_catalog_text(book: PriceBook, text: str, label: str, gpu_ids: Iterable
     network = _parse_network(label, rows["network"], found["network"])
     running = _parse_running(label, rows["running_costs"], found["running_costs"], complete=False)
     for section, section_problems in found.items():
-        problems += [_locate(doc, section, p, at_line, given) for p in section_problems]
+        problems += [_locate(doc, section, p, at_line, given) for p in section_problems
+                     if (section, p.line, p.key) not in unreadable]
     if problems:
         problems.sort(key=lambda p: (p.line or 0, p.col or 0))
         raise CatalogError(problems)

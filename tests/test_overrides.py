@@ -308,3 +308,22 @@ def test_readme_prices_example_merges():
     assert len(book.offers) == len(shipped.offers) + 1 and book.offers[-1].provider == "mycloud"
     assert book.gpu_prices["rtx-4090-24gb"].usd_per_gpu == 1450
     assert book.running_value("electricity_usd_per_kwh") == 0.21
+
+
+@pytest.mark.parametrize("text, lines", [
+    ("", ["m.yaml:1:1: the file is empty; expected lists such as cloud_offers: or gpu_prices:"]),
+    ("- a\n", [("m.yaml:1:1: the top level must be a mapping of lists; expected keys among cloud_offers, gpu_prices, "
+               "servers, server_parts, network, running_costs")]),
+    ("network: 5\n", ["m.yaml:1:10: network: must be a list of rows; expected items of column: value"]),
+    ("network:\n  - 5\n", [("m.yaml:2:5: network[0]: must be a mapping of column: value; expected the columns of "
+                           "catalog/network.csv")]),
+    ("running_costs:\n  - {key: pue, value: {a: 1}, unit: r, confidence: low, source: s, as_of: 2026-01-01}\n",
+     ["m.yaml:2:16: running_costs[0].value: expected a single value, got a mapping"]),
+    (("gpu_prices:\n  - {gpu: l4-24gb, gpu: l4-24gb, usd_per_gpu: 1, condition: new, confidence: low, source: s, "
+     "as_of: 2026-01-01}\n"),
+     ["m.yaml:2:20: gpu_prices[0].gpu: duplicate key 'gpu' (first at line 2); expected each key once"]),
+])
+def test_catalog_file_structure_errors(text, lines):
+    with pytest.raises(CatalogError) as exc:
+        merge_catalog_text(load_prices(), text, "m.yaml", _cat().gpus.rows)
+    assert exc.value.lines() == lines
