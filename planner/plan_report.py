@@ -11,6 +11,7 @@ from typing import Any
 
 from planner import perf
 from planner.candidates import CandidateSet, reason_counts
+from planner.compare import depreciation_usd_per_month
 from planner.plan import Outcome, Plan
 from planner.report import console, render_table, to_csv, to_json
 
@@ -95,7 +96,8 @@ def outcome_record(out: Outcome, timings: bool, today: dt.date) -> dict:
             **({"placement_hour": p.peak_hour} if p.peak_hour is not None else {}),
             "bom": [{k: v for k, v in r.items() if k != "pricing"} for r in bom_records(p)],
             "cost": {"capex_usd": p.capex_usd, "monthly_usd": p.monthly_usd, "horizon_months": p.horizon_months,
-                     "total_usd": p.total_usd, "power_kw": p.power_kw},
+                     "total_usd": p.total_usd, "power_kw": p.power_kw,
+                     "depreciation_usd_per_month": depreciation_usd_per_month(p)},
             "solver": {"name": s.solver, "status": s.status, "seconds": s.seconds if timings else None,
                        "objective_usd": s.objective_usd, "bound_usd": s.bound_usd, "gap": s.gap,
                        "variables": s.n_variables, "constraints": s.n_constraints},
@@ -191,8 +193,10 @@ def print_outcome(out: Outcome, timings: bool, today: dt.date, width: int = 160)
         bom = [{**r, "source": _short(r["source"])} for r in bom_records(p)]
         con.print(render_table(f"Bill of materials ({p.pricing})", BOM_TABLE, bom,
                                "full sources: --format json or --out DIR (bom.csv)"))
+        dep = (f"; straight-line depreciation {_usd(depreciation_usd_per_month(p))}/month (no salvage value)"
+               if p.capex_usd > 0 else "")
         con.print(f"cost: capex {_usd(p.capex_usd)}, monthly {_usd(p.monthly_usd)}, "
-                  f"{p.horizon_months}-month total {_usd(p.total_usd)}; facility power {p.power_kw:.2f} kW")
+                  f"{p.horizon_months}-month total {_usd(p.total_usd)}; facility power {p.power_kw:.2f} kW{dep}")
         con.print(_solver_line(p, timings))
     by_reason = ", ".join(f"{k} {v}" for k, v in summary["rejected_by_reason"].items()) or "none"
     con.print(f"candidates: {summary['admissible']} admissible, {summary['dominated_dropped']} dominated dropped "

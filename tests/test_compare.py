@@ -264,7 +264,7 @@ def test_compare_json_matches_golden_and_extends_solve(run_cli, update_golden, m
     assert data["cumulative_usd"]["buy"][0] == pytest.approx(buy_plan["cost"]["capex_usd"])
     assert data["cumulative_usd"]["rent"][-1] == pytest.approx(rent_plan["cost"]["total_usd"], abs=1e-3)
     assert buy_plan["cost"]["depreciation_usd_per_month"] == pytest.approx(buy_plan["cost"]["capex_usd"] / 36, abs=1e-3)
-    assert "depreciation_usd_per_month" not in rent_plan["cost"]
+    assert rent_plan["cost"]["depreciation_usd_per_month"] == 0  # a rent plan has no capex to depreciate
 
 
 def test_compare_solves_any_objective_as_compare(run_cli, tmp_path):
