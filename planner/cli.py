@@ -286,23 +286,33 @@ def candidates_cmd(file: Path, fmt: str, rejected: bool, ladder: bool, catalog_f
                                           [r for r in rows if r["workload"] == w.name and r["status"] == "rejected"]))
 
 
+def _plan_options(fn):
+    """Options `solve` and `compare` share: solver, time limit, timings, staleness date, price catalogue."""
+    for option in reversed((
+        click.option("--solver", type=click.Choice(["highs", "scip"]), default="highs", show_default=True,
+                     help="MILP solver (both through OR-Tools MathOpt)."),
+        click.option("--time-limit-s", type=click.FloatRange(min=0.1), default=60.0, show_default=True,
+                     help="Stop the solver after this many seconds (the best plan found is reported with its gap)."),
+        click.option("--timings/--no-timings", default=True, show_default=True,
+                     help="Report solver seconds (--no-timings makes the output byte-identical between runs)."),
+        click.option("--today", help="Date the price-staleness warning is computed against, and the as-of date of "
+                                     "the workload file's costs: (YYYY-MM-DD; default today)."),
+        click.option("--catalog", "catalog_file", type=click.Path(dir_okay=False, path_type=Path),
+                     help="Your price catalogue (YAML) merged over the shipped price tables "
+                          "(see catalog/README-prices.md)."),
+    )):
+        fn = option(fn)
+    return fn
+
+
 @cli.command("solve")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv", "markdown"], case_sensitive=False),
               default="table", show_default=True)
-@click.option("--solver", type=click.Choice(["highs", "scip"]), default="highs", show_default=True,
-              help="MILP solver (both through OR-Tools MathOpt).")
-@click.option("--time-limit-s", type=click.FloatRange(min=0.1), default=60.0, show_default=True,
-              help="Stop the solver after this many seconds (the best plan found is reported with its gap).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
               help="Also write plan.json, plan.md, deployments.csv and bom.csv to this directory "
                    "(and cumulative_cost.png for objective: compare).")
-@click.option("--timings/--no-timings", default=True, show_default=True,
-              help="Report solver seconds (--no-timings makes the output byte-identical between runs).")
-@click.option("--today", help="Date the price-staleness warning is computed against, and the as-of date of the "
-                               "workload file's costs: (YYYY-MM-DD; default today).")
-@click.option("--catalog", "catalog_file", type=click.Path(dir_okay=False, path_type=Path),
-              help="Your price catalogue (YAML) merged over the shipped price tables (see catalog/README-prices.md).")
+@_plan_options
 def solve_cmd(file: Path, fmt: str, solver: str, time_limit_s: float, out_dir: Path | None, timings: bool,
               today: str | None, catalog_file: Path | None) -> None:
     """Cheapest fleet meeting every workload's SLO: deployments, bill of materials, cost."""
@@ -352,19 +362,10 @@ def _write_chart(out, out_dir: Path) -> None:
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "markdown"], case_sensitive=False),
               default="table", show_default=True)
-@click.option("--solver", type=click.Choice(["highs", "scip"]), default="highs", show_default=True,
-              help="MILP solver (both through OR-Tools MathOpt).")
-@click.option("--time-limit-s", type=click.FloatRange(min=0.1), default=60.0, show_default=True,
-              help="Stop the solver after this many seconds (the best plan found is reported with its gap).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
               help="Also write plan.json, plan.md, compare.md, deployments.csv, bom.csv and cumulative_cost.png "
                    "to this directory.")
-@click.option("--timings/--no-timings", default=True, show_default=True,
-              help="Report solver seconds (--no-timings makes the output byte-identical between runs).")
-@click.option("--today", help="Date the price-staleness warning is computed against, and the as-of date of the "
-                               "workload file's costs: (YYYY-MM-DD; default today).")
-@click.option("--catalog", "catalog_file", type=click.Path(dir_okay=False, path_type=Path),
-              help="Your price catalogue (YAML) merged over the shipped price tables (see catalog/README-prices.md).")
+@_plan_options
 def compare_cmd(file: Path, fmt: str, solver: str, time_limit_s: float, out_dir: Path | None, timings: bool,
                 today: str | None, catalog_file: Path | None) -> None:
     """Rent or buy: both plans side by side, cumulative cost by month, break-even, utilisation threshold.

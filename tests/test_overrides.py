@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from small_spec import small_spec
 
 from planner.errors import CatalogError, InfeasibleError, InputError
 from planner.loader import load_spec_text
@@ -27,20 +28,8 @@ TODAY = dt.date(2026, 11, 21)
 
 
 def _spec(qps: float = 6.0, gpus=("rtx-4090-24gb",), objective: str = "buy", extra: str = "") -> str:
-    """A one-workload problem like tests/test_solve.py's, with `extra` top-level keys."""
-    return f"""
-name: small
-objective: {objective}
-gpus: {{allow: [{", ".join(gpus)}]}}
-planning: {{tp_degrees: [1, 2]}}
-{extra}
-workloads:
-  - name: chat
-    model: llama-3.1-8b
-    precisions: [fp16, int8]
-    traffic: {{peak_qps: {qps}, input_tokens: 512, output_tokens: 128}}
-    slo: {{ttft_ms: 1000, tpot_ms: 60}}
-"""
+    """tests/small_spec.py's problem, on an RTX 4090 and bought by default."""
+    return small_spec(qps=qps, gpus=gpus, objective=objective, extra=extra)
 
 
 def _plan(text: str, **kw):

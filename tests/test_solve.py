@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from small_spec import small_spec
 
 from planner.errors import InfeasibleError
 from planner.loader import load_spec_text
@@ -167,22 +168,7 @@ def test_bad_file_exits_2_with_location(run_cli, tmp_path):
 # Small problems: a cost derivable from the plan, verification, properties
 # ---------------------------------------------------------------------------------------------
 
-def _spec(qps: float = 4.0, ttft_ms: float = 1000, tpot_ms: float = 60, gpus=("l4-24gb", "l40s-48gb"),
-          objective: str = "rent", extra: str = "") -> str:
-    allow = ", ".join(gpus)
-    return f"""
-name: small
-objective: {objective}
-gpus: {{allow: [{allow}]}}
-planning: {{tp_degrees: [1, 2]}}
-{extra}
-workloads:
-  - name: chat
-    model: llama-3.1-8b
-    precisions: [fp16, int8]
-    traffic: {{peak_qps: {qps}, input_tokens: 512, output_tokens: 128}}
-    slo: {{ttft_ms: {ttft_ms}, tpot_ms: {tpot_ms}}}
-"""
+_spec = small_spec
 
 
 def _cost(text: str) -> float | None:
