@@ -28,23 +28,18 @@ if TYPE_CHECKING:
 
 def place(lines: list[DeploymentLine], hosts: list[tuple[HostType, int]]) -> tuple[list[tuple[str, list[str]]], list[str]]:
     """Replicas placed on hosts: ([(host label #k, [candidate id per replica])], [unplaced ids])."""
-    bins: list[tuple[str, int, list[str]]] = []
+    bins: list[tuple[str, str, list[str]]] = []  # (label, GPU, candidate ids)
+    free: dict[str, int] = {}
     for h, n in sorted(hosts, key=lambda t: (-t[0].slots, t[0].id)):
         for k in range(n):
-            bins.append((f"{h.id} #{k + 1}", h.slots, []))
-    free = {label: slots for label, slots, _ in bins}
-    by_gpu_bins: dict[str, list[tuple[str, int, list[str]]]] = {}
-    host_gpu = {}
-    for h, n in hosts:
-        for k in range(n):
-            host_gpu[f"{h.id} #{k + 1}"] = h.gpu
-    for b in bins:
-        by_gpu_bins.setdefault(host_gpu[b[0]], []).append(b)
+            label = f"{h.id} #{k + 1}"
+            bins.append((label, h.gpu, []))
+            free[label] = h.slots
     items = sorted(((d.candidate.tp, d.candidate.id, d.candidate.gpu) for d in lines for _ in range(d.replicas)),
                    key=lambda t: (-t[0], t[1]))
     unplaced = []
     for tp, cid, gpu in items:
-        for label, _, content in by_gpu_bins.get(gpu, []):
+        for label, _, content in (b for b in bins if b[1] == gpu):
             if free[label] >= tp:
                 content.append(cid)
                 free[label] -= tp

@@ -73,10 +73,6 @@ class Candidate:
     dominated_by: str | None = None
 
     @property
-    def gpus(self) -> int:
-        return self.tp
-
-    @property
     def coverage_per_gpu(self) -> float:
         return self.coverage / self.tp
 
@@ -145,12 +141,6 @@ def demand_qps(w: ResolvedWorkload, response_s: float) -> float:
     return t.concurrent_users / (t.think_time_s + response_s)
 
 
-def tokens_of(w: ResolvedWorkload) -> tuple[int, int]:
-    """(input tokens, output tokens) per request."""
-    src = w.spec.batch if w.spec.batch is not None else w.spec.traffic
-    return src.input_tokens, src.output_tokens
-
-
 def generate(res: Resolved, ladder: bool = False) -> CandidateSet:
     """Every candidate and rejection of every workload, in a stable order; dominance marked.
 
@@ -199,7 +189,7 @@ def _evaluate_combo(res: Resolved, w: ResolvedWorkload, g: Gpu, p: Precision, tp
     d = Deployment(model=m, gpu=g, precision=p, kv_precision=kv, tp=tp, mem_utilization=planning.mem_utilization,
                    max_num_seqs=planning.max_num_seqs)
     eff = res.catalog.efficiency_for(g)
-    n_in, n_out = tokens_of(w)
+    n_in, n_out = w.spec.input_tokens, w.spec.output_tokens
     context = n_in + n_out
     limit = max_batch(d, context)
     if limit < 1:

@@ -322,12 +322,7 @@ def solve_cmd(file: Path, fmt: str, solver: str, time_limit_s: float, out_dir: P
     day = _today(today)
     out = solve_file(file, solver=solver, time_limit_s=time_limit_s, catalog_file=catalog_file, today=day)
     if out_dir is not None:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        (out_dir / "plan.json").write_text(plan_report.outcome_json(out, timings, day), encoding="utf-8")
-        (out_dir / "plan.md").write_text(plan_report.outcome_markdown(out, timings, day), encoding="utf-8")
-        (out_dir / "deployments.csv").write_text(plan_report.outcome_csv(out), encoding="utf-8")
-        (out_dir / "bom.csv").write_text(plan_report.bom_csv(out), encoding="utf-8")
-        _write_chart(out, out_dir)
+        _write_plan_files(out, out_dir, timings, day)
     if fmt == "json":
         click.echo(plan_report.outcome_json(out, timings, day), nl=False)
     elif fmt == "csv":
@@ -341,6 +336,18 @@ def solve_cmd(file: Path, fmt: str, solver: str, time_limit_s: float, out_dir: P
 # ---------------------------------------------------------------------------------------------
 # planner compare
 # ---------------------------------------------------------------------------------------------
+
+
+def _write_plan_files(out, out_dir: Path, timings: bool, day) -> None:
+    """--out DIR: plan.json, plan.md, deployments.csv, bom.csv, and the cost chart for compare."""
+    from planner import plan_report
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "plan.json").write_text(plan_report.outcome_json(out, timings, day), encoding="utf-8")
+    (out_dir / "plan.md").write_text(plan_report.outcome_markdown(out, timings, day), encoding="utf-8")
+    (out_dir / "deployments.csv").write_text(plan_report.outcome_csv(out), encoding="utf-8")
+    (out_dir / "bom.csv").write_text(plan_report.bom_csv(out), encoding="utf-8")
+    _write_chart(out, out_dir)
 
 
 def _write_chart(out, out_dir: Path) -> None:
@@ -387,14 +394,9 @@ def compare_cmd(file: Path, fmt: str, solver: str, time_limit_s: float, out_dir:
     if cmp is None:
         raise RuntimeError("objective compare gave no rent and buy plan pair")
     if out_dir is not None:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        (out_dir / "plan.json").write_text(plan_report.outcome_json(out, timings, day), encoding="utf-8")
-        (out_dir / "plan.md").write_text(plan_report.outcome_markdown(out, timings, day), encoding="utf-8")
+        _write_plan_files(out, out_dir, timings, day)
         (out_dir / "compare.md").write_text(compare_report.comparison_markdown(out, cmp, timings, day),
                                             encoding="utf-8")
-        (out_dir / "deployments.csv").write_text(plan_report.outcome_csv(out), encoding="utf-8")
-        (out_dir / "bom.csv").write_text(plan_report.bom_csv(out), encoding="utf-8")
-        _write_chart(out, out_dir)
     if fmt == "json":
         click.echo(plan_report.outcome_json(out, timings, day), nl=False)
     elif fmt == "markdown":

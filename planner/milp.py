@@ -340,7 +340,8 @@ def solve(inp: MilpInput, solver: str = "highs", time_limit_s: float = 60.0) -> 
         return round(values[v])
 
     by_hour = {k: [val(v) for v in vs] for k, vs in replicas.items()}
-    hourly_hosts = {k: [val(v) for v in vs] for k, vs in hosts.items() if _hourly(_host(inp, k), inp.periods)}
+    hourly_ids = {h.id for h in inp.hosts if _hourly(h, inp.periods)}
+    hourly_hosts = {k: [val(v) for v in vs] for k, vs in hosts.items() if k in hourly_ids}
     static_hosts = {k: val(vs[0]) for k, vs in hosts.items() if k not in hourly_hosts}
     return MilpSolution(
         status=status, solver=solver, seconds=seconds, objective_usd=obj, bound_usd=bound, gap=gap,
@@ -353,6 +354,3 @@ def solve(inp: MilpInput, solver: str = "highs", time_limit_s: float = 60.0) -> 
         n_variables=n_vars, n_constraints=n_cons,
     )
 
-
-def _host(inp: MilpInput, host_id: str) -> HostType:
-    return next(h for h in inp.hosts if h.id == host_id)

@@ -7,7 +7,6 @@ materials (every priced line with its catalogue source and date) and the cost su
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -84,8 +83,6 @@ class Plan:
     """1, or 24 when rented instances scale hour by hour with the traffic profile."""
     peak_hour: int | None = None
     """With hourly periods: the hour the placement shows (the most replica-GPUs in use)."""
-    mean_instances: dict[str, float] = field(default_factory=dict)
-    """With hourly periods: rented instance id → instances rented on average over the day."""
 
     @property
     def total_usd(self) -> float:
@@ -245,13 +242,11 @@ def build_plan(res: Resolved, inp: MilpInput, sol: MilpSolution, book: PriceBook
     cards = sorted(((inp.cards[g], n) for g, n in sol.cards.items()), key=lambda t: t[0].gpu)
     hour = peak_hour(sol, by_id)
     placement, _ = place(lines_at_hour(lines, sol, hour), hosts_at_hour(hosts, sol, hour))
-    mean_instances = {k: sum(v) / len(v) for k, v in sol.hosts_by_hour.items()}
     bom, capex, monthly, power_kw = bill_of_materials(inp.pricing, hosts, cards, sol.racks, book, res.catalog,
                                                       hourly_instances=sol.hosts_by_hour)
     return Plan(pricing=inp.pricing, solution=sol, deployments=lines, hosts=hosts, cards=cards, placement=placement,
                 bom=bom, capex_usd=capex, monthly_usd=monthly, horizon_months=res.spec.horizon_months,
-                power_kw=power_kw, periods=inp.periods, peak_hour=hour if inp.periods > 1 else None,
-                mean_instances=mean_instances)
+                power_kw=power_kw, periods=inp.periods, peak_hour=hour if inp.periods > 1 else None)
 
 
 def peak_hour(sol: MilpSolution, by_id: dict[str, Candidate]) -> int:
@@ -275,7 +270,3 @@ def lines_at_hour(lines: list[DeploymentLine], sol: MilpSolution, hour: int) -> 
 def hosts_at_hour(hosts: list[tuple[HostType, int]], sol: MilpSolution, hour: int) -> list[tuple[HostType, int]]:
     """The hosts in use in `hour`: bought and owned all day, rented instances as rented that hour."""
     return [(h, sol.hosts_by_hour[h.id][hour] if h.id in sol.hosts_by_hour else n) for h, n in hosts]
-
-
-def round_up(x: float) -> int:
-    return math.ceil(x - 1e-9)

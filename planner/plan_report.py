@@ -149,18 +149,13 @@ def _plan_title(p: Plan) -> str:
             f"{p.horizon_months} months")
 
 
-def plan_total_usd(p: Plan) -> float:
-    """Cost over the horizon: capex + horizon x monthly (a rent plan has no capex)."""
-    return p.capex_usd + p.horizon_months * p.monthly_usd
-
-
 def hybrid_savings(out: Outcome) -> dict | None:
     """What the hybrid plan saves over the horizon against all-rent and all-buy (None without one)."""
     by = {p.pricing: p for p in out.plans}
     if "hybrid" not in by:
         return None
-    h = plan_total_usd(by["hybrid"])
-    return {k: plan_total_usd(by[k]) - h for k in ("rent", "buy") if k in by}
+    h = by["hybrid"].total_usd
+    return {k: by[k].total_usd - h for k in ("rent", "buy") if k in by}
 
 
 def _solver_line(p: Plan, timings: bool) -> str:

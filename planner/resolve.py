@@ -87,7 +87,7 @@ def resolve(loaded: LoadedSpec, cat: Catalog) -> Resolved:
         if model is not None and (precisions is None or all(precisions)):
             workloads.append(ResolvedWorkload(
                 index=i, spec=w, model=model, precisions=precisions, kv_precision=kv,
-                max_utilization=w.max_utilization if w.max_utilization is not None else spec.planning.max_utilization,
+                max_utilization=spec.max_utilization_for(w),
             ))
 
     f = spec.gpus

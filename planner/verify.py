@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from planner import perf
 from planner.bom import place
-from planner.candidates import demand_qps, tokens_of
+from planner.candidates import demand_qps
 from planner.errors import EXIT_BUG, PlannerError
 from planner.estimate import Deployment, max_batch, memory_breakdown, timings
 from planner.milp import EPS_USD_PER_REPLICA_GPU, MilpInput
@@ -47,7 +47,7 @@ def verify_plan(res: Resolved, inp: MilpInput, plan, book: PriceBook) -> None:
         d = Deployment(model=w.model, gpu=cat.gpus.rows[c.gpu], precision=cat.precisions.rows[c.precision],
                        kv_precision=cat.precisions.rows[c.kv_precision], tp=c.tp,
                        mem_utilization=spec.planning.mem_utilization, max_num_seqs=spec.planning.max_num_seqs)
-        n_in, n_out = tokens_of(w)
+        n_in, n_out = w.spec.input_tokens, w.spec.output_tokens
         if c.batch > max_batch(d, n_in + n_out):
             mem = memory_breakdown(d, c.batch, n_in + n_out)
             bad.append(f"{c.id}: batch {c.batch} needs {mem.total / perf.GIB:.2f} GiB per GPU, "
