@@ -16,9 +16,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from planner.catalog import load_catalog
+from planner.catalog.store import load_catalog
 from planner.errors import PlannerError
-from planner.estimate import Deployment, evaluate
+from planner.perf.estimate import Deployment, evaluate
 
 
 def main() -> None:

@@ -33,15 +33,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from planner import candidates as cand_mod
-from planner.catalog import load_catalog
-from planner.loader import load_spec, load_spec_text
-from planner.milp import SOLVERS
-from planner.milp import solve as solve_milp
-from planner.plan import build_plan, milp_input, solve_loaded
-from planner.prices import load_prices
-from planner.resolve import resolve
-from planner.verify import verify_plan
+from planner.catalog.prices import load_prices
+from planner.catalog.resolve import resolve
+from planner.catalog.store import load_catalog
+from planner.optimize import candidates as cand_mod
+from planner.optimize.chain import build_plan, milp_input, solve_loaded
+from planner.optimize.milp import SOLVERS
+from planner.optimize.milp import solve as solve_milp
+from planner.optimize.verify import verify_plan
+from planner.spec.loader import load_spec, load_spec_text
 
 TIME_LIMIT_S = 60.0
 TARGET_FILE = ROOT / "problems" / "fleet-20.yaml"

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import pytest
 
-from planner.catalog import Catalog, load_catalog
+from planner.catalog.store import Catalog, load_catalog
 from planner.cli import main
 
 

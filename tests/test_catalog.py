@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from planner.catalog import Model, parse_gpus
+from planner.catalog.gpus import parse_gpus
+from planner.catalog.models import Model
 from planner.errors import CatalogError, InputError
 
 CATALOG_DIR = Path(__file__).resolve().parent.parent / "catalog"
@@ -372,7 +373,7 @@ def test_non_finite_catalogue_numbers_are_rejected():
     """`nan` and `inf` parse as floats but are not figures: a row carrying one is a located error."""
     import pathlib
 
-    from planner.catalog import parse_gpus
+    from planner.catalog.gpus import parse_gpus
     from planner.errors import CatalogError
 
     text = (pathlib.Path(__file__).resolve().parent.parent / "catalog" / "gpus.csv").read_text(encoding="utf-8")

@@ -84,7 +84,7 @@ def test_estimate_tp1_does_not_fit(run_cli):
 )
 def test_output_is_deterministic(run_cli, argv):
     """The same command run twice prints byte-identical stdout (stable order, fixed float
-    formats; see planner/report.py)."""
+    formats; see planner/report/format.py)."""
     first = run_cli(argv)
     second = run_cli(argv)
     assert first[0] == 0, first[2]

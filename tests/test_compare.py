@@ -18,7 +18,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from planner.compare import (
+from planner.money.compare import (
     break_even_month,
     compare,
     compare_plans,
@@ -26,7 +26,7 @@ from planner.compare import (
     depreciation_usd_per_month,
     rent_utilization_threshold,
 )
-from planner.compare_report import table_months
+from planner.report.comparison import table_months
 
 REPO = Path(__file__).resolve().parent.parent
 GOLDEN = REPO / "tests" / "golden" / "compare_seed001.json"
@@ -220,7 +220,7 @@ def test_compare_command_prints_both_plans_and_writes_the_chart(run_cli, tmp_pat
 def test_chart_is_reproducible(tmp_path):
     """Same comparison, same bytes (fixed size, dpi and style; no software or date in the metadata)."""
     pytest.importorskip("matplotlib")
-    from planner.compare_report import write_chart
+    from planner.report.chart import write_chart
 
     c = compare(rent(3000), buy(24000, 1000))
     a = write_chart(c, "demo", tmp_path / "a.png").read_bytes()

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from planner import calibration as V
+from planner.perf import calibration as V
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -46,7 +46,7 @@ def test_quickstart_solve_matches_golden_and_readme(run_cli, update_golden):
 
 def test_readme_field_table_matches_the_schema():
     """Every key of the workload schema appears in the README's field table with its default."""
-    from planner.schema import field_reference
+    from planner.spec.fields import field_reference
 
     readme = (REPO / "README.md").read_text(encoding="utf-8")
     for key, _type, default, _desc in field_reference():
@@ -56,7 +56,7 @@ def test_readme_field_table_matches_the_schema():
 
 
 def test_readme_lists_every_constraint_family_and_problem():
-    from planner.milp import CONSTRAINT_FAMILIES
+    from planner.optimize.milp import CONSTRAINT_FAMILIES
 
     readme = (REPO / "README.md").read_text(encoding="utf-8")
     for family, meaning in CONSTRAINT_FAMILIES.items():

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from planner.candidates import Candidate
-from planner.costs import HostType
-from planner.milp import EPS_USD_PER_REPLICA_GPU, MilpInput, solve
+from planner.money.costs import HostType
+from planner.optimize.candidates import Candidate
+from planner.optimize.milp import EPS_USD_PER_REPLICA_GPU, MilpInput, solve
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -10,11 +10,12 @@ import dataclasses
 
 import pytest
 
-from planner.candidates import Candidate
-from planner.catalog import load_catalog
-from planner.costs import RunningRates, rental_hosts
-from planner.milp import EPS_USD_PER_REPLICA_GPU, MilpInput, solve
-from planner.prices import CloudOffer, load_prices
+from planner.catalog.price_rows import CloudOffer
+from planner.catalog.prices import load_prices
+from planner.catalog.store import load_catalog
+from planner.money.costs import RunningRates, rental_hosts
+from planner.optimize.candidates import Candidate
+from planner.optimize.milp import EPS_USD_PER_REPLICA_GPU, MilpInput, solve
 
 GPU = "h100-sxm-80gb"
 

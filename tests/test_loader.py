@@ -14,8 +14,9 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from planner.errors import InputError
-from planner.loader import LoadedSpec, load_spec, load_spec_text
-from planner.schema import ProblemSpec, Workload, allowed_keys, field_reference
+from planner.spec.fields import allowed_keys, field_reference
+from planner.spec.loader import LoadedSpec, load_spec, load_spec_text
+from planner.spec.schema import ProblemSpec, Workload
 
 REPO = Path(__file__).resolve().parent.parent
 BAD = REPO / "tests" / "bad_inputs"

@@ -20,11 +20,12 @@ from dataclasses import replace
 
 import pytest
 
-from planner.candidates import Candidate
-from planner.costs import CardCost, HostType
-from planner.diagnose import diagnose_caps
+from planner.catalog.price_rows import ServerType
 from planner.errors import SolverError
-from planner.milp import (
+from planner.money.costs import CardCost, HostType
+from planner.optimize.candidates import Candidate
+from planner.optimize.diagnose import diagnose_caps
+from planner.optimize.milp import (
     CONSTRAINT_FAMILIES,
     EPS_USD_PER_REPLICA_GPU,
     MilpInput,
@@ -33,7 +34,6 @@ from planner.milp import (
     replica_upper_bound,
     solve,
 )
-from planner.prices import ServerType
 
 SOLVERS = ["highs", "scip"]
 both_solvers = pytest.mark.parametrize("solver", SOLVERS)

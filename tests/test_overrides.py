@@ -13,15 +13,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from small_spec import small_spec
 
+from planner.catalog.overrides import apply_overrides, prices_for_spec
+from planner.catalog.price_file import merge_catalog_text
+from planner.catalog.prices import load_prices
 from planner.errors import CatalogError, InfeasibleError, InputError
-from planner.loader import load_spec_text
-from planner.plan import solve_loaded
-from planner.prices import (
-    apply_overrides,
-    load_prices,
-    merge_catalog_text,
-    prices_for_spec,
-)
+from planner.optimize.chain import solve_loaded
+from planner.spec.loader import load_spec_text
 
 REPO = Path(__file__).resolve().parent.parent
 TODAY = dt.date(2026, 11, 21)
@@ -103,7 +100,7 @@ def test_running_cost_overrides_are_cited_and_dated():
 
 
 def _cat():
-    from planner.catalog import load_catalog
+    from planner.catalog.store import load_catalog
 
     return load_catalog()
 
@@ -161,7 +158,7 @@ def test_rent_override_sets_the_plan_tier_only():
     """Only the plan's tier changes (spot here), on every offer of the GPU, also where the
     catalogue had no spot price; other tiers and other GPUs keep their prices."""
     shipped = load_prices()
-    from planner.schema import Costs
+    from planner.spec.schema import Costs
 
     costs = Costs(rent_usd_per_gpu_hour={"l40s-48gb": 0.9})
     book = apply_overrides(shipped, costs, {"l40s-48gb": "l40s-48gb"}, pricing="spot", source="workload file x",

@@ -9,8 +9,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from planner import perf
-from planner.catalog import Efficiency, load_catalog
-from planner.estimate import evaluate, max_batch, resolve_deployment
+from planner.catalog.precisions import Efficiency
+from planner.catalog.store import load_catalog
+from planner.perf.estimate import evaluate, max_batch, resolve_deployment
 
 CAT = load_catalog()
 EFF = Efficiency("test", bw_eff=0.8, decode_mfu=0.5, prefill_mfu=0.5, comm_eff=0.7, step_overhead_ms=0.5,

@@ -13,7 +13,7 @@ import dataclasses
 import pytest
 
 from planner import perf
-from planner.estimate import evaluate, resolve_deployment
+from planner.perf.estimate import evaluate, resolve_deployment
 
 GB = 1e9
 

@@ -17,9 +17,9 @@ from hypothesis import strategies as st
 from small_spec import small_spec
 
 from planner.errors import InfeasibleError
-from planner.loader import load_spec_text
-from planner.plan import solve_loaded
-from planner.verify import VerificationError, verify_plan
+from planner.optimize.chain import solve_loaded
+from planner.optimize.verify import VerificationError, verify_plan
+from planner.spec.loader import load_spec_text
 
 REPO = Path(__file__).resolve().parent.parent
 PROBLEMS = sorted((REPO / "problems").glob("*.yaml"))
@@ -42,9 +42,9 @@ def test_problem_set_covers_the_issue():
     assert len(names) >= 10
     assert set(SEED_FILES) <= names
     assert any(n.startswith("infeasible") for n in names)
-    from planner.catalog import load_catalog
-    from planner.loader import load_spec
-    from planner.resolve import resolve
+    from planner.catalog.resolve import resolve
+    from planner.catalog.store import load_catalog
+    from planner.spec.loader import load_spec
 
     cat = load_catalog()
     fleet = resolve(load_spec(REPO / "problems" / "multi-model-fleet.yaml"), cat)
@@ -199,7 +199,7 @@ def test_verification_catches_a_tampered_plan():
     loaded = load_spec_text(_spec(qps=6.0), "s.yaml")
     out = solve_loaded(loaded)
     plan = out.plans[0]
-    from planner.plan import milp_input
+    from planner.optimize.chain import milp_input
 
     inp, _ = milp_input(out.resolved, out.candidates, out.book, "rent")
     verify_plan(out.resolved, inp, plan, out.book)  # the real plan passes

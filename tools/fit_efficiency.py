@@ -27,9 +27,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from planner import calibration as V  # noqa: E402
-from planner.catalog import EFFICIENCY_COLUMNS, Efficiency, load_catalog  # noqa: E402
+from planner.catalog.precisions import EFFICIENCY_COLUMNS, Efficiency  # noqa: E402
+from planner.catalog.store import load_catalog  # noqa: E402
 from planner.errors import PlannerError  # noqa: E402
+from planner.perf import calibration as V  # noqa: E402
 
 MIN_ROWS_PER_FAMILY = 20
 BOUNDS = {

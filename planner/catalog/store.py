@@ -1,0 +1,69 @@
+"""The shipped catalogue: every table read once, with name resolution and did-you-mean."""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from planner.catalog.gpus import Gpu, parse_gpus
+from planner.catalog.models import Model, model_from_hf_config, parse_models
+from planner.catalog.precisions import (
+    Efficiency,
+    Precision,
+    parse_efficiency,
+    parse_precisions,
+)
+from planner.catalog.tables import Table
+from planner.errors import InputError, Problem
+
+
+@dataclass
+class Catalog:
+    gpus: Table[Gpu]
+    models: Table[Model]
+    precisions: Table[Precision]
+    efficiency: dict[str, Efficiency]
+
+    def gpu(self, name: str) -> Gpu:
+        return self.gpus.resolve(name)
+
+    def model(self, name: str) -> Model:
+        """A catalogue model by name, or a model read from a path to a Hugging Face config.json."""
+        if name.endswith(".json") or "/" in name and Path(name).exists():
+            path = Path(name)
+            if path.is_dir():
+                path = path / "config.json"
+            if path.suffix == ".json":
+                if not path.exists():
+                    raise InputError(Problem("no such file", file=str(path)))
+                return model_from_hf_config(path)
+        return self.models.resolve(name)
+
+    def precision(self, name: str) -> Precision:
+        return self.precisions.resolve(name)
+
+    def efficiency_for(self, gpu: Gpu) -> Efficiency:
+        return self.efficiency.get(gpu.family, self.efficiency["default"])
+
+
+def _data_text(filename: str) -> tuple[str, str]:
+    """Text of a shipped catalogue file: from the source tree's catalog/ when run from a checkout
+    (or an editable install), else from the wheel's `planner._catalog` package."""
+    local = Path(__file__).resolve().parents[2] / "catalog" / filename
+    if local.is_file():
+        return local.read_text(encoding="utf-8"), f"catalog/{filename}"
+    res = resources.files("planner._catalog").joinpath(filename)
+    return res.read_text(encoding="utf-8"), f"catalog/{filename}"
+
+
+@functools.lru_cache(maxsize=1)
+def load_catalog() -> Catalog:
+    """The shipped catalogue (cached)."""
+    return Catalog(
+        gpus=parse_gpus(*_data_text("gpus.csv")),
+        models=parse_models(*_data_text("models.csv")),
+        precisions=parse_precisions(*_data_text("precisions.csv")),
+        efficiency=parse_efficiency(*_data_text("efficiency.csv")),
+    )

@@ -1,0 +1,61 @@
+"""Command line: parse -> call -> render -> exit code. No formulas here.
+
+Exit codes: 0 ok, 1 internal bug, 2 bad input, 3 infeasible, 4 solver limit with no plan.
+Tracebacks only with --debug.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from planner.cli.catalog_cmd import catalog_group
+from planner.cli.estimate_cmd import estimate_cmd, validate_cmd
+from planner.cli.plan_cmd import candidates_cmd, compare_cmd, solve_cmd
+from planner.errors import EXIT_BUG, EXIT_INPUT, PlannerError
+
+
+class _State:
+    debug = False
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
+@click.version_option(package_name="planner")
+def cli(debug: bool) -> None:
+    """Plan LLM inference deployments: which GPUs, which precision, how split, how many."""
+    _State.debug = debug
+
+
+for _command in (catalog_group, estimate_cmd, validate_cmd, candidates_cmd, solve_cmd, compare_cmd):
+    cli.add_command(_command)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; map PlannerError to its exit code, anything else to exit 1 (bug)."""
+    args = sys.argv[1:] if argv is None else argv
+    debug = "--debug" in args
+    try:
+        cli.main(args=args, prog_name="planner", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        return EXIT_BUG
+    except click.ClickException as exc:
+        exc.show()
+        return EXIT_INPUT if exc.exit_code == 2 else exc.exit_code
+    except PlannerError as exc:
+        if debug:
+            raise
+        for line in exc.lines():
+            click.echo(f"error: {line}", err=True)
+        return exc.exit_code
+    except Exception as exc:
+        if debug:
+            raise
+        click.echo(f"internal error: {type(exc).__name__}: {exc}", err=True)
+        click.echo("This is a bug in planner. Re-run with --debug for the traceback and report it.", err=True)
+        return EXIT_BUG
+    return 0

@@ -1,0 +1,78 @@
+"""What the commands share: output formats, the catalogue, the `--today` date, the options of
+`solve` and `compare`, and the `--out` files.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import click
+
+from planner.catalog.store import Catalog, load_catalog
+from planner.errors import InputError, Problem
+from planner.report.chart import CHART_FILE, CHART_MISSING, write_chart
+from planner.report.comparison import comparison_of
+from planner.report.csv_out import bom_csv, outcome_csv
+from planner.report.json_out import outcome_json
+from planner.report.markdown import outcome_markdown
+
+FORMATS = click.Choice(["table", "json", "csv"], case_sensitive=False)
+
+
+def _catalog() -> Catalog:
+    return load_catalog()
+
+
+def _today(value: str | None):
+
+    if value is None:
+        return dt.date.today()
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise InputError(Problem(f"not a date: {value!r}", key="--today", expected="YYYY-MM-DD")) from None
+
+
+def _plan_options(fn):
+    """Options `solve` and `compare` share: solver, time limit, timings, staleness date, price catalogue."""
+    for option in reversed((
+        click.option("--solver", type=click.Choice(["highs", "scip"]), default="highs", show_default=True,
+                     help="MILP solver (both through OR-Tools MathOpt)."),
+        click.option("--time-limit-s", type=click.FloatRange(min=0.1), default=60.0, show_default=True,
+                     help="Stop the solver after this many seconds (the best plan found is reported with its gap)."),
+        click.option("--timings/--no-timings", default=True, show_default=True,
+                     help="Report solver seconds (--no-timings makes the output byte-identical between runs)."),
+        click.option("--today", help="Date the price-staleness warning is computed against, and the as-of date of "
+                                     "the workload file's costs: (YYYY-MM-DD; default today)."),
+        click.option("--catalog", "catalog_file", type=click.Path(dir_okay=False, path_type=Path),
+                     help="Your price catalogue (YAML) merged over the shipped price tables "
+                          "(see catalog/README-prices.md)."),
+    )):
+        fn = option(fn)
+    return fn
+
+
+def _write_plan_files(out, out_dir: Path, timings: bool, day) -> None:
+    """--out DIR: plan.json, plan.md, deployments.csv, bom.csv, and the cost chart for compare."""
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "plan.json").write_text(outcome_json(out, timings, day), encoding="utf-8")
+    (out_dir / "plan.md").write_text(outcome_markdown(out, timings, day), encoding="utf-8")
+    (out_dir / "deployments.csv").write_text(outcome_csv(out), encoding="utf-8")
+    (out_dir / "bom.csv").write_text(bom_csv(out), encoding="utf-8")
+    _write_chart(out, out_dir)
+
+
+def _write_chart(out, out_dir: Path) -> None:
+    """Write cumulative_cost.png for an `objective: compare` outcome; without matplotlib, say how to
+    get it (stderr) and carry on."""
+
+    cmp = comparison_of(out)
+    if cmp is None:
+        return
+    try:
+        write_chart(cmp, out.resolved.spec.name, out_dir / CHART_FILE)
+    except ImportError:
+        click.echo(f"note: matplotlib is not installed, so {CHART_FILE} was not written: "
+                   f"{CHART_MISSING}", err=True)

@@ -1,0 +1,99 @@
+"""`planner estimate` (one deployment, no optimisation) and `planner validate` (the model against
+published measurements).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from planner.cli.common import _catalog
+from planner.errors import InputError, Problem
+from planner.perf.calibration import validate_file
+from planner.perf.estimate import evaluate, resolve_deployment
+from planner.report.json_out import to_json
+from planner.report.records import estimate_record
+from planner.report.terminal import console, print_estimate, render_table
+
+
+def _batch_option(value: str) -> int | None:
+    if value.strip().lower() == "max":
+        return None
+    try:
+        b = int(value)
+    except ValueError:
+        raise InputError(Problem(f"must be a positive integer or 'max' (got {value!r})", key="--batch")) from None
+    if b < 1:
+        raise InputError(Problem(f"must be >= 1 (got {b})", key="--batch"))
+    return b
+
+
+@click.command("estimate")
+@click.option("--model", required=True, help="Catalogue id or alias, or a path to a Hugging Face config.json.")
+@click.option("--gpu", required=True, help="Catalogue id or alias (case-insensitive), e.g. H100, a100-sxm-80gb.")
+@click.option("--precision", default="fp16", show_default=True, help="Weight precision: fp32, fp16, bf16, fp8, int8, int8-wo, int4, ...")
+@click.option("--kv-precision", help="KV-cache precision [default: fp8 for fp8 weights, bf16 for bf16, else fp16].")
+@click.option("--tp", type=click.IntRange(min=1), default=1, show_default=True, help="Tensor-parallel degree.")
+@click.option("--pp", type=click.IntRange(min=1), default=1, show_default=True, help="Pipeline-parallel degree.")
+@click.option("--batch", default="max", show_default=True, help="Concurrent sequences, or 'max' for the largest that fits.")
+@click.option("--input-tokens", type=click.IntRange(min=0), required=True, help="Prompt tokens per request.")
+@click.option("--output-tokens", type=click.IntRange(min=1), required=True, help="Generated tokens per request.")
+@click.option("--max-tpot-ms", type=click.FloatRange(min=0, min_open=True), help="With --batch max: largest batch whose TPOT stays under this.")
+@click.option("--mem-utilization", type=click.FloatRange(0, 1, min_open=True), default=0.9, show_default=True, help="Fraction of GPU memory the engine may use.")
+@click.option("--max-num-seqs", type=click.IntRange(min=1), default=256, show_default=True, help="Engine cap on concurrent sequences.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+def estimate_cmd(model, gpu, precision, kv_precision, tp, pp, batch, input_tokens, output_tokens,
+                 max_tpot_ms, mem_utilization, max_num_seqs, fmt) -> None:
+    """Memory, TTFT, TPOT, throughput and bottleneck of one deployment."""
+
+    cat = _catalog()
+    b = _batch_option(batch)
+    d = resolve_deployment(cat, model, gpu, precision, kv_precision, tp, pp, mem_utilization, max_num_seqs)
+    eff = cat.efficiency_for(d.gpu)
+    e = evaluate(d, eff, input_tokens, output_tokens, batch=b,
+                 max_tpot_s=max_tpot_ms / 1e3 if max_tpot_ms else None)
+    if fmt == "json":
+        rec = estimate_record(e)
+        rec["efficiency"] = {"family": eff.family, "bw_eff": eff.bw_eff, "decode_mfu": eff.decode_mfu,
+                             "prefill_mfu": eff.prefill_mfu, "comm_eff": eff.comm_eff,
+                             "step_overhead_ms": eff.step_overhead_ms, "source": eff.source, "as_of": eff.as_of}
+        click.echo(to_json(rec), nl=False)
+    else:
+        label = (f"{eff.family} (bandwidth {eff.bw_eff:.0%}, decode MFU {eff.decode_mfu:.0%}, prefill MFU "
+                 f"{eff.prefill_mfu:.0%}, link {eff.comm_eff:.0%}, {eff.step_overhead_ms:.2f} ms/step; {eff.source})")
+        print_estimate(console(), e, label)
+
+
+@click.command("validate")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option("--rows", "show_rows", is_flag=True, help="Also list every row's prediction and error.")
+def validate_cmd(file: Path, fmt: str, show_rows: bool) -> None:
+    """Predict published measurements (calibration-format CSV) and report the model's error."""
+
+    if not file.exists():
+        raise InputError(Problem("no such file", file=str(file)))
+    rep = validate_file(_catalog(), file).report()
+    if fmt == "json":
+        click.echo(to_json(rep), nl=False)
+        return
+    con = console(140)
+    rows = []
+    for name, s in [*rep["groups"].items(), *rep["metrics"].items(), ("overall", rep["overall"])]:
+        naive = rep["naive_roofline"]["groups"].get(name) or rep["naive_roofline"]["metrics"].get(name) \
+            or (rep["naive_roofline"]["overall"] if name == "overall" else None)
+        rows.append({"what": name, "n": s["n"], "median": f"{s['median_ape']:.1%}", "p90": f"{s['p90_ape']:.1%}",
+                     "naive_median": f"{naive['median_ape']:.1%}", "naive_p90": f"{naive['p90_ape']:.1%}"})
+    con.print(render_table(
+        f"Absolute percentage error on {file}", (("what", "group / metric"), ("n", "n"), ("median", "median"),
+        ("p90", "p90"), ("naive_median", "naive median"), ("naive_p90", "naive p90")), rows,
+        "naive = the seeds' roofline: datasheet bandwidth / weight bytes for decode, 50 % MFU for prefill and throughput",
+    ))
+    if show_rows:
+        con.print(render_table("Rows", (("line", "line"), ("row", "row"), ("measured", "measured"),
+                                               ("predicted", "predicted"), ("ape", "APE"), ("naive_predicted", "naive")),
+                                      [{**r, "ape": f"{r['ape']:.1%}"} for r in rep["rows"]]))
+    if rep["skipped"]:
+        con.print(render_table(f"Skipped rows ({len(rep['skipped'])})",
+                                      (("line", "line"), ("row", "row"), ("reason", "why")), rep["skipped"]))

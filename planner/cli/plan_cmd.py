@@ -1,0 +1,142 @@
+"""`planner candidates`, `planner solve` and `planner compare`: the chain from a workload file to plans.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from planner import api
+from planner.catalog.price_file import merge_catalog_file
+from planner.catalog.prices import load_prices
+from planner.catalog.resolve import resolve
+from planner.cli.common import (
+    FORMATS,
+    _catalog,
+    _plan_options,
+    _today,
+    _write_plan_files,
+)
+from planner.optimize import candidates as cand_mod
+from planner.report.csv_out import outcome_csv, to_csv
+from planner.report.json_out import outcome_json, to_json
+from planner.report.markdown import comparison_markdown, outcome_markdown
+from planner.report.records import (
+    CANDIDATE_COLUMNS,
+    candidate_records,
+    candidate_summary,
+)
+from planner.report.terminal import (
+    console,
+    print_comparison,
+    print_outcome,
+    render_table,
+)
+from planner.spec.loader import load_spec
+
+
+@click.command("candidates")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
+@click.option("--rejected/--no-rejected", default=False, show_default=True,
+              help="Also list the rejected (workload, GPU, precision, TP) combinations with their reasons.")
+@click.option("--ladder", is_flag=True,
+              help="Evaluate every batch cap of the ladder (1, 2, 4, ... up to the largest admissible), not only the largest.")
+@click.option("--catalog", "catalog_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Your price catalogue (YAML) merged over the shipped price tables; candidates use no prices, "
+                   "so it is only checked here (see catalog/README-prices.md).")
+def candidates_cmd(file: Path, fmt: str, rejected: bool, ladder: bool, catalog_file: Path | None) -> None:
+    """Every deployment the performance model admits for each workload, and why others fail."""
+
+    cat = _catalog()
+    res = resolve(load_spec(file), cat)
+    if catalog_file is not None:
+        merge_catalog_file(load_prices(), catalog_file, cat.gpus.rows)
+    cs = cand_mod.generate(res, ladder=ladder)
+    rows = candidate_records(cs, include_rejected=rejected or fmt != "table")
+    if fmt == "json":
+        click.echo(to_json({"name": res.spec.name, "summary": candidate_summary(cs),
+                                   "candidates": rows}), nl=False)
+        return
+    if fmt == "csv":
+        click.echo(to_csv(CANDIDATE_COLUMNS, rows), nl=False)
+        return
+    con = console(160)
+    for w in res.workloads:
+        kept = sorted((c for c in cs.kept() if c.workload == w.name), key=lambda c: (-c.coverage_per_gpu, c.id))
+        rej = cs.rejections_for(w.name)
+        counts = ", ".join(f"{k} {v}" for k, v in cand_mod.reason_counts(rej).items()) or "none"
+        n_all = len(cs.for_workload(w.name))
+        table_rows = [r for r in candidate_records(cs, False) if r["workload"] == w.name and r["status"] == "kept"]
+        order = {c.id: i for i, c in enumerate(kept)}
+        table_rows.sort(key=lambda r: order[r["id"]])
+        con.print(render_table(
+            f"{w.name} ({w.model.id}): {len(kept)} kept of {n_all} evaluated ({n_all - len(kept)} dominated); "
+            f"rejected {len(rej)}: {counts}",
+            (("gpu", "GPU"), ("precision", "prec"), ("tp", "TP"), ("batch_cap", "batch"), ("ttft_ms", "TTFT ms"),
+             ("tpot_ms", "TPOT ms"), ("capacity_qps", "cap. QPS"), ("coverage", "coverage"),
+             ("coverage_per_gpu", "per GPU"), ("mem_gib_per_gpu", "GiB/GPU"), ("bottleneck", "bottleneck")),
+            table_rows, "coverage = share of the workload's demand one replica serves"))
+        if rejected:
+            con.print(render_table(f"{w.name}: rejected", (("gpu", "GPU"), ("precision", "prec"), ("tp", "TP"),
+                                                                 ("reason", "reason"), ("detail", "detail")),
+                                          [r for r in rows if r["workload"] == w.name and r["status"] == "rejected"]))
+
+
+@click.command("solve")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv", "markdown"], case_sensitive=False),
+              default="table", show_default=True)
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Also write plan.json, plan.md, deployments.csv and bom.csv to this directory "
+                   "(and cumulative_cost.png for objective: compare).")
+@_plan_options
+def solve_cmd(file: Path, fmt: str, solver: str, time_limit_s: float, out_dir: Path | None, timings: bool,
+              today: str | None, catalog_file: Path | None) -> None:
+    """Cheapest fleet meeting every workload's SLO: deployments, bill of materials, cost."""
+
+    day = _today(today)
+    out = api.plan(file, solver=solver, time_limit_s=time_limit_s, catalog_file=catalog_file, today=day).outcome
+    if out_dir is not None:
+        _write_plan_files(out, out_dir, timings, day)
+    if fmt == "json":
+        click.echo(outcome_json(out, timings, day), nl=False)
+    elif fmt == "csv":
+        click.echo(outcome_csv(out), nl=False)
+    elif fmt == "markdown":
+        click.echo(outcome_markdown(out, timings, day), nl=False)
+    else:
+        print_outcome(out, timings, day)
+
+
+@click.command("compare")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "markdown"], case_sensitive=False),
+              default="table", show_default=True)
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Also write plan.json, plan.md, compare.md, deployments.csv, bom.csv and cumulative_cost.png "
+                   "to this directory.")
+@_plan_options
+def compare_cmd(file: Path, fmt: str, solver: str, time_limit_s: float, out_dir: Path | None, timings: bool,
+                today: str | None, catalog_file: Path | None) -> None:
+    """Rent or buy: both plans side by side, cumulative cost by month, break-even, utilisation threshold.
+
+    Solves FILE as `objective: compare` whatever its objective says.
+    """
+    day = _today(today)
+    loaded = api.load(file)
+    result = api.compare(loaded, solver=solver, time_limit_s=time_limit_s, catalog_file=catalog_file, today=day)
+    out, cmp = result.outcome, result.comparison
+    if cmp is None:
+        raise RuntimeError("objective compare gave no rent and buy plan pair")
+    if out_dir is not None:
+        _write_plan_files(out, out_dir, timings, day)
+        (out_dir / "compare.md").write_text(comparison_markdown(out, cmp, timings, day),
+                                            encoding="utf-8")
+    if fmt == "json":
+        click.echo(outcome_json(out, timings, day), nl=False)
+    elif fmt == "markdown":
+        click.echo(comparison_markdown(out, cmp, timings, day), nl=False)
+    else:
+        print_comparison(out, cmp, timings, day, file_objective=loaded.spec.objective)

@@ -1,0 +1,1 @@
+"""Money: what hosts cost, bills of materials, rent against buy."""

@@ -1,0 +1,231 @@
+"""Money: what a host (a rented instance, a bought server, a server on hand) costs, per unit.
+
+A *host* is where replicas run: a cloud instance of `slots` GPUs (rent), a server type filled
+with GPUs (buy), or a server already owned. Its costs come from the priced catalogue
+(`planner.prices`); every figure keeps the catalogue row's source and date so the bill of
+materials can cite it. The formulas:
+
+    rent_usd_per_month        = instance $/h (the pricing tier's $/GPU-h x GPUs) x hours_per_month
+    energy_usd_per_month(W)   = W / 1000 x PUE x electricity $/kWh x hours_per_month
+    colocation_usd_per_month(W) = W / 1000 x colocation $/kW-month   (IT load, nameplate)
+    maintenance_usd_per_month = capex x maintenance fraction per year / 12
+    GPU draw while serving    = TDP x gpu_power_utilization; host draw = host_power_w
+
+A bought SXM/OAM baseboard server comes with all its GPUs; a PCIe server is bought empty and
+filled with cards bought one by one. Servers on hand (`owned`) cost no capex; their power,
+colocation (and nothing else) still counts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from planner.catalog.gpus import Gpu
+from planner.catalog.price_rows import CloudOffer, PriceBook, ServerType, gpu_form
+
+PRICINGS = ("rent", "buy")
+
+
+@dataclass(frozen=True)
+class HostType:
+    """One kind of host the MILP may use, with its per-host costs."""
+
+    id: str
+    kind: str
+    """instance | server | owned"""
+    gpu: str
+    slots: int
+    """GPUs per host."""
+    gpus_included: bool
+    """True when the host's price includes its GPUs (instances, baseboard servers, owned servers);
+    False for PCIe servers, whose cards are bought separately."""
+    capex_usd: float
+    monthly_usd: float
+    """Per host per month: rent, or energy + colocation + maintenance of what is included."""
+    power_w: float
+    """Nameplate draw of the host and the GPUs it includes (for the facility power cap)."""
+    max_count: int | None
+    label: str
+    source: str
+    as_of: str
+    offer: CloudOffer | None = None
+    server: ServerType | None = None
+    tier: str = ""
+    """Rental pricing tier (on_demand, spot, reserved_1y, reserved_3y) of an instance."""
+
+
+@dataclass(frozen=True)
+class CardCost:
+    """A PCIe card bought to fill a server: its capex and its monthly running cost."""
+
+    gpu: str
+    capex_usd: float
+    monthly_usd: float
+    power_w: float
+    source: str
+    as_of: str
+
+
+@dataclass(frozen=True)
+class RunningRates:
+    """Running-cost rates, from the catalogue (running_costs.csv)."""
+
+    electricity_usd_per_kwh: float
+    pue: float
+    colocation_usd_per_kw_month: float
+    maintenance_fraction_of_capex_per_year: float
+    gpu_power_utilization: float
+    hours_per_month: float
+
+    @classmethod
+    def from_book(cls, book: PriceBook) -> RunningRates:
+        return cls(**{k: book.running_value(k) for k in cls.__dataclass_fields__})
+
+
+def rent_usd_per_month(usd_per_instance_hour: float, hours_per_month: float) -> float:
+    """Monthly rent of one instance: $/instance-hour x hours per month."""
+    return usd_per_instance_hour * hours_per_month
+
+
+def energy_usd_per_month(draw_w: float, r: RunningRates) -> float:
+    """Energy bill of a mean draw of `draw_w` watts: kW x PUE x $/kWh x hours per month."""
+    return draw_w / 1000.0 * r.pue * r.electricity_usd_per_kwh * r.hours_per_month
+
+
+def colocation_usd_per_month(nameplate_w: float, r: RunningRates) -> float:
+    """Colocation of `nameplate_w` watts of IT load: kW x $/kW-month."""
+    return nameplate_w / 1000.0 * r.colocation_usd_per_kw_month
+
+
+def maintenance_usd_per_month(capex_usd: float, r: RunningRates) -> float:
+    """Maintenance and support: capex x fraction per year / 12."""
+    return capex_usd * r.maintenance_fraction_of_capex_per_year / 12.0
+
+
+def running_usd_per_month(gpu_tdp_w: float, n_gpus: int, host_power_w: float, capex_usd: float,
+                          r: RunningRates) -> float:
+    """Energy + colocation + maintenance of a host with `n_gpus` GPUs of `gpu_tdp_w` watts."""
+    draw = n_gpus * gpu_tdp_w * r.gpu_power_utilization + host_power_w
+    nameplate = n_gpus * gpu_tdp_w + host_power_w
+    return energy_usd_per_month(draw, r) + colocation_usd_per_month(nameplate, r) + maintenance_usd_per_month(capex_usd, r)
+
+
+def _tdp(g: Gpu) -> float:
+    return g.tdp_w or 0.0
+
+
+def rental_hosts(gpus: list[Gpu], book: PriceBook, r: RunningRates, pricing_tier: str,
+                 providers: list[str], include_marketplace: bool) -> list[HostType]:
+    """The cheapest offer per (GPU, GPUs per instance) at `pricing_tier`, from allowed providers.
+
+    Ties go to the provider whose name sorts first, so the choice is deterministic.
+    """
+    wanted = {p.strip().lower() for p in providers}
+    any_provider = "any" in wanted
+    gpu_ids = {g.id for g in gpus}
+    best: dict[tuple[str, int], tuple[float, CloudOffer]] = {}
+    for o in book.offers:
+        if o.gpu not in gpu_ids:
+            continue
+        if o.offer_kind == "marketplace" and not include_marketplace:
+            continue
+        if not any_provider and o.provider.lower() not in wanted:
+            continue
+        price = o.usd_per_instance_hour(pricing_tier)
+        if price is None:
+            continue
+        key = (o.gpu, o.gpus_per_instance)
+        if key not in best or (price, o.provider, o.instance_type) < (best[key][0], best[key][1].provider, best[key][1].instance_type):
+            best[key] = (price, o)
+    hosts = []
+    for (gid, slots), (price, o) in sorted(best.items()):
+        hosts.append(HostType(
+            id=f"instance:{o.provider}/{o.instance_type}/{gid}", kind="instance", gpu=gid, slots=slots, gpus_included=True,
+            capex_usd=0.0, monthly_usd=rent_usd_per_month(price, r.hours_per_month), power_w=0.0, max_count=None,
+            label=f"{o.provider} {o.instance_type} ({slots}x {gid}, {pricing_tier.replace('_', '-')} ${price:.2f}/h)",
+            source=o.source, as_of=o.as_of, offer=o, tier=pricing_tier,
+        ))
+    return hosts
+
+
+def purchase_hosts(gpus: list[Gpu], book: PriceBook, r: RunningRates) -> tuple[list[HostType], dict[str, CardCost]]:
+    """Server types each GPU can be bought into, and the PCIe cards bought to fill them.
+
+    A GPU is buyable when the catalogue has a card price and a server type takes its form factor
+    with no more slots than the GPU's `gpus_per_server`.
+    """
+    hosts: list[HostType] = []
+    cards: dict[str, CardCost] = {}
+    for g in gpus:
+        price = book.gpu_prices.get(g.id)
+        if price is None:
+            continue
+        form = gpu_form(g)
+        for s in book.servers:
+            if form not in s.gpu_forms or s.gpus_per_server > g.gpus_per_server:
+                continue
+            if form == "baseboard":
+                capex = s.base_usd + s.gpus_per_server * price.usd_per_gpu
+                monthly = running_usd_per_month(_tdp(g), s.gpus_per_server, s.host_power_w, capex, r)
+                power = s.gpus_per_server * _tdp(g) + s.host_power_w
+                label = f"{s.name} with {s.gpus_per_server}x {g.id}"
+                included = True
+            else:
+                capex = s.base_usd
+                monthly = running_usd_per_month(0.0, 0, s.host_power_w, capex, r)
+                power = s.host_power_w
+                label = f"{s.name} for up to {s.gpus_per_server}x {g.id}"
+                included = False
+                cards[g.id] = CardCost(
+                    gpu=g.id, capex_usd=price.usd_per_gpu,
+                    monthly_usd=running_usd_per_month(_tdp(g), 1, 0.0, price.usd_per_gpu, r),
+                    power_w=_tdp(g), source=price.source, as_of=price.as_of,
+                )
+            hosts.append(HostType(
+                id=f"server:{s.id}/{g.id}", kind="server", gpu=g.id, slots=s.gpus_per_server, gpus_included=included,
+                capex_usd=capex, monthly_usd=monthly, power_w=power, max_count=None, label=label,
+                source=f"{s.source}; GPU: {price.source}", as_of=min(s.as_of, price.as_of), server=s,
+            ))
+    return hosts, cards
+
+
+def owned_hosts(gpus: dict[str, Gpu], owned: dict[str, int], book: PriceBook, r: RunningRates) -> list[HostType]:
+    """GPUs on hand, as servers of the GPU's server size (the remainder split into powers of two).
+
+    No capex and no maintenance; energy and colocation of the GPUs and a host of the matching
+    catalogue server type (or none when no type takes the GPU).
+    """
+    hosts = []
+    for gid in sorted(owned):
+        g = gpus[gid]
+        size = _pow2_floor(max(1, g.gpus_per_server))
+        count = owned[gid]
+        pieces: dict[int, int] = {}
+        full, rest = divmod(count, size)
+        if full:
+            pieces[size] = full
+        while rest:
+            p = _pow2_floor(rest)
+            pieces[p] = pieces.get(p, 0) + 1
+            rest -= p
+        for slots, n in sorted(pieces.items(), reverse=True):
+            host_w = _host_power_for(g, slots, book)
+            hosts.append(HostType(
+                id=f"owned:{gid}/{slots}", kind="owned", gpu=gid, slots=slots, gpus_included=True, capex_usd=0.0,
+                monthly_usd=running_usd_per_month(_tdp(g), slots, host_w, 0.0, r),
+                power_w=slots * _tdp(g) + host_w, max_count=n,
+                label=f"server on hand with {slots}x {gid}", source="workload file (owned)", as_of="",
+            ))
+    return hosts
+
+
+def _host_power_for(g: Gpu, slots: int, book: PriceBook) -> float:
+    form = gpu_form(g)
+    fitting = [s for s in book.servers if form in s.gpu_forms and s.gpus_per_server >= slots]
+    if not fitting:
+        return 0.0
+    return min(fitting, key=lambda s: (s.gpus_per_server, s.id)).host_power_w
+
+
+def _pow2_floor(n: int) -> int:
+    return 1 << (int(n).bit_length() - 1) if n >= 1 else 0

@@ -1,0 +1,191 @@
+"""The whole chain: load → resolve → candidates → MILP → solve → verify → plan.
+
+`solve_file()` is the one call a library user needs (`planner.api.plan` wraps it); `planner solve`
+renders what it returns.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+from planner.catalog.overrides import prices_for_spec
+from planner.catalog.price_rows import PriceBook
+from planner.catalog.prices import load_prices
+from planner.catalog.resolve import Resolved, resolve
+from planner.catalog.store import Catalog, load_catalog
+from planner.errors import InfeasibleError
+from planner.money.bom import bill_of_materials
+from planner.money.costs import (
+    CardCost,
+    HostType,
+    RunningRates,
+    maintenance_usd_per_month,
+    owned_hosts,
+    purchase_hosts,
+    rental_hosts,
+)
+from planner.optimize import candidates as cand_mod
+from planner.optimize import milp
+from planner.optimize.candidates import CandidateSet, Rejection
+from planner.optimize.diagnose import diagnose_caps
+from planner.optimize.milp import MilpInput, MilpSolution
+from planner.optimize.placement import place
+from planner.optimize.plan import (
+    OBJECTIVE_PRICINGS,
+    DeploymentLine,
+    Outcome,
+    Plan,
+    hosts_at_hour,
+    lines_at_hour,
+    peak_hour,
+)
+from planner.optimize.verify import verify_plan
+from planner.spec.loader import LoadedSpec, load_spec
+from planner.units import HOURS_PER_DAY
+
+
+def solve_file(path: str | Path, solver: str = "highs", time_limit_s: float = 60.0,
+               catalog: Catalog | None = None, book: PriceBook | None = None,
+               catalog_file: Path | None = None, today: date | None = None) -> Outcome:
+    """Load, resolve and solve a workload file; raise InfeasibleError with a diagnosis when no plan exists.
+
+    `catalog_file` (`--catalog`) is merged over the price tables, then the file's `costs:` applied,
+    dated `today` (default: today)."""
+    return solve_loaded(load_spec(path), solver, time_limit_s, catalog, book, catalog_file, today)
+
+
+def solve_loaded(loaded: LoadedSpec, solver: str = "highs", time_limit_s: float = 60.0,
+                 catalog: Catalog | None = None, book: PriceBook | None = None,
+                 catalog_file: Path | None = None, today: date | None = None) -> Outcome:
+    cat = catalog or load_catalog()
+    book = prices_for_spec(book or load_prices(), loaded, cat, catalog_file, today or date.today())
+    res = resolve(loaded, cat)
+    cs = cand_mod.generate(res)
+    out = Outcome(resolved=res, candidates=cs, book=book)
+    for pricing in OBJECTIVE_PRICINGS[res.spec.objective]:
+        inp, rejected = milp_input(res, cs, book, pricing)
+        out.pricing_rejections[pricing] = rejected
+        _diagnose_missing(res, cs, inp, rejected, pricing)
+        sol = milp.solve(inp, solver, time_limit_s)
+        if sol.status == "infeasible":
+
+            raise InfeasibleError(
+                f"no {pricing} plan for {res.spec.name} meets every cap",
+                diagnose_caps(inp, solver, time_limit_s),
+            )
+        plan = build_plan(res, inp, sol, book)
+
+        verify_plan(res, inp, plan, book)
+        out.plans.append(plan)
+    return out
+
+
+def milp_input(res: Resolved, cs: CandidateSet, book: PriceBook, pricing: str) -> tuple[MilpInput, list[Rejection]]:
+    """The MILP data for one pricing: non-dominated candidates whose GPU has a host to run on."""
+    spec = res.spec
+    rates = RunningRates.from_book(book)
+    gpus = {g.id: g for g in res.gpus}
+    all_gpus = res.catalog.gpus.rows
+    hosts: list[HostType] = []
+    cards: dict[str, CardCost] = {}
+    if pricing in ("rent", "hybrid"):
+        hosts += rental_hosts(list(gpus.values()), book, rates, spec.rent.pricing, list(spec.rent.providers),
+                              spec.rent.include_marketplace)
+    if pricing in ("buy", "hybrid"):
+        bought, cards = purchase_hosts(list(gpus.values()), book, rates)
+        hosts += bought
+    hosts = hosts + owned_hosts(dict(all_gpus), res.owned, book, rates)
+    largest = {}
+    for h in hosts:
+        largest[h.gpu] = max(largest.get(h.gpu, 0), h.slots)
+    usable, rejected = [], []
+    for c in cs.kept():
+        if largest.get(c.gpu, 0) >= c.tp:
+            usable.append(c)
+        else:
+            rent_why = f"no cloud offer at {spec.rent.pricing.replace('_', '-')} prices"
+            buy_why = "no purchase price or server type"
+            what = {"rent": rent_why, "buy": buy_why}.get(pricing, f"{rent_why} and {buy_why}")
+            if c.gpu in largest:
+                what = f"no {'server' if pricing == 'buy' else 'instance or server'} with {c.tp} GPUs"
+            reason = {"rent": "not rentable", "buy": "not buyable"}.get(pricing, "neither rentable nor buyable")
+            rejected.append(Rejection(c.workload, c.gpu, c.precision, c.tp, reason, f"{c.gpu}: {what}"))
+    used_gpus = {c.gpu for c in usable}
+    hosts = [h for h in hosts if h.gpu in used_gpus or h.kind == "owned"]
+    budget = spec.budget
+    rack = book.rack()
+    profile = {w.name: tuple(w.traffic.profile) for w in spec.workloads
+               if w.traffic is not None and w.traffic.profile is not None}
+    hourly = bool(profile) and pricing in ("rent", "hybrid")
+    inp = MilpInput(
+        pricing=pricing, candidates=usable,
+        min_replicas={w.name: w.min_replicas for w in spec.workloads},
+        hosts=hosts, cards={g: c for g, c in cards.items() if g in used_gpus},
+        months=1 if pricing == "rent" else spec.horizon_months, pue=rates.pue,
+        capex_max_usd=budget.capex_usd if budget else None,
+        monthly_max_usd=budget.monthly_usd if budget else None,
+        power_max_kw=spec.power_kw_max, available=dict(res.available),
+        rack_usd=rack.unit_usd if rack is not None and pricing != "rent" else None,
+        rack_monthly_usd=maintenance_usd_per_month(rack.unit_usd, rates) if rack is not None else 0.0,
+        periods=HOURS_PER_DAY if hourly else 1, profile=profile if hourly else {},
+    )
+    return inp, rejected
+
+
+def _diagnose_missing(res: Resolved, cs: CandidateSet, inp: MilpInput, priced_out: list[Rejection], pricing: str) -> None:
+    """Raise InfeasibleError when some workload has no candidate left, with counts and the nearest miss."""
+    have = {c.workload for c in inp.candidates}
+    lines = []
+    for w in res.workloads:
+        if w.name in have:
+            continue
+        rej = cs.rejections_for(w.name)
+        counts = cand_mod.reason_counts(rej)
+        priced = [r for r in priced_out if r.workload == w.name]
+        kept = [c for c in cs.kept() if c.workload == w.name]
+        parts = [f"{k} {v}" for k, v in counts.items()]
+        if priced:
+            parts.append(f"{priced[0].reason} {len(priced)}")
+        lines.append(f"workload {w.name} ({w.model.id}): no {pricing} candidate; rejected by reason: " + ", ".join(parts))
+        if kept and priced:
+            gpus = sorted({r.gpu for r in priced})
+            lines.append(f"  {len(kept)} deployments meet the SLO but none is {priced[0].reason.split()[-1]}: "
+                         f"GPUs {', '.join(gpus[:8])}{' ...' if len(gpus) > 8 else ''}")
+        for reason in ("memory", "TTFT", "TPOT"):
+            miss = cand_mod.nearest_miss([r for r in rej if r.reason == reason])
+            if miss is not None:
+                lines.append(f"  nearest {reason} miss: {miss.gpu} {miss.precision} tp{miss.tp}: {miss.detail} "
+                             f"({miss.miss_ratio:.2f}x the limit)")
+        lines.append(f"  To fix: relax the SLO, allow more GPUs or precisions, or run `planner candidates {res.loaded.path}`.")
+    if lines:
+        raise InfeasibleError(f"no {pricing} plan for {res.spec.name}: some workloads have no candidate", lines)
+
+
+def build_plan(res: Resolved, inp: MilpInput, sol: MilpSolution, book: PriceBook) -> Plan:
+    """Turn a MILP solution into a plan: deployments, hosts, placement, bill of materials, costs."""
+
+    by_id = {c.id: c for c in inp.candidates}
+    lines = []
+    workload_order = {w.name: w.index for w in res.workloads}
+    raw_cover: dict[str, float] = {}
+    for cid, n in sol.replicas.items():
+        c = by_id[cid]
+        raw_cover[c.workload] = raw_cover.get(c.workload, 0.0) + n * c.coverage / c.max_utilization
+    for cid, n in sol.replicas.items():
+        c = by_id[cid]
+        lines.append(DeploymentLine(c, n, 1.0 / raw_cover[c.workload] if raw_cover[c.workload] > 0 else 0.0))
+    lines.sort(key=lambda d: (workload_order[d.candidate.workload], d.candidate.id))
+    host_by_id = {h.id: h for h in inp.hosts}
+    static = {**sol.hosts}
+    peak_hosts = {k: max(v) for k, v in sol.hosts_by_hour.items()}
+    hosts = sorted(((host_by_id[k], n) for k, n in {**static, **peak_hosts}.items()),
+                   key=lambda t: (t[0].gpu, t[0].kind, t[0].id))
+    cards = sorted(((inp.cards[g], n) for g, n in sol.cards.items()), key=lambda t: t[0].gpu)
+    hour = peak_hour(sol, by_id)
+    placement, _ = place(lines_at_hour(lines, sol, hour), hosts_at_hour(hosts, sol, hour))
+    bom, capex, monthly, power_kw = bill_of_materials(inp.pricing, hosts, cards, sol.racks, book, res.catalog,
+                                                      hourly_instances=sol.hosts_by_hour)
+    return Plan(pricing=inp.pricing, solution=sol, deployments=lines, hosts=hosts, cards=cards, placement=placement,
+                bom=bom, capex_usd=capex, monthly_usd=monthly, horizon_months=res.spec.horizon_months,
+                power_kw=power_kw, periods=inp.periods, peak_hour=hour if inp.periods > 1 else None)

@@ -1,0 +1,356 @@
+"""The fleet MILP, built and solved with OR-Tools MathOpt (HiGHS by default, SCIP as a cross-check).
+
+Formulation (each constraint family has a stable name; the coefficients come from
+`planner.candidates` and `planner.costs`, never computed here):
+
+Data
+    W                 workloads; min_w their minimum replica counts
+    C_w               non-dominated candidates of workload w (planner.candidates)
+    cov_c             share of w's demand one replica of c covers (capacity_qps / demand_qps)
+    tp_c, g(c)        GPUs per replica and GPU type of candidate c
+    H                 host types (planner.costs): rented instances, bought servers, servers on hand;
+                      slots_h GPUs each, GPU type g(h), capex_h, monthly_h, power_w_h
+    G_pcie            GPU types bought as PCIe cards into empty servers; card capex_g, monthly_g, power_w_g
+    months            1 when renting; horizon_months when buying
+Variables
+    replicas[c]       integer >= 0, <= max(min_w, ceil(1 / cov_c))  (more is never needed)
+    hosts[h]          integer >= 0 (<= the count on hand for owned servers)
+    cards[g]          integer >= 0, PCIe cards bought, g in G_pcie
+    owned_full[g]     binary, for GPU types with servers on hand and hosts to acquire
+    racks             integer >= 0, 42U racks for the bought servers (buying only)
+Constraints
+    demand_coverage[w]      sum_{c in C_w} cov_c replicas[c] >= 1
+    min_replicas[w]         sum_{c in C_w} replicas[c] >= min_w
+    tp_packing[g,s]         for s in {1,2,4,8}: sum_{c on g, tp_c >= s} tp_c replicas[c]
+                              <= sum_{h on g, slots_h >= s} slots_h hosts[h]
+                            TP groups and hosts are powers of two, so these inequalities are exactly
+                            the condition for every TP group to fit inside one host (first-fit by
+                            decreasing size then packs them; `verify` builds that placement).
+    cards_cover[g]          (g in G_pcie) cards[g] + sum_{owned h on g} slots_h hosts[h] >= sum_{c on g} tp_c replicas[c]
+    cards_fit[g]            (g in G_pcie) cards[g] <= sum_{bought h on g} slots_h hosts[h]
+    owned_first[g]          bought hosts and cards of g only once every owned server of g is in use:
+                            sum_{acquired h on g} hosts[h] + cards[g] <= M_g owned_full[g],
+                            sum_{owned h on g} hosts[h] >= n_owned_g owned_full[g]
+    gpus_available_max[g]   sum_{h on g, GPUs included} slots_h hosts[h] + cards[g] <= available_g
+    rack_space              42 x racks >= sum_{bought server h} rack_units_h hosts[h]   (a full-height
+                            EIA-310 rack has 42 U; servers on hand are already racked)
+    budget_capex_max        capex <= budget.capex_usd
+    budget_monthly_max      monthly <= budget.monthly_usd
+    power_max               PUE x (sum_h power_w_h hosts[h] + sum_g power_w_g cards[g]) / 1000 <= power_kw_max
+                            (physical hosts only: bought and owned servers; cloud instances are not in the facility)
+Objective
+    minimise  capex + months x monthly + eps x sum_c tp_c replicas[c]
+    capex   = sum_h capex_h hosts[h] + sum_g capex_g cards[g] + rack_usd racks
+    monthly = sum_h monthly_h hosts[h] + sum_g monthly_g cards[g] + rack_monthly_usd racks
+    The eps term (1e-4 USD per replica-GPU) only breaks ties: among plans of equal cost it keeps
+    the fewest replicas, so a paid-for but unneeded slot does not show up as an extra replica.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from planner.errors import SolverError
+from planner.money.costs import CardCost, HostType
+from planner.optimize.candidates import Candidate
+
+SOLVERS = ("highs", "scip")
+EPS_USD_PER_REPLICA_GPU = 1e-4
+TP_SIZES = (1, 2, 4, 8)
+_ZERO = 0.0
+"""Start value of sums that may be empty; such rows are added with the `lb=`/`ub=`, `expr=` form,
+which takes a constant (`0.0 <= cap` written with operators would be a Python bool)."""
+RACK_UNITS = 42
+"""Height of a full-height rack (EIA-310), in rack units."""
+
+CONSTRAINT_FAMILIES = {
+    "demand_coverage": "each workload's demand is covered by its replicas",
+    "min_replicas": "each workload runs at least its minimum replica count",
+    "tp_packing": "every TP group fits inside one host of its GPU type",
+    "cards_cover": "PCIe cards bought plus owned GPUs cover the GPUs the replicas use",
+    "cards_fit": "PCIe cards bought fit in the bought servers' slots",
+    "owned_first": "GPUs on hand are used before any of the same type is bought or rented",
+    "gpus_available_max": "at most the available number of each GPU type",
+    "rack_space": "bought servers fit in the bought 42U racks",
+    "budget_capex_max": "capex within budget.capex_usd",
+    "budget_monthly_max": "monthly cost within budget.monthly_usd",
+    "power_max": "facility power (PUE included) within power_kw_max",
+}
+"""Every constraint family, with what it says. Row names are `<family>[<index>]`."""
+
+
+@dataclass
+class MilpInput:
+    pricing: str
+    candidates: list[Candidate]
+    min_replicas: dict[str, int]
+    """Workload name → minimum replicas (every workload in the problem, in file order)."""
+    hosts: list[HostType]
+    cards: dict[str, CardCost]
+    months: int
+    pue: float
+    capex_max_usd: float | None = None
+    monthly_max_usd: float | None = None
+    power_max_kw: float | None = None
+    available: dict[str, int] = field(default_factory=dict)
+    rack_usd: float | None = None
+    """Capex of one rack (buying only; None: racks are not priced)."""
+    rack_monthly_usd: float = 0.0
+    """Monthly running cost of one rack (its maintenance share)."""
+    periods: int = 1
+    """1: one steady peak. 24: hourly periods (traffic profiles); rented instances are then chosen
+    hour by hour while bought and owned hosts stay fixed."""
+    profile: dict[str, tuple[float, ...]] = field(default_factory=dict)
+    """Workload name → demand per period as a fraction of its peak (absent: the peak every period)."""
+    objective: str = "cost"
+    """cost (the plan's objective), or capex | monthly | power_kw | gpus:<id>: minimise that
+    quantity instead (used to tell how far a binding cap would have to move)."""
+
+
+@dataclass
+class MilpSolution:
+    status: str
+    """optimal | feasible (a limit stopped the search) | infeasible"""
+    solver: str
+    seconds: float
+    objective_usd: float | None
+    bound_usd: float | None
+    gap: float | None
+    replicas: dict[str, int] = field(default_factory=dict)
+    """Candidate id → replicas (the most in any hour when there are hourly periods)."""
+    hosts: dict[str, int] = field(default_factory=dict)
+    """Host id → count (static hosts; and, with one period, rented instances)."""
+    cards: dict[str, int] = field(default_factory=dict)
+    racks: int = 0
+    replicas_by_hour: dict[str, list[int]] = field(default_factory=dict)
+    """With hourly periods: candidate id → replicas in each hour."""
+    hosts_by_hour: dict[str, list[int]] = field(default_factory=dict)
+    """With hourly periods: rented instance id → instances in each hour."""
+    n_variables: int = 0
+    n_constraints: int = 0
+
+
+def replica_upper_bound(c: Candidate, min_replicas: int) -> int:
+    """Replicas of one candidate an optimal plan never exceeds: enough to cover the demand and the
+    minimum on their own (dropping any beyond that keeps every constraint)."""
+    return max(min_replicas, math.ceil(1.0 / c.coverage - 1e-9))
+
+
+def build(inp: MilpInput):
+    """The MathOpt model and its variables: (model, replicas, hosts, cards, racks or None).
+
+    `replicas[c]` and `hosts[h]` are lists with one entry per period. With one period (the usual
+    case) each holds one variable; with hourly periods replicas and rented instances get one
+    variable per hour, while a bought or owned host repeats its single variable.
+    """
+    from ortools.math_opt.python import mathopt
+
+    T = inp.periods
+    hours = range(T)
+    model = mathopt.Model(name=f"fleet-{inp.pricing}")
+    by_w: dict[str, list[Candidate]] = {w: [] for w in inp.min_replicas}
+    for c in inp.candidates:
+        by_w[c.workload].append(c)
+
+    def level(w: str, t: int) -> float:
+        return inp.profile.get(w, (1.0,) * T)[t]
+
+    def suffix(t: int) -> str:
+        return f",h{t:02d}" if T > 1 else ""
+
+    ub = {c.id: replica_upper_bound(c, inp.min_replicas[c.workload]) for c in inp.candidates}
+    replicas = {c.id: [model.add_integer_variable(lb=0, ub=ub[c.id], name=f"replicas[{c.id}{suffix(t)}]")
+                       for t in hours] for c in inp.candidates}
+
+    gpus = sorted({c.gpu for c in inp.candidates} | {h.gpu for h in inp.hosts if h.kind == "owned"})
+    gpu_demand_ub = {g: sum(c.tp * ub[c.id] for c in inp.candidates if c.gpu == g) for g in gpus}
+    hosts: dict[str, list] = {}
+    host_of: dict[str, HostType] = {}
+    for h in inp.hosts:
+        if h.gpu not in gpu_demand_ub:
+            continue
+        # Acquired hosts: never more than would hold every replica that could run on the GPU.
+        # Hosts on hand: up to the count owned (owned_first may need them all switched on).
+        hub = h.max_count if h.max_count is not None else math.ceil(gpu_demand_ub[h.gpu] / h.slots)
+        if _hourly(h, T):
+            hosts[h.id] = [model.add_integer_variable(lb=0, ub=hub, name=f"hosts[{h.id}{suffix(t)}]") for t in hours]
+        else:
+            hosts[h.id] = [model.add_integer_variable(lb=0, ub=hub, name=f"hosts[{h.id}]")] * T
+        host_of[h.id] = h
+    cards = {g: model.add_integer_variable(lb=0, ub=gpu_demand_ub[g], name=f"cards[{g}]")
+             for g in gpus if g in inp.cards}
+
+    for w, cs in by_w.items():
+        for t in hours:
+            # A workload without candidates keeps an empty, infeasible row (0 >= 1), as the math says.
+            model.add_linear_constraint(lb=level(w, t), expr=sum((c.coverage * replicas[c.id][t] for c in cs), _ZERO),
+                                        name=f"demand_coverage[{w}{suffix(t)}]")
+            if inp.min_replicas[w] > 0:
+                model.add_linear_constraint(lb=inp.min_replicas[w], expr=sum((replicas[c.id][t] for c in cs), _ZERO),
+                                            name=f"min_replicas[{w}{suffix(t)}]")
+
+    for g in gpus:
+        g_cands = [c for c in inp.candidates if c.gpu == g]
+        g_hosts = [h for h in host_of.values() if h.gpu == g]
+        owned = [h for h in g_hosts if h.kind == "owned"]
+        acquired = [h for h in g_hosts if h.kind != "owned"]
+        for t in hours:
+            for s in TP_SIZES:
+                lhs = [c for c in g_cands if c.tp >= s]
+                if not lhs:
+                    continue
+                rhs = sum((h.slots * hosts[h.id][t] for h in g_hosts if h.slots >= s), _ZERO)
+                model.add_linear_constraint(ub=0.0, expr=sum(c.tp * replicas[c.id][t] for c in lhs) - rhs,
+                                            name=f"tp_packing[{g},{s}{suffix(t)}]")
+            if g in cards:
+                used = sum((c.tp * replicas[c.id][t] for c in g_cands), _ZERO)
+                covered = cards[g] + sum((h.slots * hosts[h.id][t] for h in g_hosts if h.gpus_included), _ZERO)
+                model.add_linear_constraint(lb=0.0, expr=covered - used, name=f"cards_cover[{g}{suffix(t)}]")
+            if g in inp.available:
+                installed = sum((h.slots * hosts[h.id][t] for h in g_hosts if h.gpus_included), _ZERO) + \
+                    (cards.get(g, _ZERO))
+                model.add_linear_constraint(ub=inp.available[g], expr=installed,
+                                            name=f"gpus_available_max[{g}{suffix(t)}]")
+        if g in cards:
+            servers = [h for h in acquired if h.kind == "server"]
+            model.add_linear_constraint(ub=0.0, expr=cards[g] - sum((h.slots * hosts[h.id][0] for h in servers), _ZERO),
+                                        name=f"cards_fit[{g}]")
+        if owned and (acquired or g in cards):
+            full = model.add_binary_variable(name=f"owned_full[{g}]")
+            acquired_vars = [v for h in acquired for v in _distinct(hosts[h.id])]
+            big_m = sum(v.upper_bound for v in acquired_vars) + (cards[g].upper_bound if g in cards else 0)
+            model.add_linear_constraint(
+                ub=0.0, expr=sum(acquired_vars, _ZERO) + (cards.get(g, _ZERO)) - big_m * full,
+                name=f"owned_first[{g},acquire]")
+            model.add_linear_constraint(
+                lb=0.0, expr=sum((hosts[h.id][0] for h in owned), _ZERO) - sum(h.max_count for h in owned) * full,
+                name=f"owned_first[{g},full]")
+
+    def host_cost(attr: str):
+        total = _ZERO
+        for h in host_of.values():
+            unit = getattr(h, attr)
+            if _hourly(h, T):
+                total = total + sum(unit / T * v for v in hosts[h.id])
+            else:
+                total = total + unit * hosts[h.id][0]
+        return total
+
+    capex = host_cost("capex_usd") + sum((inp.cards[g].capex_usd * v for g, v in cards.items()), _ZERO)
+    monthly = host_cost("monthly_usd") + sum((inp.cards[g].monthly_usd * v for g, v in cards.items()), _ZERO)
+    racks = None
+    bought = [h for h in host_of.values() if h.kind == "server"]
+    if inp.rack_usd is not None and bought:
+        units = sum(h.server.rack_units * hosts[h.id][0] for h in bought)
+        racks = model.add_integer_variable(lb=0, ub=math.ceil(sum(h.server.rack_units * hosts[h.id][0].upper_bound
+                                                                   for h in bought) / RACK_UNITS), name="racks")
+        model.add_linear_constraint(lb=0.0, expr=RACK_UNITS * racks - units, name="rack_space")
+        capex = capex + inp.rack_usd * racks
+        monthly = monthly + inp.rack_monthly_usd * racks
+    if inp.capex_max_usd is not None:
+        model.add_linear_constraint(ub=inp.capex_max_usd, expr=capex, name="budget_capex_max")
+    if inp.monthly_max_usd is not None:
+        model.add_linear_constraint(ub=inp.monthly_max_usd, expr=monthly, name="budget_monthly_max")
+    power_w = sum((h.power_w * hosts[h.id][0] for h in host_of.values() if h.kind != "instance"), _ZERO) + \
+        sum((inp.cards[g].power_w * v for g, v in cards.items()), _ZERO)
+    if inp.power_max_kw is not None:
+        model.add_linear_constraint(ub=inp.power_max_kw * 1000.0, expr=inp.pue * power_w, name="power_max")
+    eps = EPS_USD_PER_REPLICA_GPU / T * sum((c.tp * v for c in inp.candidates for v in replicas[c.id]), _ZERO)
+    if inp.objective == "cost":
+        model.minimize(capex + inp.months * monthly + eps)
+    elif inp.objective == "capex":
+        model.minimize(capex + eps)
+    elif inp.objective == "monthly":
+        model.minimize(monthly + eps)
+    elif inp.objective == "power_kw":
+        model.minimize(inp.pue * power_w / 1000.0 + eps)
+    elif inp.objective.startswith("gpus:"):
+        g = inp.objective.split(":", 1)[1]
+        installed = sum((h.slots * v for h in host_of.values() if h.gpu == g and h.gpus_included
+                         for v in _distinct(hosts[h.id])), _ZERO) + (cards.get(g, _ZERO))
+        model.minimize(installed + eps)
+    else:
+        raise ValueError(f"unknown objective {inp.objective!r}")
+    return model, replicas, hosts, cards, racks
+
+
+def _hourly(h: HostType, periods: int) -> bool:
+    """Rented instances are chosen hour by hour when there are hourly periods; the rest is static."""
+    return periods > 1 and h.kind == "instance"
+
+
+def _distinct(variables: list) -> list:
+    """The distinct variables of a per-period list (a static host repeats one variable)."""
+    out, seen = [], set()
+    for v in variables:
+        if id(v) not in seen:
+            seen.add(id(v))
+            out.append(v)
+    return out
+
+
+def _check_unique_names(model) -> None:
+    """MathOpt rejects duplicate names with an opaque StatusNotOk; say which name instead."""
+    seen: set[str] = set()
+    for name in [v.name for v in model.variables()] + [c.name for c in model.linear_constraints()]:
+        if name in seen:
+            raise SolverError(f"internal: duplicate MILP name {name!r} (a bug in planner)")
+        seen.add(name)
+
+
+def solve(inp: MilpInput, solver: str = "highs", time_limit_s: float = 60.0) -> MilpSolution:
+    """Build and solve; map every solver failure to SolverError (MathOpt reports some input
+    errors, e.g. duplicate names, as an AttributeError on a StatusNotOk)."""
+    from ortools.math_opt.python import mathopt
+
+    if solver not in SOLVERS:
+        raise SolverError(f"unknown solver {solver!r}; expected one of {', '.join(SOLVERS)}")
+    model, replicas, hosts, cards, racks = build(inp)
+    _check_unique_names(model)
+    n_vars = sum(1 for _ in model.variables())
+    n_cons = sum(1 for _ in model.linear_constraints())
+    solver_type = {"highs": mathopt.SolverType.HIGHS, "scip": mathopt.SolverType.GSCIP}[solver]
+    params = mathopt.SolveParameters(
+        time_limit=timedelta(seconds=time_limit_s), relative_gap_tolerance=1e-9, absolute_gap_tolerance=1e-6,
+    )
+    start = time.perf_counter()
+    try:
+        result = mathopt.solve(model, solver_type, params=params)
+    except Exception as exc:  # StatusNotOk surfaces as AttributeError in ortools 9.15
+        raise SolverError(f"{solver} failed on the fleet model: {exc}") from exc
+    seconds = time.perf_counter() - start
+    reason = result.termination.reason
+    T = mathopt.TerminationReason
+    if reason in (T.INFEASIBLE, T.INFEASIBLE_OR_UNBOUNDED):
+        return MilpSolution("infeasible", solver, seconds, None, None, None, n_variables=n_vars, n_constraints=n_cons)
+    if reason not in (T.OPTIMAL, T.FEASIBLE) or not result.has_primal_feasible_solution():
+        raise SolverError(f"{solver} stopped without a plan: {reason.name.lower()} ({result.termination.detail})")
+    status = "optimal" if reason == T.OPTIMAL else "feasible"
+    obj = result.objective_value()
+    bound = result.best_objective_bound()
+    if not math.isfinite(bound):
+        bound = None
+    gap = abs(obj - bound) / max(abs(obj), 1e-9) if bound is not None else None
+    values = result.variable_values()
+
+    def val(v) -> int:
+        return round(values[v])
+
+    by_hour = {k: [val(v) for v in vs] for k, vs in replicas.items()}
+    hourly_ids = {h.id for h in inp.hosts if _hourly(h, inp.periods)}
+    hourly_hosts = {k: [val(v) for v in vs] for k, vs in hosts.items() if k in hourly_ids}
+    static_hosts = {k: val(vs[0]) for k, vs in hosts.items() if k not in hourly_hosts}
+    return MilpSolution(
+        status=status, solver=solver, seconds=seconds, objective_usd=obj, bound_usd=bound, gap=gap,
+        replicas={k: max(v) for k, v in by_hour.items() if max(v) > 0},
+        hosts={k: n for k, n in static_hosts.items() if n > 0},
+        cards={k: val(v) for k, v in cards.items() if val(v) > 0},
+        racks=val(racks) if racks is not None else 0,
+        replicas_by_hour={k: v for k, v in by_hour.items() if max(v) > 0} if inp.periods > 1 else {},
+        hosts_by_hour={k: v for k, v in hourly_hosts.items() if max(v) > 0},
+        n_variables=n_vars, n_constraints=n_cons,
+    )
+

@@ -1,0 +1,91 @@
+"""A solved plan: its deployments, hosts with the replicas placed on them, bill of materials and
+cost summary; and the `Outcome` of solving one workload file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from planner.catalog.price_rows import PriceBook
+from planner.catalog.resolve import Resolved
+from planner.money.bom import BomLine
+from planner.money.costs import CardCost, HostType
+from planner.optimize.candidates import Candidate, CandidateSet, Rejection
+from planner.optimize.milp import MilpSolution
+
+OBJECTIVE_PRICINGS = {"rent": ("rent",), "buy": ("buy",), "compare": ("rent", "buy"), "hybrid": ("rent", "buy", "hybrid")}
+"""Plans each objective solves: `hybrid` also solves all-rent and all-buy, to report what it saves."""
+
+
+@dataclass(frozen=True)
+class DeploymentLine:
+    """Replicas of one candidate in a plan."""
+
+    candidate: Candidate
+    replicas: int
+    utilization: float
+    """Share of the replicas' raw capacity the workload's demand uses."""
+
+    @property
+    def capacity_qps(self) -> float:
+        return self.replicas * self.candidate.capacity_qps
+
+
+@dataclass
+class Plan:
+    pricing: str
+    solution: MilpSolution
+    deployments: list[DeploymentLine]
+    hosts: list[tuple[HostType, int]]
+    """Hosts and their counts; rented instances at their peak hour's count when they scale by hour."""
+    cards: list[tuple[CardCost, int]]
+    placement: list[tuple[str, list[str]]]
+    """(host label #k, candidate ids placed on it, one per replica)."""
+    bom: list[BomLine]
+    capex_usd: float
+    monthly_usd: float
+    horizon_months: int
+    power_kw: float
+    """Facility power of the physical hosts (nameplate x PUE); 0 when everything is rented."""
+    periods: int = 1
+    """1, or 24 when rented instances scale hour by hour with the traffic profile."""
+    peak_hour: int | None = None
+    """With hourly periods: the hour the placement shows (the most replica-GPUs in use)."""
+
+    @property
+    def total_usd(self) -> float:
+        return self.capex_usd + self.horizon_months * self.monthly_usd
+
+
+@dataclass
+class Outcome:
+    """What `solve_file` returns."""
+
+    resolved: Resolved
+    candidates: CandidateSet
+    book: PriceBook
+    plans: list[Plan] = field(default_factory=list)
+    pricing_rejections: dict[str, list[Rejection]] = field(default_factory=dict)
+
+
+def peak_hour(sol: MilpSolution, by_id: dict[str, Candidate]) -> int:
+    """The hour with the most replica-GPUs in use (0 with one period); ties go to the earliest."""
+    if not sol.replicas_by_hour:
+        return 0
+    n = len(next(iter(sol.replicas_by_hour.values())))
+    load = [sum(by_id[k].tp * v[t] for k, v in sol.replicas_by_hour.items()) for t in range(n)]
+    return max(range(n), key=lambda t: (load[t], -t))
+
+
+def lines_at_hour(lines: list[DeploymentLine], sol: MilpSolution, hour: int) -> list[DeploymentLine]:
+    """The deployments as they run in `hour` (all of them, as planned, with one period)."""
+    if not sol.replicas_by_hour:
+        return lines
+    from dataclasses import replace
+
+    return [replace(d, replicas=sol.replicas_by_hour[d.candidate.id][hour]) for d in lines]
+
+
+def hosts_at_hour(hosts: list[tuple[HostType, int]], sol: MilpSolution, hour: int) -> list[tuple[HostType, int]]:
+    """The hosts in use in `hour`: bought and owned all day, rented instances as rented that hour."""
+    return [(h, sol.hosts_by_hour[h.id][hour] if h.id in sol.hosts_by_hour else n) for h, n in hosts]

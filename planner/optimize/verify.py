@@ -1,0 +1,116 @@
+"""Check a solved plan against the formulas, not against the solver.
+
+Every deployment is re-evaluated from the catalogue with `estimate` (memory fit at its batch cap,
+loaded TTFT and TPOT, throughput); demand coverage, minimum replicas, the placement of every TP
+group inside one host, the caps and the cost are recomputed from the plan's own lines. Any
+violation is a bug in the planner: `VerificationError` (exit 1) lists them all.
+"""
+
+from __future__ import annotations
+
+from planner import perf
+from planner.catalog.price_rows import PriceBook
+from planner.catalog.resolve import Resolved
+from planner.errors import EXIT_BUG, PlannerError
+from planner.optimize.milp import EPS_USD_PER_REPLICA_GPU, MilpInput
+from planner.optimize.placement import place
+from planner.optimize.plan import hosts_at_hour, lines_at_hour
+from planner.perf.estimate import Deployment, max_batch, memory_breakdown, timings
+from planner.serving.demand import demand_qps
+
+REL_TOL = 1e-6
+
+
+class VerificationError(PlannerError):
+    """The solved plan breaks a constraint when re-checked against the formulas (a planner bug)."""
+
+    exit_code = EXIT_BUG
+
+    def __init__(self, violations: list[str]):
+        self.violations = violations
+        super().__init__("the plan failed verification (a bug in planner; please report it):\n" + "\n".join(violations))
+
+    def lines(self) -> list[str]:
+        return ["the plan failed verification (a bug in planner; please report it):", *self.violations]
+
+
+def verify_plan(res: Resolved, inp: MilpInput, plan, book: PriceBook) -> None:
+    """Raise VerificationError listing every violated condition of `plan`."""
+    bad: list[str] = []
+    cat = res.catalog
+    spec = res.spec
+    workloads = {w.name: w for w in res.workloads}
+    share: dict[str, float] = {}
+    for line in plan.deployments:
+        c = line.candidate
+        w = workloads[c.workload]
+        d = Deployment(model=w.model, gpu=cat.gpus.rows[c.gpu], precision=cat.precisions.rows[c.precision],
+                       kv_precision=cat.precisions.rows[c.kv_precision], tp=c.tp,
+                       mem_utilization=spec.planning.mem_utilization, max_num_seqs=spec.planning.max_num_seqs)
+        n_in, n_out = w.spec.input_tokens, w.spec.output_tokens
+        if c.batch > max_batch(d, n_in + n_out):
+            mem = memory_breakdown(d, c.batch, n_in + n_out)
+            bad.append(f"{c.id}: batch {c.batch} needs {mem.total / perf.GIB:.2f} GiB per GPU, "
+                       f"has {mem.capacity / perf.GIB:.2f} GiB")
+        eff = cat.efficiency_for(d.gpu)
+        step, pre, tpot, rate = timings(d, eff, c.batch, n_in, n_out)
+        ttft = perf.loaded_ttft_s(pre.total_s, step.total_s)
+        slo = w.spec.slo
+        if slo is not None:
+            if ttft > slo.ttft_ms / 1e3 * (1 + REL_TOL):
+                bad.append(f"{c.id}: TTFT {ttft * 1e3:.1f} ms > SLO {slo.ttft_ms:g} ms")
+            if tpot > slo.tpot_ms / 1e3 * (1 + REL_TOL):
+                bad.append(f"{c.id}: TPOT {tpot * 1e3:.2f} ms > SLO {slo.tpot_ms:g} ms")
+        capacity = w.max_utilization * rate / n_out
+        share[c.id] = capacity / demand_qps(w, ttft + (n_out - 1) * tpot)
+
+    sol = plan.solution
+    for hour in range(plan.periods):
+        at = f" in hour {hour:02d}" if plan.periods > 1 else ""
+        lines = lines_at_hour(plan.deployments, sol, hour)
+        hosts = hosts_at_hour(plan.hosts, sol, hour)
+        for name, w in workloads.items():
+            level = inp.profile.get(name, (1.0,) * plan.periods)[hour]
+            covered = sum(d.replicas * share[d.candidate.id] for d in lines if d.candidate.workload == name)
+            count = sum(d.replicas for d in lines if d.candidate.workload == name)
+            if covered < level * (1.0 - REL_TOL):
+                bad.append(f"workload {name}: replicas cover {covered:.4f} of its peak demand{at} (needs {level:g})")
+            if count < w.spec.min_replicas:
+                bad.append(f"workload {name}: {count} replicas{at} < min_replicas {w.spec.min_replicas}")
+        bins, unplaced = place(lines, hosts)
+        if unplaced:
+            bad.append(f"{len(unplaced)} replicas do not fit in the plan's hosts{at}: {', '.join(sorted(set(unplaced)))}")
+        tp_of = {d.candidate.id: d.candidate.tp for d in lines}
+        slots_of = {f"{h.id} #{k + 1}": h.slots for h, n in hosts for k in range(n)}
+        for label, content in bins:
+            if sum(tp_of[c] for c in content) > slots_of[label]:
+                bad.append(f"{label}: TP groups of {sum(tp_of[c] for c in content)} GPUs on {slots_of[label]} slots{at}")
+        for gid, n_cards in ((c.gpu, n) for c, n in plan.cards):
+            with_gpus = sum(h.slots * n for h, n in hosts if h.gpu == gid and h.gpus_included)
+            used = sum(d.replicas * d.candidate.tp for d in lines if d.candidate.gpu == gid)
+            slots = sum(h.slots * n for h, n in hosts if h.gpu == gid and h.kind == "server")
+            if n_cards + with_gpus < used:
+                bad.append(f"{gid}: {n_cards} cards bought + {with_gpus} GPUs owned or rented < {used} GPUs used{at}")
+            if n_cards > slots:
+                bad.append(f"{gid}: {n_cards} cards bought but only {slots} server slots")
+        for gid, cap in res.available.items():
+            installed = sum(h.slots * n for h, n in hosts if h.gpu == gid and h.gpus_included) + \
+                sum(n for c, n in plan.cards if c.gpu == gid)
+            if installed > cap:
+                bad.append(f"{gid}: {installed} GPUs in the plan{at} > gpus.available {cap}")
+    b = spec.budget
+    if b is not None and b.capex_usd is not None and plan.capex_usd > b.capex_usd * (1 + REL_TOL):
+        bad.append(f"capex ${plan.capex_usd:,.0f} > budget.capex_usd ${b.capex_usd:,.0f}")
+    if b is not None and b.monthly_usd is not None and plan.monthly_usd > b.monthly_usd * (1 + REL_TOL):
+        bad.append(f"monthly ${plan.monthly_usd:,.0f} > budget.monthly_usd ${b.monthly_usd:,.0f}")
+    if spec.power_kw_max is not None and plan.power_kw > spec.power_kw_max * (1 + REL_TOL):
+        bad.append(f"facility power {plan.power_kw:.2f} kW > power_kw_max {spec.power_kw_max:g} kW")
+    replica_gpus = [sum(d.replicas * d.candidate.tp for d in lines_at_hour(plan.deployments, sol, t))
+                    for t in range(plan.periods)]
+    eps = EPS_USD_PER_REPLICA_GPU * sum(replica_gpus) / plan.periods
+    cost = plan.capex_usd + inp.months * plan.monthly_usd
+    obj = plan.solution.objective_usd - eps
+    if abs(cost - obj) > 1e-6 * max(1.0, abs(cost)) + 1e-3:
+        bad.append(f"bill of materials costs ${cost:,.2f} but the solver's objective is ${obj:,.2f}")
+    if bad:
+        raise VerificationError(bad)

@@ -1,0 +1,182 @@
+"""Step times from the roofline: decode (memory or compute bound), prefill, throughput and loaded latencies.
+
+Seed 003: decode is memory-bound: tokens/s <= bandwidth / bytes read per token; prefill is
+compute-bound: time = 2 x params x tokens / (TFLOPS x MFU). Efficiency factors (fraction of
+datasheet peaks reached in practice) are data, passed in as an `Efficiency` row; they are fitted on
+published measurements by `tools/fit_efficiency.py`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from planner.catalog.gpus import Gpu
+from planner.catalog.models import Model
+from planner.catalog.precisions import Efficiency, Precision
+from planner.perf.memory import kv_cache_bytes_per_token_per_gpu, weight_bytes
+from planner.perf.parallel import tp_comm_time_s
+from planner.units import GB
+
+
+def attention_flops_per_token(m: Model, context: float) -> float:
+    """Attention score and value FLOPs for one new token attending to `context` tokens.
+
+    QK^T and AV each cost 2 x context x head_dim FLOPs per head per layer -> 4 x layers x heads x
+    head_dim x context. MLA in absorbed form attends in the latent space (rank + rope for scores,
+    rank for values).
+    """
+    if m.attention == "mla" and m.kv_lora_rank:
+        per_head = (m.kv_lora_rank + (m.qk_rope_head_dim or 0)) + m.kv_lora_rank
+        return 2.0 * m.n_layers * m.n_heads * per_head * context
+    return 4.0 * m.n_layers * m.n_heads * m.head_dim * context
+
+
+def linear_flops(m: Model, tokens: float) -> float:
+    """Seed 003: each token costs 2 x active parameters FLOPs in the matrix multiplies (one
+    multiply and one add per weight).
+
+    Example: Qwen-72B -> 2 x 72e9 = 144 GFLOPs per token; 2,000 tokens -> 288 TFLOPs.
+    """
+    return 2.0 * m.active_params_b * 1e9 * tokens
+
+
+def prefill_flops(m: Model, tokens: int) -> float:
+    """FLOPs to prefill a prompt of L tokens: linear_flops (2 x active params x L) plus causal
+    attention, the sum over positions of attention_flops_per_token(i) = L^2 / 2 x the per-token rate."""
+    return linear_flops(m, tokens) + attention_flops_per_token(m, tokens) * tokens / 2.0
+
+
+def compute_time_s(flops: float, peak_tflops: float, mfu: float) -> float:
+    """Seed 003 formula one: time = FLOPs / (peak TFLOPS x MFU).
+
+    Example: 288 TFLOPs on an RTX 4090 at INT8 (660 TOPS) and 50 % MFU -> 288 / 330 = 0.87 s.
+    """
+    return flops / (peak_tflops * 1e12 * mfu)
+
+
+def required_bandwidth_gb_per_s(bytes_per_token: float, tokens_per_s: float) -> float:
+    """Seed 003: memory bandwidth a decode rate needs when every token reads `bytes_per_token`.
+
+    Example: 140 GB of FP16 weights x 20 tokens/s = 2,800 GB/s.
+    """
+    return bytes_per_token * tokens_per_s / GB
+
+
+def expected_experts_touched(n_experts: int, top_k: int, tokens: float) -> float:
+    """Expected distinct experts a batch of `tokens` routes to, with uniform independent routing:
+    E x (1 - (1 - k/E)^tokens). One token touches k; a large batch touches all E."""
+    if n_experts <= 1:
+        return 0.0
+    return n_experts * (1.0 - (1.0 - top_k / n_experts) ** max(tokens, 0.0))
+
+
+def decode_weight_bytes_read_per_gpu(m: Model, p: Precision, tp: int, batch: float, pp: int = 1) -> float:
+    """Weight bytes one decode step reads on one GPU.
+
+    Dense: every weight, once per step, however large the batch (seed 003: the whole model is read
+    per generated token). MoE: the non-expert weights plus only the experts the batch's tokens route
+    to (`expected_experts_touched`), which approaches all experts at large batch.
+    """
+    total = weight_bytes(m, p)
+    if not m.is_moe:
+        return total / (tp * pp)
+    expert_bytes_each_layer = m.expert_params_each * p.bytes_per_weight
+    all_experts = expert_bytes_each_layer * m.n_experts * m.n_moe_layers
+    touched = expert_bytes_each_layer * expected_experts_touched(m.n_experts, m.n_experts_active, batch) * m.n_moe_layers
+    return (total - all_experts + touched) / (tp * pp)
+
+
+@dataclass(frozen=True)
+class StepTime:
+    """One forward pass, split into its terms (seconds).
+
+    Decode steps overlap memory and compute (`total_s` = max(memory, compute) + comm + overhead,
+    the roofline of seed 003): at small batch the weight stream hides the arithmetic. Prefill adds
+    them (`overlapped=False`): its GEMMs sit near the ridge point for prompts of a few hundred
+    tokens, where neither peak is reached, and the additive form fits the published TTFTs of
+    short and long prompts alike (see tools/fit_efficiency.py; median error 17 % vs 27 % with max).
+    """
+
+    memory_s: float
+    compute_s: float
+    comm_s: float
+    overhead_s: float
+    overlapped: bool = True
+    """True: memory and compute overlap (time = the larger). False: they add up."""
+
+    @property
+    def total_s(self) -> float:
+        if self.overlapped:
+            core = max(self.memory_s, self.compute_s)
+        else:
+            core = self.memory_s + self.compute_s
+        return core + self.comm_s + self.overhead_s
+
+    @property
+    def bound(self) -> str:
+        """Which term dominates: bandwidth, compute or interconnect."""
+        terms = {"bandwidth": self.memory_s, "compute": self.compute_s, "interconnect": self.comm_s}
+        return max(terms, key=terms.get)
+
+
+def decode_step_time(
+    m: Model, gpu: Gpu, p: Precision, kv_bytes: float, tp: int, batch: float, context: float,
+    eff: Efficiency, pp: int = 1,
+) -> StepTime:
+    """One decode step for `batch` sequences of mean length `context` (TPOT at batch b).
+
+    memory  = (weights read per GPU + batch x context x KV bytes per token per GPU) / (BW x bw_eff)
+    compute = batch x (2 x active params + attention FLOPs) / (tp x pp) / (peak x decode_mfu)
+    comm    = 2 all-reduces per layer of batch x hidden x 2 bytes (0 at TP 1)
+    Pipeline stages run one after another for a single token, so with PP the per-stage time is
+    multiplied back by pp (a PP replica decodes no faster than one stage holding it all).
+    """
+    weights = decode_weight_bytes_read_per_gpu(m, p, tp, batch, pp)
+    kv = batch * context * kv_cache_bytes_per_token_per_gpu(m, kv_bytes, tp, pp)
+    memory_s = (weights + kv) / (gpu.mem_bw_gb_per_s * GB * eff.bw_eff)
+    flops = batch * (2.0 * m.active_params_b * 1e9 + attention_flops_per_token(m, context)) / (tp * pp)
+    compute_s = compute_time_s(flops, gpu.tflops(p.compute), eff.decode_mfu)
+    comm_s = tp_comm_time_s(m, gpu, tp, batch, eff)
+    return StepTime(memory_s * pp, compute_s * pp, comm_s, eff.step_overhead_ms / 1e3, overlapped=True)
+
+
+def prefill_time(
+    m: Model, gpu: Gpu, p: Precision, tp: int, tokens: float, eff: Efficiency, pp: int = 1, batch: int = 1
+) -> StepTime:
+    """Prefill of `batch` prompts of `tokens` tokens each in one pass (TTFT at batch 1, queueing excluded).
+
+    compute = prefill_flops / (tp x pp) / (peak x prefill_mfu)   (seed 003: 2 x P x L / (TFLOPS x MFU))
+    memory  = all weights read once per GPU / (BW x bw_eff)
+    comm    = 2 all-reduces per layer of tokens x hidden x 2 bytes
+    total   = compute + memory + comm + overhead (not overlapped; see StepTime).
+    With PP the stages run in sequence for one prompt, so the stage time is multiplied by pp.
+    """
+    flops = batch * prefill_flops(m, int(tokens)) / (tp * pp)
+    compute_s = compute_time_s(flops, gpu.tflops(p.compute), eff.prefill_mfu)
+    memory_s = weight_bytes(m, p) / (tp * pp) / (gpu.mem_bw_gb_per_s * GB * eff.bw_eff)
+    comm_s = tp_comm_time_s(m, gpu, tp, tokens * batch, eff)
+    return StepTime(memory_s * pp, compute_s * pp, comm_s, eff.step_overhead_ms / 1e3, overlapped=False)
+
+
+def steady_state_output_tokens_per_s(decode_step_s: float, batch: float, prefill_s: float, output_tokens: float) -> float:
+    """Output tokens/s of one replica under continuous batching at `batch` concurrent sequences.
+
+    Each decode step emits `batch` tokens; on average batch / output_tokens sequences finish per
+    step and their replacements must be prefilled, costing prefill_s each. So
+    rate = batch / (decode_step_s + batch / output_tokens x prefill_s).
+    """
+    return batch / (decode_step_s + batch / max(output_tokens, 1.0) * prefill_s)
+
+
+def loaded_tpot_s(decode_step_s: float, batch: float, prefill_s: float, output_tokens: float) -> float:
+    """Mean time between a sequence's output tokens when prefills are interleaved with decode:
+    decode_step_s + batch / output_tokens x prefill_s (the reciprocal of the per-sequence rate)."""
+    return decode_step_s + batch / max(output_tokens, 1.0) * prefill_s
+
+
+def loaded_ttft_s(prefill_s: float, decode_step_s: float) -> float:
+    """Time to first token when other sequences are decoding: a new request waits on average half
+    an iteration for the one in progress, then runs in a mixed iteration that also carries the
+    decode batch: prefill_s + 1.5 x decode_step_s (iteration-level scheduling, Orca, OSDI 2022).
+    With nothing else running (decode_step_s = 0) it is the prefill alone."""
+    return prefill_s + 1.5 * decode_step_s

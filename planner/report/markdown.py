@@ -1,0 +1,77 @@
+"""Markdown reports of a plan (`plan.md`) and of a rent-or-buy comparison (`compare.md`).
+"""
+from __future__ import annotations
+
+import datetime as dt
+
+from planner.money.compare import Comparison
+from planner.optimize.plan import Outcome
+from planner.report.comparison import (
+    _verdict,
+    break_even_text,
+    cumulative_rows,
+    side_by_side_rows,
+    threshold_text,
+)
+from planner.report.format import fmt_cell, usd
+from planner.report.records import (
+    BOM_TABLE,
+    DEPLOY_TABLE,
+    bom_records,
+    deployment_records,
+    plan_title,
+    price_dates,
+    solver_line,
+)
+
+
+def outcome_markdown(out: Outcome, timings: bool, today: dt.date) -> str:
+    spec = out.resolved.spec
+    lines = [f"# {spec.name}", "", spec.description.strip(), "", f"Objective: {spec.objective}.", ""]
+    for p in out.plans:
+        lines += [f"## {plan_title(p)}", "", "### Deployments", ""]
+        lines += _md_table(DEPLOY_TABLE, [{**r, "utilization": f"{r['utilization']:.0%}"} for r in deployment_records(p)])
+        lines += ["", "### Bill of materials", ""]
+        lines += _md_table(BOM_TABLE, bom_records(p))
+        lines += ["", (f"Capex {usd(p.capex_usd)}; monthly {usd(p.monthly_usd)}; {p.horizon_months}-month total "
+                  f"{usd(p.total_usd)}; facility power {p.power_kw:.2f} kW."), "", solver_line(p, timings) + ".", ""]
+    prices = price_dates(out.plans, today)
+    if prices["oldest_as_of"]:
+        lines.append(f"Oldest price used: {prices['oldest_as_of']}.")
+    if prices["warning"]:
+        lines.append(f"**Warning:** {prices['warning']}.")
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _md_table(cols, rows: list[dict]) -> list[str]:
+
+    out = ["| " + " | ".join(h for _, h in cols) + " |", "|" + "---|" * len(cols)]
+    for r in rows:
+        out.append("| " + " | ".join(fmt_cell(r.get(k)).replace("|", "/") for k, _ in cols) + " |")
+    return out
+
+
+def comparison_markdown(out: Outcome, cmp: Comparison, timings: bool, today: dt.date) -> str:
+    """The `planner compare --format markdown` report."""
+
+    spec = out.resolved.spec
+
+    def table(headers: tuple[str, ...], rows: list[tuple[str, ...]]) -> list[str]:
+        lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+        lines += ["| " + " | ".join(c.replace("|", "/").replace("\n", "<br>") for c in row) + " |" for row in rows]
+        return lines
+
+    lines = [f"# {spec.name}: rent or buy", "", spec.description.strip(), "", "## Plans", ""]
+    lines += table(("", "rent", "buy"), side_by_side_rows(cmp, timings))
+    lines += ["", "Depreciation: straight line, capex / horizon, no salvage value.", "",
+              "## Cumulative cost", "", "Capex at month 0 + months x monthly, US dollars.", ""]
+    lines += table(("month", "rent", "buy", "buy - rent", "cheaper"), cumulative_rows(cmp))
+    lines += ["", _verdict(cmp)[0].upper() + _verdict(cmp)[1:] + ".", "",
+              break_even_text(cmp)[0].upper() + break_even_text(cmp)[1:] + ".", "",
+              *(line[0].upper() + line[1:] + "." for line in threshold_text(cmp)), ""]
+    prices = price_dates(out.plans, today)
+    if prices["oldest_as_of"]:
+        lines.append(f"Oldest price used: {prices['oldest_as_of']}.")
+    if prices["warning"]:
+        lines.append(f"**Warning:** {prices['warning']}.")
+    return "\n".join(lines).rstrip() + "\n"

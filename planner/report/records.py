@@ -1,0 +1,308 @@
+"""What every renderer shows, as plain records: catalogue rows, estimates, deployments, bills of
+materials, candidate lists and the `planner solve` JSON contract. Renderers only lay these out.
+
+Deterministic: rows in a stable order; solver times are the only thing that varies between runs,
+and `timings=False` writes them as null.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from planner import perf
+from planner.catalog.gpus import Gpu
+from planner.catalog.models import Model
+from planner.catalog.precisions import Precision
+from planner.money.compare import depreciation_usd_per_month
+from planner.optimize.candidates import CandidateSet, reason_counts
+from planner.optimize.plan import Outcome, Plan
+from planner.perf.estimate import Estimate
+from planner.report.comparison import add_comparison, comparison_of
+from planner.report.format import usd
+
+GPU_LIST_COLUMNS = (
+    "id", "name", "vendor", "family", "mem_gb", "mem_bw_gb_per_s", "fp16_tflops", "bf16_tflops", "fp8_tflops",
+    "int8_tops", "int4_tops", "tdp_w", "scaleup_kind", "scaleup_bw_gb_per_s_bidir", "scaleup_domain_gpus",
+    "gpus_per_server", "geforce_eula", "market", "aliases", "confidence", "source", "as_of",
+)
+
+
+def gpu_record(g: Gpu) -> dict:
+    rec = {
+        "id": g.id, "name": g.name, "vendor": g.vendor, "family": g.family, "architecture": g.architecture,
+        "form_factor": g.form_factor, "mem_gb": g.mem_gb, "mem_bw_gb_per_s": g.mem_bw_gb_per_s,
+    }
+    for compute, col in (("fp32", "fp32_tflops"), ("fp16", "fp16_tflops"), ("bf16", "bf16_tflops"),
+                         ("fp8", "fp8_tflops"), ("int8", "int8_tops"), ("int4", "int4_tops")):
+        rec[col] = "unsupported" if compute in g.unsupported else g.peak_tflops.get(compute)
+    rec.update({
+        "tdp_w": g.tdp_w, "scaleup_kind": g.scaleup_kind, "scaleup_name": g.scaleup_name,
+        "scaleup_bw_gb_per_s_bidir": g.scaleup_bw_gb_per_s_bidir, "scaleup_domain_gpus": g.scaleup_domain_gpus,
+        "pcie_bw_gb_per_s_bidir": g.pcie_bw_gb_per_s_bidir, "gpus_per_server": g.gpus_per_server,
+        "geforce_eula": g.geforce_eula, "market": g.market, "aliases": list(g.aliases),
+        "confidence": g.confidence, "source": g.source, "as_of": g.as_of, "notes": g.notes,
+    })
+    return rec
+
+
+MODEL_LIST_COLUMNS = (
+    "id", "name", "family", "params_b", "active_params_b", "n_layers", "hidden_size", "n_heads", "n_kv_heads",
+    "head_dim", "attention", "n_experts", "n_experts_active", "max_context", "kv_bytes_per_token_fp16",
+    "aliases", "confidence", "source", "as_of",
+)
+
+
+def model_record(m: Model) -> dict:
+    return {
+        "id": m.id, "name": m.name, "family": m.family, "params_b": m.params_b,
+        "active_params_b": m.active_params_b, "n_layers": m.n_layers, "hidden_size": m.hidden_size,
+        "n_heads": m.n_heads, "n_kv_heads": m.n_kv_heads, "head_dim": m.head_dim,
+        "intermediate_size": m.intermediate_size, "vocab_size": m.vocab_size,
+        "tied_embeddings": m.tied_embeddings, "attention": m.attention, "kv_lora_rank": m.kv_lora_rank,
+        "qk_rope_head_dim": m.qk_rope_head_dim, "n_experts": m.n_experts, "n_experts_active": m.n_experts_active,
+        "n_shared_experts": m.n_shared_experts, "moe_intermediate_size": m.moe_intermediate_size,
+        "max_context": m.max_context,
+        "kv_bytes_per_token_fp16": perf.kv_cache_bytes_per_token(m, 2.0),
+        "aliases": list(m.aliases), "confidence": m.confidence, "source": m.source, "as_of": m.as_of,
+        "notes": m.notes,
+    }
+
+
+PRECISION_LIST_COLUMNS = (
+    "id", "kind", "weight_bits", "group_size", "group_overhead_bits", "bits_per_weight", "compute",
+    "kv_capable", "unquantized", "aliases", "source", "as_of", "notes",
+)
+
+
+def precision_record(p: Precision) -> dict:
+    return {
+        "id": p.id, "kind": p.kind, "weight_bits": p.weight_bits, "group_size": p.group_size,
+        "group_overhead_bits": p.group_overhead_bits, "bits_per_weight": p.bits_per_weight,
+        "compute": p.compute, "kv_capable": p.kv_capable, "unquantized": list(p.unquantized),
+        "aliases": list(p.aliases), "source": p.source, "as_of": p.as_of, "notes": p.notes,
+    }
+
+
+def estimate_record(e: Estimate) -> dict:
+    """The `planner estimate --format json` contract (keys may be added, none change meaning)."""
+    d = e.deployment
+    mem = e.memory
+    gib = perf.GIB
+    return {
+        "model": d.model.id,
+        "gpu": d.gpu.id,
+        "precision": d.precision.id,
+        "kv_precision": d.kv_precision.id,
+        "tp": d.tp,
+        "pp": d.pp,
+        "gpus": d.gpus,
+        "input_tokens": e.input_tokens,
+        "output_tokens": e.output_tokens,
+        "batch": e.batch,
+        "fits": e.fits,
+        "max_batch": e.max_batch,
+        "memory_per_gpu_gib": {
+            "weights": mem.weights / gib,
+            "kv_cache": mem.kv_cache / gib,
+            "activations": mem.activations / gib,
+            "overhead": mem.overhead / gib,
+            "total": mem.total / gib,
+            "capacity": mem.capacity / gib,
+        },
+        "mem_utilization": d.mem_utilization,
+        "ttft_ms": e.ttft_s * 1e3,
+        "tpot_ms": e.tpot_s * 1e3,
+        "decode_tokens_per_s_per_request": e.decode_tokens_per_s_per_request,
+        "output_tokens_per_s": e.output_tokens_per_s,
+        "bottleneck": e.bottleneck,
+        "decode_step_ms": _step_ms(e.decode_step),
+        "prefill_ms": _step_ms(e.prefill),
+        "sources": {
+            "gpu": {"source": d.gpu.source, "as_of": d.gpu.as_of, "confidence": d.gpu.confidence},
+            "model": {"source": d.model.source, "as_of": d.model.as_of},
+            "precision": {"source": d.precision.source, "as_of": d.precision.as_of},
+        },
+    }
+
+
+def _step_ms(step: perf.StepTime) -> dict:
+    return {
+        "memory": step.memory_s * 1e3,
+        "compute": step.compute_s * 1e3,
+        "communication": step.comm_s * 1e3,
+        "overhead": step.overhead_s * 1e3,
+        "total": step.total_s * 1e3,
+    }
+
+
+STALE_AFTER_DAYS = 183
+"""Prices older than about six months get a warning."""
+
+
+DEPLOYMENT_COLUMNS = (
+    "pricing", "workload", "model", "gpu", "precision", "kv_precision", "tp", "replicas", "batch_cap", "ttft_ms",
+    "tpot_ms", "capacity_qps", "capacity_qps_per_replica", "demand_qps", "output_tokens_per_s_per_replica",
+    "utilization", "mem_gib_per_gpu", "mem_capacity_gib_per_gpu", "bottleneck", "candidate",
+)
+
+
+BOM_COLUMNS = ("pricing", "item", "category", "quantity", "unit", "unit_usd", "total_usd", "cost_kind", "source", "as_of")
+
+
+def deployment_records(plan: Plan) -> list[dict]:
+    out = []
+    for d in plan.deployments:
+        c = d.candidate
+        out.append({
+            "pricing": plan.pricing, "workload": c.workload, "model": c.model, "gpu": c.gpu, "precision": c.precision,
+            "kv_precision": c.kv_precision, "tp": c.tp, "replicas": d.replicas, "batch_cap": c.batch,
+            "ttft_ms": c.ttft_s * 1e3, "tpot_ms": c.tpot_s * 1e3, "capacity_qps": d.capacity_qps,
+            "capacity_qps_per_replica": c.capacity_qps, "demand_qps": c.demand_qps,
+            "output_tokens_per_s_per_replica": c.output_tokens_per_s, "utilization": d.utilization,
+            "mem_gib_per_gpu": c.mem_used_bytes / perf.GIB, "mem_capacity_gib_per_gpu": c.mem_capacity_bytes / perf.GIB,
+            "bottleneck": c.bottleneck, "candidate": c.id,
+        })
+        if plan.periods > 1:
+            out[-1]["replicas_by_hour"] = plan.solution.replicas_by_hour.get(c.id, [d.replicas] * plan.periods)
+    return out
+
+
+def bom_records(plan: Plan) -> list[dict]:
+    return [{"pricing": plan.pricing, "item": b.item, "category": b.category, "quantity": b.quantity, "unit": b.unit,
+             "unit_usd": b.unit_usd, "total_usd": b.total_usd, "cost_kind": b.cost_kind, "source": b.source,
+             "as_of": b.as_of} for b in plan.bom]
+
+
+def price_dates(plans: list[Plan], today: dt.date) -> dict:
+    """The oldest price date used in the plans, and a warning when it is more than six months old.
+
+    Prices are the BOM's unit prices (instances, cards, server parts, racks) and the energy and
+    colocation rates; the maintenance line is a fraction of capex, not a price, so its date
+    does not count.
+    """
+    dates = sorted({b.as_of for p in plans for b in p.bom if b.as_of and b.category != "maintenance"})
+    oldest = dates[0] if dates else None
+    warning = None
+    if oldest is not None:
+        age = (today - dt.date.fromisoformat(oldest)).days
+        if age > STALE_AFTER_DAYS:
+            warning = (f"the oldest price used is from {oldest}, {age // 30} months before {today.isoformat()}: "
+                       "prices go stale; check them before you order or sign")
+    return {"oldest_as_of": oldest, "today": today.isoformat(), "warning": warning}
+
+
+def candidate_summary(cs: CandidateSet) -> dict:
+    kept = cs.kept()
+    return {
+        "admissible": len(cs.candidates) + cs.ladder_skipped,
+        "dominated_dropped": len(cs.candidates) - len(kept) + cs.ladder_skipped,
+        "lower_batch_caps_not_evaluated": cs.ladder_skipped, "kept": len(kept),
+        "rejected": len(cs.rejections), "rejected_by_reason": reason_counts(cs.rejections),
+    }
+
+
+def outcome_record(out: Outcome, timings: bool, today: dt.date) -> dict:
+    """The JSON contract of `planner solve`."""
+    plans = []
+    for p in out.plans:
+        s = p.solution
+        plans.append({
+            "pricing": p.pricing,
+            "status": s.status,
+            "deployments": deployment_records(p),
+            "hosts": [{"host": h.id, "kind": h.kind, "gpu": h.gpu, "gpus_per_host": h.slots, "count": n,
+                       "label": h.label, "unit_capex_usd": h.capex_usd, "unit_monthly_usd": h.monthly_usd,
+                       "source": h.source, "as_of": h.as_of,
+                       **({"count_by_hour": s.hosts_by_hour[h.id]} if h.id in s.hosts_by_hour else {})}
+                      for h, n in p.hosts],
+            "placement": [{"host": label, "replicas": content} for label, content in p.placement],
+            **({"placement_hour": p.peak_hour} if p.peak_hour is not None else {}),
+            "bom": [{k: v for k, v in r.items() if k != "pricing"} for r in bom_records(p)],
+            "cost": {"capex_usd": p.capex_usd, "monthly_usd": p.monthly_usd, "horizon_months": p.horizon_months,
+                     "total_usd": p.total_usd, "power_kw": p.power_kw,
+                     "depreciation_usd_per_month": depreciation_usd_per_month(p)},
+            "solver": {"name": s.solver, "status": s.status, "seconds": s.seconds if timings else None,
+                       "objective_usd": s.objective_usd, "bound_usd": s.bound_usd, "gap": s.gap,
+                       "variables": s.n_variables, "constraints": s.n_constraints},
+        })
+    spec = out.resolved.spec
+    statuses = {p["status"] for p in plans}
+    record = {
+        "name": spec.name,
+        "objective": spec.objective,
+        "status": "optimal" if statuses == {"optimal"} else "feasible",
+        "plans": plans,
+        "solver": {
+            "name": out.plans[0].solution.solver if out.plans else None,
+            "seconds": sum(p.solution.seconds for p in out.plans) if timings else None,
+            "gap": max((p.solution.gap or 0.0) for p in out.plans) if out.plans else None,
+        },
+        "candidates": candidate_summary(out.candidates),
+        **({"hybrid_savings_usd": {f"vs_{k}": v for k, v in savings.items()}}
+           if (savings := hybrid_savings(out)) is not None else {}),
+        "prices": price_dates(out.plans, today),
+    }
+
+    cmp = comparison_of(out)
+    return add_comparison(record, cmp) if cmp is not None else record
+
+
+def plan_title(p: Plan) -> str:
+    if p.pricing == "rent":
+        return f"Rent: {usd(p.monthly_usd)} per month ({usd(p.monthly_usd * p.horizon_months)} over {p.horizon_months} months)"
+    kind = "Hybrid (buy a base, rent the rest by the hour)" if p.pricing == "hybrid" else "Buy"
+    return (f"{kind}: {usd(p.capex_usd)} capex + {usd(p.monthly_usd)} per month = {usd(p.total_usd)} over "
+            f"{p.horizon_months} months")
+
+
+def hybrid_savings(out: Outcome) -> dict | None:
+    """What the hybrid plan saves over the horizon against all-rent and all-buy (None without one)."""
+    by = {p.pricing: p for p in out.plans}
+    if "hybrid" not in by:
+        return None
+    h = by["hybrid"].total_usd
+    return {k: by[k].total_usd - h for k in ("rent", "buy") if k in by}
+
+
+def solver_line(p: Plan, timings: bool) -> str:
+    s = p.solution
+    t = f" in {s.seconds:.2f} s" if timings else ""
+    bound = usd(s.bound_usd) if s.bound_usd is not None else "-"
+    gap = f"{s.gap:.4%}" if s.gap is not None else "-"
+    return (f"solver {s.solver}: {s.status}{t}; objective {usd(s.objective_usd)}, bound {bound}, gap {gap}; "
+            f"{s.n_variables} variables, {s.n_constraints} constraints")
+
+
+DEPLOY_TABLE = (("workload", "workload"), ("model", "model"), ("gpu", "GPU"), ("precision", "prec"), ("tp", "TP"),
+                ("replicas", "replicas"), ("batch_cap", "batch"), ("ttft_ms", "TTFT ms"), ("tpot_ms", "TPOT ms"),
+                ("output_tokens_per_s_per_replica", "tok/s each"), ("capacity_qps", "cap. QPS"),
+                ("demand_qps", "demand QPS"), ("utilization", "util"),
+                ("mem_gib_per_gpu", "GiB/GPU"), ("bottleneck", "bottleneck"))
+
+
+BOM_TABLE = (("item", "item"), ("quantity", "qty"), ("unit_usd", "unit $"), ("total_usd", "total $"),
+             ("cost_kind", "kind"), ("as_of", "as of"), ("source", "source"))
+
+
+CANDIDATE_COLUMNS = (
+    "workload", "status", "gpu", "precision", "tp", "batch_cap", "ttft_ms", "tpot_ms", "capacity_qps", "demand_qps",
+    "coverage", "coverage_per_gpu", "mem_gib_per_gpu", "bottleneck", "reason", "detail", "id",
+)
+
+
+def candidate_records(cs: CandidateSet, include_rejected: bool = True) -> list[dict[str, Any]]:
+    rows = []
+    for c in cs.candidates:
+        rows.append({
+            "workload": c.workload, "status": "dominated" if c.dominated_by else "kept", "gpu": c.gpu,
+            "precision": c.precision, "tp": c.tp, "batch_cap": c.batch, "ttft_ms": c.ttft_s * 1e3,
+            "tpot_ms": c.tpot_s * 1e3, "capacity_qps": c.capacity_qps, "demand_qps": c.demand_qps,
+            "coverage": c.coverage, "coverage_per_gpu": c.coverage_per_gpu,
+            "mem_gib_per_gpu": c.mem_used_bytes / perf.GIB, "bottleneck": c.bottleneck, "reason": None,
+            "detail": f"dominated by {c.dominated_by}" if c.dominated_by else None, "id": c.id,
+        })
+    if include_rejected:
+        for r in cs.rejections:
+            rows.append({"workload": r.workload, "status": "rejected", "gpu": r.gpu, "precision": r.precision, "tp": r.tp,
+                         "reason": r.reason, "detail": r.detail})
+    return rows

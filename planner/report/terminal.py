@@ -1,0 +1,155 @@
+"""Tables for people in a terminal (rich): estimates, plans, comparisons, listings. The console has a
+fixed width and no colour when piped, so output does not depend on the terminal.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+
+from rich.console import Console
+from rich.table import Table
+
+from planner.money.compare import Comparison, depreciation_usd_per_month
+from planner.optimize.plan import Outcome
+from planner.perf.estimate import Estimate
+from planner.report.comparison import (
+    EVERY_MONTH_UP_TO,
+    _verdict,
+    break_even_text,
+    cumulative_rows,
+    side_by_side_rows,
+    threshold_text,
+)
+from planner.report.format import fmt_cell, short, usd
+from planner.report.records import (
+    BOM_TABLE,
+    DEPLOY_TABLE,
+    bom_records,
+    candidate_summary,
+    deployment_records,
+    estimate_record,
+    hybrid_savings,
+    plan_title,
+    price_dates,
+    solver_line,
+)
+
+
+def console(width: int = 120) -> Console:
+    """A console whose output does not depend on the terminal (fixed width, no colour when piped)."""
+    return Console(width=width, highlight=False, soft_wrap=False)
+
+
+def render_table(title: str, columns: Sequence[tuple[str, str]], rows: Iterable[dict], caption: str | None = None) -> Table:
+    """A rich table; `columns` are (key, header) pairs, numbers right-aligned."""
+    t = Table(title=title, caption=caption, show_lines=False)
+    rows = list(rows)
+    for key, header in columns:
+        numeric = any(isinstance(r.get(key), (int, float)) and not isinstance(r.get(key), bool) for r in rows)
+        t.add_column(header, justify="right" if numeric else "left", overflow="fold")
+    for r in rows:
+        t.add_row(*(fmt_cell(r.get(k)) for k, _ in columns))
+    return t
+
+
+def print_estimate(con: Console, e: Estimate, eff_label: str) -> None:
+    r = estimate_record(e)
+    d = e.deployment
+    mem = r["memory_per_gpu_gib"]
+    head = (
+        f"{d.model.name} on {d.tp * d.pp} x {d.gpu.name}, {d.precision.id} weights, "
+        f"{d.kv_precision.id} KV, TP={d.tp}" + (f", PP={d.pp}" if d.pp > 1 else "")
+    )
+    con.print(f"[bold]{head}[/bold]")
+    con.print(f"Requests: {e.input_tokens} tokens in, {e.output_tokens} out; batch {e.batch} "
+              f"(largest that fits: {e.max_batch})")
+    verdict = "fits" if e.fits else "does NOT fit"
+    t = Table(title=f"Memory per GPU (GiB): {verdict}", show_header=True)
+    for col in ("weights", "KV cache", "activations", "overhead", "total", "usable capacity"):
+        t.add_column(col, justify="right")
+    t.add_row(*(f"{mem[k]:.2f}" for k in ("weights", "kv_cache", "activations", "overhead", "total", "capacity")))
+    con.print(t)
+    p = Table(title="Performance", show_header=True)
+    for col in ("TTFT ms", "TPOT ms", "tokens/s per request", "output tokens/s (replica)", "bottleneck"):
+        p.add_column(col, justify="right")
+    p.add_row(f"{r['ttft_ms']:.1f}", f"{r['tpot_ms']:.2f}", f"{r['decode_tokens_per_s_per_request']:.1f}",
+              f"{r['output_tokens_per_s']:,.0f}", r["bottleneck"])
+    con.print(p)
+    s = r["decode_step_ms"]
+    con.print(f"Decode step {s['total']:.2f} ms = max(memory {s['memory']:.2f}, compute {s['compute']:.2f}) "
+              f"+ communication {s['communication']:.2f} + overhead {s['overhead']:.2f}")
+    if e.batch > 1:
+        con.print(f"TPOT {r['tpot_ms']:.2f} ms = decode step {r['decode_step_ms']['total']:.2f} + prefills of the other "
+                  f"{e.batch - 1} sequences interleaved ({e.batch - 1} / {e.output_tokens} x {r['prefill_ms']['total']:.1f} ms)")
+    s = r["prefill_ms"]
+    con.print(f"Prefill {s['total']:.1f} ms = compute {s['compute']:.1f} + memory {s['memory']:.1f} "
+              f"+ communication {s['communication']:.1f} + overhead {s['overhead']:.1f}")
+    con.print(f"Efficiency factors: {eff_label}. GPU figures: {d.gpu.source} (as of {d.gpu.as_of}, "
+              f"confidence {d.gpu.confidence}).", soft_wrap=True)
+
+
+def print_outcome(out: Outcome, timings: bool, today: dt.date, width: int = 160) -> None:
+    con = console(width)
+    spec = out.resolved.spec
+    summary = candidate_summary(out.candidates)
+    con.print(f"[bold]{spec.name}[/bold]: objective {spec.objective}, {len(spec.workloads)} workloads")
+    for p in out.plans:
+        con.print()
+        rows = [{**r, "utilization": f"{r['utilization']:.0%}"} for r in deployment_records(p)]
+        con.print(render_table(plan_title(p), DEPLOY_TABLE, rows))
+        bom = [{**r, "source": short(r["source"])} for r in bom_records(p)]
+        con.print(render_table(f"Bill of materials ({p.pricing})", BOM_TABLE, bom,
+                               "full sources: --format json or --out DIR (bom.csv)"))
+        dep = (f"; straight-line depreciation {usd(depreciation_usd_per_month(p))}/month (no salvage value)"
+               if p.capex_usd > 0 else "")
+        con.print(f"cost: capex {usd(p.capex_usd)}, monthly {usd(p.monthly_usd)}, "
+                  f"{p.horizon_months}-month total {usd(p.total_usd)}; facility power {p.power_kw:.2f} kW{dep}")
+        con.print(solver_line(p, timings))
+    by_reason = ", ".join(f"{k} {v}" for k, v in summary["rejected_by_reason"].items()) or "none"
+    con.print(f"candidates: {summary['admissible']} admissible, {summary['dominated_dropped']} dominated dropped "
+              f"before the MILP, {summary['kept']} kept; rejected {summary['rejected']} ({by_reason})")
+    savings = hybrid_savings(out)
+    if savings is not None:
+        con.print("hybrid saves " + ", ".join(f"{usd(v)} over all-{k}" for k, v in savings.items())
+                  + f" across {spec.horizon_months} months (negative: costs more)")
+    prices = price_dates(out.plans, today)
+    if prices["oldest_as_of"]:
+        con.print(f"prices: oldest used {prices['oldest_as_of']}")
+    if prices["warning"]:
+        con.print(f"[bold]warning:[/bold] {prices['warning']}")
+
+
+def _rich_table(title: str, headers: tuple[str, ...], rows: list[tuple[str, ...]], right: tuple[int, ...] = (),
+                caption: str | None = None) -> Table:
+    t = Table(title=title, caption=caption)
+    for i, h in enumerate(headers):
+        t.add_column(h, justify="right" if i in right else "left", overflow="fold")
+    for row in rows:
+        t.add_row(*row)
+    return t
+
+
+def print_comparison(out: Outcome, cmp: Comparison, timings: bool, today: dt.date, width: int = 160,
+                     file_objective: str | None = None) -> None:
+    """The `planner compare` table output."""
+
+    con = console(width)
+    spec = out.resolved.spec
+    note = f" (the file says objective {file_objective})" if file_objective not in (None, "compare") else ""
+    con.print(f"[bold]{spec.name}[/bold]: rent or buy over {cmp.horizon_months} months, "
+              f"{len(spec.workloads)} workloads{note}")
+    con.print()
+    con.print(_rich_table("Plans", ("", "rent", "buy"), side_by_side_rows(cmp, timings),
+                          caption="depreciation: straight line, capex / horizon, no salvage value"))
+    step = "" if cmp.horizon_months <= EVERY_MONTH_UP_TO else ", every 3rd month"
+    con.print(_rich_table(f"Cumulative cost{step}", ("month", "rent", "buy", "buy - rent", "cheaper"),
+                          cumulative_rows(cmp), right=(0, 1, 2, 3), caption="capex at month 0 + m x monthly"))
+    con.print(_verdict(cmp))
+    con.print(break_even_text(cmp))
+    for line in threshold_text(cmp):
+        con.print(line)
+    prices = price_dates(out.plans, today)
+    if prices["oldest_as_of"]:
+        con.print(f"prices: oldest used {prices['oldest_as_of']}")
+    if prices["warning"]:
+        con.print(f"[bold]warning:[/bold] {prices['warning']}")

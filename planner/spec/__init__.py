@@ -1,0 +1,1 @@
+"""The workload file: pydantic schema, YAML loader with located errors, field reference."""
