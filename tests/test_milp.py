@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 import itertools
 import math
+import os
 import random
 from dataclasses import replace
 
@@ -313,6 +314,82 @@ def test_cards_fit_needs_a_second_server(solver):
     assert sol.cards == {"g": 5}
 
 
+@both_solvers
+def test_cards_cover_owned_gpus_do_not_join_a_pcie_group(solver):
+    """The placement bug in miniature: an owned 1-GPU server ($50/month), a PCIe server (4 slots,
+    $5,000, $100/month) and cards at $2,000 ($30/month); one TP2 replica (cov 1.0); months = 1.
+
+    A TP2 group's two GPUs must be in one host. The owned server has one, so the group needs two
+    cards in the PCIe server: 5,000 + 100 + 2 x 2,030 = $9,160. The owned server cannot hold a TP2
+    group, so owned_first does not force it on. (Pooling the owned GPU with one card in the server
+    would have cost 50 + 5,100 + 2,030 = $7,180: the wrong plan the old formulation returned.)
+    """
+    inp = problem([cand("chat", "g", 2, 1.0, id="c")],
+                  [host("own1", "g", 1, kind="owned", monthly=50, max_count=1),
+                   host("srv4", "g", 4, kind="server", capex=5000, monthly=100, gpus_included=False)],
+                  cards={"g": card("g", 2000, monthly=30)}, months=1)
+    sol = solved(inp, solver, 9160.0)
+    assert sol.hosts == {"srv4": 1}
+    assert sol.cards == {"g": 2}
+
+
+@both_solvers
+def test_cards_cover_rented_gpus_do_not_join_a_pcie_group(solver):
+    """The hybrid form: rented 1-GPU instances ($300/month) beside a bought PCIe server (4 slots,
+    $1,000) with cards at $500; one TP2 replica (cov 1.0); months = 1.
+
+    Valid plans: the group on two cards in the server, 1,000 + 2 x 500 = $2,000 (no rented 1-GPU
+    instance can hold a TP2 group). Counting two rented GPUs toward a group in the server would
+    have cost 1,000 + 2 x 300 = $1,600 with empty instances.
+    """
+    inp = problem([cand("chat", "g", 2, 1.0, id="c")],
+                  [host("inst1", "g", 1, monthly=300),
+                   host("srv4", "g", 4, kind="server", capex=1000, gpus_included=False)],
+                  cards={"g": card("g", 500)}, months=1)
+    sol = solved(inp, solver, 2000.0)
+    assert sol.hosts == {"srv4": 1}
+    assert sol.cards == {"g": 2}
+
+
+@both_solvers
+def test_card_packing_tp4_needs_a_4_slot_pcie_server(solver):
+    """PCIe servers of 2 slots ($1,000) or 4 slots ($3,000), cards at $100; one TP4 replica (cov 1.0).
+
+    Two 2-slot servers hold four cards (cards_fit: 4 <= 2 x 2) for 2,000 + 400 = $2,400, but the
+    group's four GPUs must be in one server: card_packing[g,4]: 4 <= 4 x (4-slot servers), so one
+    4-slot server: 3,000 + 400 = $3,400.
+    """
+    inp = problem([cand("chat", "g", 4, 1.0, id="c")],
+                  [host("srv2", "g", 2, kind="server", capex=1000, gpus_included=False),
+                   host("srv4", "g", 4, kind="server", capex=3000, gpus_included=False)],
+                  cards={"g": card("g", 100)}, months=1)
+    sol = solved(inp, solver, 3400.0)
+    assert sol.hosts == {"srv4": 1}
+    assert sol.cards == {"g": 4}
+
+
+@both_solvers
+def test_pcie_replicas_max_splits_one_candidate_over_both_pools(solver):
+    """One TP1 candidate (cov 0.25: 4 replicas) on GPU g: an owned 2-GPU server ($10/month) and a
+    PCIe server (4 slots, $1,000) with cards at $100; months = 1.
+
+    Two replicas on the owned server's GPUs and two on cards: 10 + 1,000 + 2 x 100 = $1,210; the
+    model has one row pcie_replicas_max[c] (replicas on cards <= replicas) for the split. (All four on
+    cards would cost 10 + 1,000 + 400 = $1,410: the owned server must be on anyway, owned_first.)
+    """
+    inp = problem([cand("chat", "g", 1, 0.25, id="c")],
+                  [host("own2", "g", 2, kind="owned", monthly=10, max_count=1),
+                   host("srv4", "g", 4, kind="server", capex=1000, gpus_included=False)],
+                  cards={"g": card("g", 100)}, months=1)
+    sol = solved(inp, solver, 1210.0)
+    assert sol.replicas == {"c": 4}
+    assert sol.hosts == {"own2": 1, "srv4": 1}
+    assert sol.cards == {"g": 2}
+    model = build(inp)[0]
+    assert [c.name for c in model.linear_constraints() if c.name.startswith("pcie_replicas_max")] == \
+        ["pcie_replicas_max[c]"]
+
+
 # --------------------------------------------------------------------------------------------
 # owned_first
 # --------------------------------------------------------------------------------------------
@@ -368,16 +445,16 @@ def test_owned_first_before_pcie_cards(solver):
 def test_owned_first_owned_hosts_too_small_for_tp(solver):
     """Three owned 1-GPU servers ($50/month each) and a bought 2-GPU server ($1,000 + $10/month), months = 1.
 
-    The only candidate is TP2 (cov 1.0): one replica, which no 1-slot host can hold. The formulation
-    (hosts[h] <= count on hand; owned_first) admits exactly one kind of plan: all 3 owned servers in
-    use (owned_first[g,full]) plus 1 bought 2-slot server holding the TP2 group:
-      3 x 50 + 1,000 + 10 = $1,160.
+    The only candidate is TP2 (cov 1.0): one replica, which no 1-slot host can hold. owned_first asks
+    only for the owned servers that can hold a TP group of g, and none can, so they stay off (paying
+    for idle servers serves nothing): 1 bought 2-slot server holding the TP2 group, 1,000 + 10 =
+    $1,010. (Before owned_first looked at usefulness, all three had to be on: $1,160.)
     """
     inp = problem([cand("chat", "g", 2, 1.0, id="c")],
                   [host("own1", "g", 1, kind="owned", monthly=50, max_count=3),
                    host("srv2", "g", 2, kind="server", capex=1000, monthly=10)])
-    sol = solved(inp, solver, 1160.0)
-    assert sol.hosts == {"own1": 3, "srv2": 1}
+    sol = solved(inp, solver, 1010.0)
+    assert sol.hosts == {"srv2": 1}
 
 
 # --------------------------------------------------------------------------------------------
@@ -955,8 +1032,11 @@ FAMILY_TESTS = {
     "min_replicas": [test_min_replicas_above_demand, test_min_replicas_counts_replicas_of_every_candidate],
     "tp_packing": [test_tp_packing_tp2_cannot_split_across_1_slot_hosts, test_tp_packing_big_host_wins_when_cheaper,
                    test_tp_packing_workloads_share_a_host, test_tp_packing_infeasible_without_a_big_enough_host],
+    "pcie_replicas_max": [test_pcie_replicas_max_splits_one_candidate_over_both_pools],
+    "card_packing": [test_card_packing_tp4_needs_a_4_slot_pcie_server, test_cards_cover_owned_gpus_do_not_join_a_pcie_group],
     "cards_cover": [test_cards_cover_buys_one_card_per_gpu_used, test_cards_cover_capex_only,
-                    test_owned_first_before_pcie_cards],
+                    test_owned_first_before_pcie_cards, test_cards_cover_owned_gpus_do_not_join_a_pcie_group,
+                    test_cards_cover_rented_gpus_do_not_join_a_pcie_group],
     "cards_fit": [test_cards_fit_needs_a_second_server],
     "owned_first": [test_owned_first_uses_the_server_on_hand, test_owned_first_then_buys_the_rest,
                     test_owned_first_before_pcie_cards],
@@ -981,3 +1061,16 @@ def test_every_constraint_family_has_a_test():
         assert tests, family
         for t in tests:
             assert t.__name__.startswith("test_") and globals()[t.__name__] is t, (family, t)
+
+
+def test_solver_output_goes_to_stderr(capfd):
+    """What C++ solver code writes to file descriptor 1 during a solve lands on stderr, so stdout
+    keeps only the report (`--format json` stays valid JSON)."""
+    from planner.optimize.milp import _solver_output_to_stderr
+
+    with _solver_output_to_stderr():
+        os.write(1, b"solver chatter\n")
+    os.write(1, b"report\n")
+    out, err = capfd.readouterr()
+    assert out == "report\n"
+    assert "solver chatter" in err

@@ -183,9 +183,10 @@ def build_plan(res: Resolved, inp: MilpInput, sol: MilpSolution, book: PriceBook
                    key=lambda t: (t[0].gpu, t[0].kind, t[0].id))
     cards = sorted(((inp.cards[g], n) for g, n in sol.cards.items()), key=lambda t: t[0].gpu)
     hour = peak_hour(sol, by_id)
-    placement, _ = place(lines_at_hour(lines, sol, hour), hosts_at_hour(hosts, sol, hour))
+    placed = place(lines_at_hour(lines, sol, hour), hosts_at_hour(hosts, sol, hour), cards)
     bom, capex, monthly, power_kw = bill_of_materials(inp.pricing, hosts, cards, sol.racks, book, res.catalog,
                                                       hourly_instances=sol.hosts_by_hour)
-    return Plan(pricing=inp.pricing, solution=sol, deployments=lines, hosts=hosts, cards=cards, placement=placement,
+    return Plan(pricing=inp.pricing, solution=sol, deployments=lines, hosts=hosts, cards=cards, placement=placed.hosts,
+                placement_cards=placed.cards,
                 bom=bom, capex_usd=capex, monthly_usd=monthly, horizon_months=res.spec.horizon_months,
                 power_kw=power_kw, periods=inp.periods, peak_hour=hour if inp.periods > 1 else None)

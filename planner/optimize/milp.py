@@ -14,6 +14,7 @@ Data
     months            1 when renting; horizon_months when buying
 Variables
     replicas[c]       integer >= 0, <= max(min_w, ceil(1 / cov_c))  (more is never needed)
+    pcie_replicas[c]  integer >= 0, of them on PCIe cards (only where g(c) has both pools)
     hosts[h]          integer >= 0 (<= the count on hand for owned servers)
     cards[g]          integer >= 0, PCIe cards bought, g in G_pcie
     owned_full[g]     binary, for GPU types with servers on hand and hosts to acquire
@@ -21,16 +22,26 @@ Variables
 Constraints
     demand_coverage[w]      sum_{c in C_w} cov_c replicas[c] >= 1
     min_replicas[w]         sum_{c in C_w} replicas[c] >= min_w
-    tp_packing[g,s]         for s in {1,2,4,8}: sum_{c on g, tp_c >= s} tp_c replicas[c]
-                              <= sum_{h on g, slots_h >= s} slots_h hosts[h]
+    pcie_replicas_max[c]    (g(c) has PCIe cards and hosts with their GPUs) pcie_replicas[c] <= replicas[c]:
+                            of c's replicas, pcie_replicas[c] run on PCIe cards bought into servers, the
+                            rest on hosts whose GPUs come with them (instances, baseboard servers, servers
+                            on hand). A TP group's GPUs are all in one host, so the two pools never mix.
+                            (Without PCIe cards pcie_replicas = 0; with only PCIe servers, = replicas.)
+    tp_packing[g,s]         for s in {1,2,4,8}: sum_{c on g, tp_c >= s} tp_c (replicas[c] - pcie_replicas[c])
+                              <= sum_{h on g with its GPUs, slots_h >= s} slots_h hosts[h]
                             TP groups and hosts are powers of two, so these inequalities are exactly
                             the condition for every TP group to fit inside one host (first-fit by
                             decreasing size then packs them; `verify` builds that placement).
-    cards_cover[g]          (g in G_pcie) cards[g] + sum_{owned h on g} slots_h hosts[h] >= sum_{c on g} tp_c replicas[c]
-    cards_fit[g]            (g in G_pcie) cards[g] <= sum_{bought h on g} slots_h hosts[h]
-    owned_first[g]          bought hosts and cards of g only once every owned server of g is in use:
+    card_packing[g,s]       the same for the PCIe pool: sum_{c on g, tp_c >= s} tp_c pcie_replicas[c]
+                              <= sum_{bought PCIe server h on g, slots_h >= s} slots_h hosts[h]
+    cards_cover[g]          (g in G_pcie) cards[g] >= sum_{c on g} tp_c pcie_replicas[c]: every GPU of a
+                            group on a PCIe server is a card bought and put in that server
+    cards_fit[g]            (g in G_pcie) cards[g] <= sum_{bought PCIe server h on g} slots_h hosts[h]
+    owned_first[g]          bought hosts and cards of g only once every owned server of g that can hold
+                            a TP group of g is in use (owned servers smaller than every candidate's TP
+                            degree on g cannot serve, so they need not be on):
                             sum_{acquired h on g} hosts[h] + cards[g] <= M_g owned_full[g],
-                            sum_{owned h on g} hosts[h] >= n_owned_g owned_full[g]
+                            sum_{useful owned h on g} hosts[h] >= n_useful_owned_g owned_full[g]
     gpus_available_max[g]   sum_{h on g, GPUs included} slots_h hosts[h] + cards[g] <= available_g
     rack_space              42 x racks >= sum_{bought server h} rack_units_h hosts[h]   (a full-height
                             EIA-310 rack has 42 U; servers on hand are already racked)
@@ -48,7 +59,10 @@ Objective
 
 from __future__ import annotations
 
+import contextlib
 import math
+import os
+import sys
 import time
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -69,10 +83,12 @@ RACK_UNITS = 42
 CONSTRAINT_FAMILIES = {
     "demand_coverage": "each workload's demand is covered by its replicas",
     "min_replicas": "each workload runs at least its minimum replica count",
-    "tp_packing": "every TP group fits inside one host of its GPU type",
-    "cards_cover": "PCIe cards bought plus owned GPUs cover the GPUs the replicas use",
+    "pcie_replicas_max": "replicas on PCIe cards are some of the candidate's replicas",
+    "tp_packing": "every TP group fits inside one host of its GPU type that comes with its GPUs",
+    "card_packing": "every TP group on PCIe cards fits inside one bought PCIe server",
+    "cards_cover": "PCIe cards bought cover the GPUs of the TP groups placed on PCIe servers",
     "cards_fit": "PCIe cards bought fit in the bought servers' slots",
-    "owned_first": "GPUs on hand are used before any of the same type is bought or rented",
+    "owned_first": "GPUs on hand that can serve are used before any of the same type is bought or rented",
     "gpus_available_max": "at most the available number of each GPU type",
     "rack_space": "bought servers fit in the bought 42U racks",
     "budget_capex_max": "capex within budget.capex_usd",
@@ -192,33 +208,52 @@ def build(inp: MilpInput):
                 model.add_linear_constraint(lb=inp.min_replicas[w], expr=sum((replicas[c.id][t] for c in cs), _ZERO),
                                             name=f"min_replicas[{w}{suffix(t)}]")
 
+    pcie = {}  # candidate id -> per-period expressions: its replicas on PCIe cards
     for g in gpus:
         g_cands = [c for c in inp.candidates if c.gpu == g]
         g_hosts = [h for h in host_of.values() if h.gpu == g]
+        with_gpus = [h for h in g_hosts if h.gpus_included]
+        pcie_servers = [h for h in g_hosts if not h.gpus_included]
         owned = [h for h in g_hosts if h.kind == "owned"]
         acquired = [h for h in g_hosts if h.kind != "owned"]
+        for c in g_cands:
+            if g not in cards:
+                pcie[c.id] = [_ZERO] * T
+            elif not with_gpus:
+                pcie[c.id] = replicas[c.id]
+            else:
+                pcie[c.id] = [model.add_integer_variable(lb=0, ub=ub[c.id], name=f"pcie_replicas[{c.id}{suffix(t)}]")
+                              for t in hours]
+                for t in hours:
+                    model.add_linear_constraint(ub=0.0, expr=pcie[c.id][t] - replicas[c.id][t],
+                                                name=f"pcie_replicas_max[{c.id}{suffix(t)}]")
         for t in hours:
             for s in TP_SIZES:
                 lhs = [c for c in g_cands if c.tp >= s]
                 if not lhs:
                     continue
-                rhs = sum((h.slots * hosts[h.id][t] for h in g_hosts if h.slots >= s), _ZERO)
-                model.add_linear_constraint(ub=0.0, expr=sum(c.tp * replicas[c.id][t] for c in lhs) - rhs,
-                                            name=f"tp_packing[{g},{s}{suffix(t)}]")
+                if g not in cards or with_gpus:
+                    rhs = sum((h.slots * hosts[h.id][t] for h in with_gpus if h.slots >= s), _ZERO)
+                    used = sum(c.tp * (replicas[c.id][t] - pcie[c.id][t]) for c in lhs)
+                    model.add_linear_constraint(ub=0.0, expr=used - rhs, name=f"tp_packing[{g},{s}{suffix(t)}]")
+                if g in cards:
+                    rhs = sum((h.slots * hosts[h.id][t] for h in pcie_servers if h.slots >= s), _ZERO)
+                    used = sum(c.tp * pcie[c.id][t] for c in lhs)
+                    model.add_linear_constraint(ub=0.0, expr=used - rhs, name=f"card_packing[{g},{s}{suffix(t)}]")
             if g in cards:
-                used = sum((c.tp * replicas[c.id][t] for c in g_cands), _ZERO)
-                covered = cards[g] + sum((h.slots * hosts[h.id][t] for h in g_hosts if h.gpus_included), _ZERO)
-                model.add_linear_constraint(lb=0.0, expr=covered - used, name=f"cards_cover[{g}{suffix(t)}]")
+                used = sum((c.tp * pcie[c.id][t] for c in g_cands), _ZERO)
+                model.add_linear_constraint(lb=0.0, expr=cards[g] - used, name=f"cards_cover[{g}{suffix(t)}]")
             if g in inp.available:
-                installed = sum((h.slots * hosts[h.id][t] for h in g_hosts if h.gpus_included), _ZERO) + \
-                    (cards.get(g, _ZERO))
+                installed = sum((h.slots * hosts[h.id][t] for h in with_gpus), _ZERO) + (cards.get(g, _ZERO))
                 model.add_linear_constraint(ub=inp.available[g], expr=installed,
                                             name=f"gpus_available_max[{g}{suffix(t)}]")
         if g in cards:
-            servers = [h for h in acquired if h.kind == "server"]
-            model.add_linear_constraint(ub=0.0, expr=cards[g] - sum((h.slots * hosts[h.id][0] for h in servers), _ZERO),
+            model.add_linear_constraint(ub=0.0, expr=cards[g] - sum((h.slots * hosts[h.id][0] for h in pcie_servers),
+                                                                    _ZERO),
                                         name=f"cards_fit[{g}]")
-        if owned and (acquired or g in cards):
+        smallest_tp = min((c.tp for c in g_cands), default=None)
+        useful_owned = [h for h in owned if smallest_tp is not None and h.slots >= smallest_tp]
+        if useful_owned and (acquired or g in cards):
             full = model.add_binary_variable(name=f"owned_full[{g}]")
             acquired_vars = [v for h in acquired for v in _distinct(hosts[h.id])]
             big_m = sum(v.upper_bound for v in acquired_vars) + (cards[g].upper_bound if g in cards else 0)
@@ -226,7 +261,8 @@ def build(inp: MilpInput):
                 ub=0.0, expr=sum(acquired_vars, _ZERO) + (cards.get(g, _ZERO)) - big_m * full,
                 name=f"owned_first[{g},acquire]")
             model.add_linear_constraint(
-                lb=0.0, expr=sum((hosts[h.id][0] for h in owned), _ZERO) - sum(h.max_count for h in owned) * full,
+                lb=0.0, expr=sum((hosts[h.id][0] for h in useful_owned), _ZERO)
+                - sum(h.max_count for h in useful_owned) * full,
                 name=f"owned_first[{g},full]")
 
     def host_cost(attr: str):
@@ -301,6 +337,24 @@ def _check_unique_names(model) -> None:
         seen.add(name)
 
 
+@contextlib.contextmanager
+def _solver_output_to_stderr():
+    """Route what a solver's C++ code writes to the process's stdout (file descriptor 1) to stderr
+    while it runs, so stdout carries only the report (a stray line would break `--format json`)."""
+    try:
+        sys.stdout.flush()
+        saved = os.dup(1)
+    except (OSError, ValueError):  # no real descriptor 1 (an embedding host): nothing to guard
+        yield
+        return
+    try:
+        os.dup2(2, 1)
+        yield
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
 def solve(inp: MilpInput, solver: str = "highs", time_limit_s: float = 60.0) -> MilpSolution:
     """Build and solve; map every solver failure to SolverError (MathOpt reports some input
     errors, e.g. duplicate names, as an AttributeError on a StatusNotOk)."""
@@ -318,7 +372,8 @@ def solve(inp: MilpInput, solver: str = "highs", time_limit_s: float = 60.0) -> 
     )
     start = time.perf_counter()
     try:
-        result = mathopt.solve(model, solver_type, params=params)
+        with _solver_output_to_stderr():
+            result = mathopt.solve(model, solver_type, params=params)
     except Exception as exc:  # StatusNotOk surfaces as AttributeError in ortools 9.15
         raise SolverError(f"{solver} failed on the fleet model: {exc}") from exc
     seconds = time.perf_counter() - start

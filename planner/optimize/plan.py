@@ -41,6 +41,8 @@ class Plan:
     cards: list[tuple[CardCost, int]]
     placement: list[tuple[str, list[str]]]
     """(host label #k, candidate ids placed on it, one per replica)."""
+    placement_cards: dict[str, int]
+    """Bought PCIe server label #k → PCIe cards put into it (the groups' GPUs, then spare cards)."""
     bom: list[BomLine]
     capex_usd: float
     monthly_usd: float

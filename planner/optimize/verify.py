@@ -77,22 +77,21 @@ def verify_plan(res: Resolved, inp: MilpInput, plan, book: PriceBook) -> None:
                 bad.append(f"workload {name}: replicas cover {covered:.4f} of its peak demand{at} (needs {level:g})")
             if count < w.spec.min_replicas:
                 bad.append(f"workload {name}: {count} replicas{at} < min_replicas {w.spec.min_replicas}")
-        bins, unplaced = place(lines, hosts)
-        if unplaced:
-            bad.append(f"{len(unplaced)} replicas do not fit in the plan's hosts{at}: {', '.join(sorted(set(unplaced)))}")
+        placed = place(lines, hosts, plan.cards)
+        if placed.unplaced:
+            bad.append(f"{len(placed.unplaced)} replicas do not fit on the GPUs physically in the plan's hosts{at}: "
+                       f"{', '.join(sorted(set(placed.unplaced)))}")
+        for gid, n in placed.spare_cards.items():
+            bad.append(f"{gid}: {n} PCIe cards bought fit no free server slot{at}")
+        # Re-check the placement itself: each host holds its TP groups on GPUs it physically has.
         tp_of = {d.candidate.id: d.candidate.tp for d in lines}
-        slots_of = {f"{h.id} #{k + 1}": h.slots for h, n in hosts for k in range(n)}
-        for label, content in bins:
-            if sum(tp_of[c] for c in content) > slots_of[label]:
-                bad.append(f"{label}: TP groups of {sum(tp_of[c] for c in content)} GPUs on {slots_of[label]} slots{at}")
-        for gid, n_cards in ((c.gpu, n) for c, n in plan.cards):
-            with_gpus = sum(h.slots * n for h, n in hosts if h.gpu == gid and h.gpus_included)
-            used = sum(d.replicas * d.candidate.tp for d in lines if d.candidate.gpu == gid)
-            slots = sum(h.slots * n for h, n in hosts if h.gpu == gid and h.kind == "server")
-            if n_cards + with_gpus < used:
-                bad.append(f"{gid}: {n_cards} cards bought + {with_gpus} GPUs owned or rented < {used} GPUs used{at}")
-            if n_cards > slots:
-                bad.append(f"{gid}: {n_cards} cards bought but only {slots} server slots")
+        host_of = {f"{h.id} #{k + 1}": h for h, n in hosts for k in range(n)}
+        for label, content in placed.hosts:
+            h = host_of[label]
+            gpus_there = h.slots if h.gpus_included else placed.cards[label]
+            used = sum(tp_of[c] for c in content)
+            if used > gpus_there or gpus_there > h.slots:
+                bad.append(f"{label}: TP groups of {used} GPUs on {gpus_there} GPUs ({h.slots} slots){at}")
         for gid, cap in res.available.items():
             installed = sum(h.slots * n for h, n in hosts if h.gpu == gid and h.gpus_included) + \
                 sum(n for c, n in plan.cards if c.gpu == gid)

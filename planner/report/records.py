@@ -215,7 +215,9 @@ def outcome_record(out: Outcome, timings: bool, today: dt.date) -> dict:
                        "source": h.source, "as_of": h.as_of,
                        **({"count_by_hour": s.hosts_by_hour[h.id]} if h.id in s.hosts_by_hour else {})}
                       for h, n in p.hosts],
-            "placement": [{"host": label, "replicas": content} for label, content in p.placement],
+            "placement": [{"host": label, "replicas": content,
+                           **({"pcie_cards": p.placement_cards[label]} if label in p.placement_cards else {})}
+                          for label, content in p.placement],
             **({"placement_hour": p.peak_hour} if p.peak_hour is not None else {}),
             "bom": [{k: v for k, v in r.items() if k != "pricing"} for r in bom_records(p)],
             "cost": {"capex_usd": p.capex_usd, "monthly_usd": p.monthly_usd, "horizon_months": p.horizon_months,
