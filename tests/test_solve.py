@@ -239,3 +239,47 @@ def test_larger_catalogue_never_costs_more(qps, objective):
     large = _cost(_spec(qps=qps, gpus=("l4-24gb", "l40s-48gb", "h100-sxm-80gb", "rtx-4090-24gb"), objective=objective))
     if small is not None:
         assert large is not None and large <= small + 1e-6
+
+
+def test_solve_and_candidates_count_the_same_deployments(run_cli):
+    """`planner solve` and `planner candidates` report the same number of admissible deployments
+    (workload x GPU x precision x TP) for one file, and the table titles of `candidates` add up to it."""
+    path = REPO / "problems" / "seed001-qwen7b-50-users.yaml"
+    code, out, _ = _solve_cli(run_cli, path)
+    assert code == 0
+    solved = json.loads(out)["candidates"]
+    code, out, _ = run_cli(["candidates", str(path), "--format", "json"])
+    assert code == 0
+    listed = json.loads(out)
+    assert listed["summary"]["admissible"] == solved["admissible"]
+    assert solved["admissible"] == len({(r["workload"], r["gpu"], r["precision"], r["tp"])
+                                        for r in listed["candidates"] if r["status"] != "rejected"})
+    assert solved["dominated_dropped"] + solved["kept"] == solved["admissible"]
+    code, out, _ = run_cli(["candidates", str(path)])
+    assert f"kept of {solved['admissible']} admissible deployments" in out
+
+
+def test_capacity_used_is_demand_over_the_capacity_shown(run_cli):
+    """The table's `cap. used` is what its own columns give: a workload's demand QPS over the sum of
+    its lines' cap. QPS (seed001: 1.81 / 3.50 = 52 %), and utilisation of raw capacity is that times
+    max_utilization (0.8): 41 %."""
+    code, out, _ = _solve_cli(run_cli, REPO / "problems" / "seed001-qwen7b-50-users.yaml")
+    for plan in json.loads(out)["plans"]:
+        by_w: dict[str, list[dict]] = {}
+        for d in plan["deployments"]:
+            by_w.setdefault(d["workload"], []).append(d)
+        for lines in by_w.values():
+            total = sum(d["capacity_qps"] for d in lines)
+            for d in lines:
+                assert d["capacity_used"] == pytest.approx(d["demand_qps"] / total, abs=1e-3)
+                assert d["utilization"] == pytest.approx(d["capacity_used"] * 0.8, abs=1e-3)
+
+
+def test_compare_file_solved_shows_break_even_in_every_format(run_cli):
+    """A file with `objective: compare` printed by `planner solve` carries the break-even and the
+    utilisation threshold in the table and the Markdown, as its JSON does."""
+    path = REPO / "problems" / "seed001-qwen7b-50-users.yaml"
+    for fmt, marker in (("table", "break-even: never within the 36-month horizon"),
+                        ("markdown", "## Rent or buy"), ("markdown", "Rent utilisation threshold: 3.288")):
+        code, out, _ = run_cli(["solve", str(path), "--format", fmt, "--no-timings", "--today", TODAY])
+        assert code == 0 and marker in out, fmt

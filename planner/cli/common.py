@@ -43,8 +43,9 @@ def _plan_options(fn):
                      help="Stop the solver after this many seconds (the best plan found is reported with its gap)."),
         click.option("--timings/--no-timings", default=True, show_default=True,
                      help="Report solver seconds (--no-timings makes the output byte-identical between runs)."),
-        click.option("--today", help="Date the price-staleness warning is computed against, and the as-of date of "
-                                     "the workload file's costs: (YYYY-MM-DD; default today)."),
+        click.option("--today", metavar="YYYY-MM-DD",
+                     help="Date to judge price staleness against; also the as-of date of prices given in the "
+                          "workload file's costs: section. Default: today."),
         click.option("--catalog", "catalog_file", type=click.Path(dir_okay=False, path_type=Path),
                      help="Your price catalogue (YAML) merged over the shipped price tables "
                           "(see catalog/README-prices.md)."),

@@ -67,12 +67,13 @@ def candidates_cmd(file: Path, fmt: str, rejected: bool, ladder: bool, catalog_f
         kept = sorted((c for c in cs.kept() if c.workload == w.name), key=lambda c: (-c.coverage_per_gpu, c.id))
         rej = cs.rejections_for(w.name)
         counts = ", ".join(f"{k} {v}" for k, v in cand_mod.reason_counts(rej).items()) or "none"
-        n_all = len(cs.for_workload(w.name))
+        n_all = cs.deployments(w.name)
         table_rows = [r for r in candidate_records(cs, False) if r["workload"] == w.name and r["status"] == "kept"]
         order = {c.id: i for i, c in enumerate(kept)}
         table_rows.sort(key=lambda r: order[r["id"]])
         con.print(render_table(
-            f"{w.name} ({w.model.id}): {len(kept)} kept of {n_all} evaluated ({n_all - len(kept)} dominated); "
+            f"{w.name} ({w.model.id}): {len(kept)} kept of {n_all} admissible deployments "
+            f"({n_all - len(kept)} dominated); "
             f"rejected {len(rej)}: {counts}",
             (("gpu", "GPU"), ("precision", "prec"), ("tp", "TP"), ("batch_cap", "batch"), ("ttft_ms", "TTFT ms"),
              ("tpot_ms", "TPOT ms"), ("capacity_qps", "cap. QPS"), ("coverage", "coverage"),

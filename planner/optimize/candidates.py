@@ -105,6 +105,17 @@ class CandidateSet:
     def kept(self) -> list[Candidate]:
         return [c for c in self.candidates if c.dominated_by is None]
 
+    def deployments(self, workload: str | None = None) -> int:
+        """Admissible deployments: distinct (workload, GPU, precision, TP) among the candidates, each
+        with one or more batch caps (one unless `--ladder`). `planner solve` and `planner candidates`
+        both count these."""
+        return len({(c.workload, c.gpu, c.precision, c.tp) for c in self.candidates
+                    if workload is None or c.workload == workload})
+
+    def batch_caps(self) -> int:
+        """Admissible batch caps, evaluated or implied (the lower rungs of each deployment's ladder)."""
+        return len(self.candidates) + self.ladder_skipped
+
     def for_workload(self, name: str) -> list[Candidate]:
         return [c for c in self.candidates if c.workload == name]
 

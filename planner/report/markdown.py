@@ -9,6 +9,7 @@ from planner.optimize.plan import Outcome
 from planner.report.comparison import (
     _verdict,
     break_even_text,
+    comparison_of,
     cumulative_rows,
     side_by_side_rows,
     threshold_text,
@@ -16,6 +17,7 @@ from planner.report.comparison import (
 from planner.report.format import fmt_cell, usd
 from planner.report.records import (
     BOM_TABLE,
+    DEPLOY_CAPTION,
     DEPLOY_TABLE,
     bom_records,
     deployment_records,
@@ -30,17 +32,25 @@ def outcome_markdown(out: Outcome, timings: bool, today: dt.date) -> str:
     lines = [f"# {spec.name}", "", spec.description.strip(), "", f"Objective: {spec.objective}.", ""]
     for p in out.plans:
         lines += [f"## {plan_title(p)}", "", "### Deployments", ""]
-        lines += _md_table(DEPLOY_TABLE, [{**r, "utilization": f"{r['utilization']:.0%}"} for r in deployment_records(p)])
+        lines += _md_table(DEPLOY_TABLE, [{**r, "capacity_used": f"{r['capacity_used']:.0%}"} for r in deployment_records(p)])
+        lines += ["", _sentence(DEPLOY_CAPTION)]
         lines += ["", "### Bill of materials", ""]
         lines += _md_table(BOM_TABLE, bom_records(p))
         lines += ["", (f"Capex {usd(p.capex_usd)}; monthly {usd(p.monthly_usd)}; {p.horizon_months}-month total "
                   f"{usd(p.total_usd)}; facility power {p.power_kw:.2f} kW."), "", solver_line(p, timings) + ".", ""]
+    cmp = comparison_of(out)
+    if cmp is not None:
+        lines += ["## Rent or buy", "", *(_sentence(t) for t in (break_even_text(cmp), *threshold_text(cmp))), ""]
     prices = price_dates(out.plans, today)
     if prices["oldest_as_of"]:
         lines.append(f"Oldest price used: {prices['oldest_as_of']}.")
     if prices["warning"]:
         lines.append(f"**Warning:** {prices['warning']}.")
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _sentence(text: str) -> str:
+    return text[0].upper() + text[1:] + "."
 
 
 def _md_table(cols, rows: list[dict]) -> list[str]:
@@ -66,9 +76,8 @@ def comparison_markdown(out: Outcome, cmp: Comparison, timings: bool, today: dt.
     lines += ["", "Depreciation: straight line, capex / horizon, no salvage value.", "",
               "## Cumulative cost", "", "Capex at month 0 + months x monthly, US dollars.", ""]
     lines += table(("month", "rent", "buy", "buy - rent", "cheaper"), cumulative_rows(cmp))
-    lines += ["", _verdict(cmp)[0].upper() + _verdict(cmp)[1:] + ".", "",
-              break_even_text(cmp)[0].upper() + break_even_text(cmp)[1:] + ".", "",
-              *(line[0].upper() + line[1:] + "." for line in threshold_text(cmp)), ""]
+    lines += ["", _sentence(_verdict(cmp)), "", _sentence(break_even_text(cmp)), "",
+              *(_sentence(line) for line in threshold_text(cmp)), ""]
     prices = price_dates(out.plans, today)
     if prices["oldest_as_of"]:
         lines.append(f"Oldest price used: {prices['oldest_as_of']}.")

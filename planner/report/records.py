@@ -142,7 +142,7 @@ STALE_AFTER_DAYS = 183
 DEPLOYMENT_COLUMNS = (
     "pricing", "workload", "model", "gpu", "precision", "kv_precision", "tp", "replicas", "batch_cap", "ttft_ms",
     "tpot_ms", "capacity_qps", "capacity_qps_per_replica", "demand_qps", "output_tokens_per_s_per_replica",
-    "utilization", "mem_gib_per_gpu", "mem_capacity_gib_per_gpu", "bottleneck", "candidate",
+    "utilization", "capacity_used", "mem_gib_per_gpu", "mem_capacity_gib_per_gpu", "bottleneck", "candidate",
 )
 
 
@@ -159,6 +159,7 @@ def deployment_records(plan: Plan) -> list[dict]:
             "ttft_ms": c.ttft_s * 1e3, "tpot_ms": c.tpot_s * 1e3, "capacity_qps": d.capacity_qps,
             "capacity_qps_per_replica": c.capacity_qps, "demand_qps": c.demand_qps,
             "output_tokens_per_s_per_replica": c.output_tokens_per_s, "utilization": d.utilization,
+            "capacity_used": d.utilization / c.max_utilization,
             "mem_gib_per_gpu": c.mem_used_bytes / perf.GIB, "mem_capacity_gib_per_gpu": c.mem_capacity_bytes / perf.GIB,
             "bottleneck": c.bottleneck, "candidate": c.id,
         })
@@ -194,8 +195,9 @@ def price_dates(plans: list[Plan], today: dt.date) -> dict:
 def candidate_summary(cs: CandidateSet) -> dict:
     kept = cs.kept()
     return {
-        "admissible": len(cs.candidates) + cs.ladder_skipped,
-        "dominated_dropped": len(cs.candidates) - len(kept) + cs.ladder_skipped,
+        "admissible": cs.deployments(),
+        "admissible_batch_caps": cs.batch_caps(),
+        "dominated_dropped": cs.deployments() - len(kept),
         "lower_batch_caps_not_evaluated": cs.ladder_skipped, "kept": len(kept),
         "rejected": len(cs.rejections), "rejected_by_reason": reason_counts(cs.rejections),
     }
@@ -278,10 +280,12 @@ def solver_line(p: Plan, timings: bool) -> str:
 DEPLOY_TABLE = (("workload", "workload"), ("model", "model"), ("gpu", "GPU"), ("precision", "prec"), ("tp", "TP"),
                 ("replicas", "replicas"), ("batch_cap", "batch"), ("ttft_ms", "TTFT ms"), ("tpot_ms", "TPOT ms"),
                 ("output_tokens_per_s_per_replica", "tok/s each"), ("capacity_qps", "cap. QPS"),
-                ("demand_qps", "demand QPS"), ("utilization", "util"),
+                ("demand_qps", "demand QPS"), ("capacity_used", "cap. used"),
                 ("mem_gib_per_gpu", "GiB/GPU"), ("bottleneck", "bottleneck"))
 
 
+DEPLOY_CAPTION = ("cap. QPS: requests/s the replicas take at max_utilization (the headroom kept free); "
+                  "cap. used: the workload's demand / its total cap. QPS")
 BOM_TABLE = (("item", "item"), ("quantity", "qty"), ("unit_usd", "unit $"), ("total_usd", "total $"),
              ("cost_kind", "kind"), ("as_of", "as of"), ("source", "source"))
 

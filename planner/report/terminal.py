@@ -16,13 +16,15 @@ from planner.report.comparison import (
     EVERY_MONTH_UP_TO,
     _verdict,
     break_even_text,
+    comparison_of,
     cumulative_rows,
     side_by_side_rows,
     threshold_text,
 )
-from planner.report.format import fmt_cell, short, usd
+from planner.report.format import count_of, fmt_cell, short, usd
 from planner.report.records import (
     BOM_TABLE,
+    DEPLOY_CAPTION,
     DEPLOY_TABLE,
     bom_records,
     candidate_summary,
@@ -92,11 +94,11 @@ def print_outcome(out: Outcome, timings: bool, today: dt.date, width: int = 160)
     con = console(width)
     spec = out.resolved.spec
     summary = candidate_summary(out.candidates)
-    con.print(f"[bold]{spec.name}[/bold]: objective {spec.objective}, {len(spec.workloads)} workloads")
+    con.print(f"[bold]{spec.name}[/bold]: objective {spec.objective}, {count_of(len(spec.workloads), 'workload')}")
     for p in out.plans:
         con.print()
-        rows = [{**r, "utilization": f"{r['utilization']:.0%}"} for r in deployment_records(p)]
-        con.print(render_table(plan_title(p), DEPLOY_TABLE, rows))
+        rows = [{**r, "capacity_used": f"{r['capacity_used']:.0%}"} for r in deployment_records(p)]
+        con.print(render_table(plan_title(p), DEPLOY_TABLE, rows, DEPLOY_CAPTION))
         bom = [{**r, "source": short(r["source"])} for r in bom_records(p)]
         con.print(render_table(f"Bill of materials ({p.pricing})", BOM_TABLE, bom,
                                "full sources: --format json or --out DIR (bom.csv)"))
@@ -106,12 +108,17 @@ def print_outcome(out: Outcome, timings: bool, today: dt.date, width: int = 160)
                   f"{p.horizon_months}-month total {usd(p.total_usd)}; facility power {p.power_kw:.2f} kW{dep}")
         con.print(solver_line(p, timings))
     by_reason = ", ".join(f"{k} {v}" for k, v in summary["rejected_by_reason"].items()) or "none"
-    con.print(f"candidates: {summary['admissible']} admissible, {summary['dominated_dropped']} dominated dropped "
-              f"before the MILP, {summary['kept']} kept; rejected {summary['rejected']} ({by_reason})")
+    con.print(f"candidates: {summary['admissible']:,} admissible deployments ({summary['admissible_batch_caps']:,} "
+              f"batch caps), {summary['dominated_dropped']} dominated dropped before the MILP, {summary['kept']} kept; "
+              f"rejected {summary['rejected']} ({by_reason})")
     savings = hybrid_savings(out)
     if savings is not None:
         con.print("hybrid saves " + ", ".join(f"{usd(v)} over all-{k}" for k, v in savings.items())
                   + f" across {spec.horizon_months} months (negative: costs more)")
+    cmp = comparison_of(out)
+    if cmp is not None:
+        for line in (break_even_text(cmp), *threshold_text(cmp)):
+            con.print(line)
     prices = price_dates(out.plans, today)
     if prices["oldest_as_of"]:
         con.print(f"prices: oldest used {prices['oldest_as_of']}")
@@ -137,7 +144,7 @@ def print_comparison(out: Outcome, cmp: Comparison, timings: bool, today: dt.dat
     spec = out.resolved.spec
     note = f" (the file says objective {file_objective})" if file_objective not in (None, "compare") else ""
     con.print(f"[bold]{spec.name}[/bold]: rent or buy over {cmp.horizon_months} months, "
-              f"{len(spec.workloads)} workloads{note}")
+              f"{count_of(len(spec.workloads), 'workload')}{note}")
     con.print()
     con.print(_rich_table("Plans", ("", "rent", "buy"), side_by_side_rows(cmp, timings),
                           caption="depreciation: straight line, capex / horizon, no salvage value"))
