@@ -6,17 +6,6 @@ from __future__ import annotations
 import click
 
 from planner.cli.common import FORMATS, _catalog
-from planner.report.csv_out import to_csv
-from planner.report.json_out import to_json
-from planner.report.records import (
-    GPU_LIST_COLUMNS,
-    MODEL_LIST_COLUMNS,
-    PRECISION_LIST_COLUMNS,
-    gpu_record,
-    model_record,
-    precision_record,
-)
-from planner.report.terminal import console, render_table
 
 
 @click.group("catalog")
@@ -35,6 +24,8 @@ def catalog_group() -> None:
 def catalog_gpus(fmt: str, vendor: str | None, family: str | None, market: str | None,
                  min_mem_gb: float | None, datacenter_only: bool, supports: str | None) -> None:
     """GPUs: memory, bandwidth, dense TFLOPS per precision, interconnect, licence, market."""
+    from planner.report.records import GPU_LIST_COLUMNS, gpu_record
+
     cat = _catalog()
     gpus = list(cat.gpus.rows.values())
     if vendor:
@@ -66,6 +57,8 @@ def catalog_gpus(fmt: str, vendor: str | None, family: str | None, market: str |
 @click.option("--moe/--dense", "moe", default=None, help="Only mixture-of-experts (or only dense) models.")
 def catalog_models(fmt: str, family: str | None, max_params_b: float | None, moe: bool | None) -> None:
     """Models: parameters, layers, heads, KV heads, attention type, experts, context."""
+    from planner.report.records import MODEL_LIST_COLUMNS, model_record
+
     cat = _catalog()
     models = list(cat.models.rows.values())
     if family:
@@ -86,6 +79,8 @@ def catalog_models(fmt: str, family: str | None, max_params_b: float | None, moe
 @click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
 def catalog_precisions(fmt: str) -> None:
     """Weight and KV precisions: bits per weight with group scales, compute format, what stays 16-bit."""
+    from planner.report.records import PRECISION_LIST_COLUMNS, precision_record
+
     cat = _catalog()
     records = [precision_record(p) for p in sorted(cat.precisions.rows.values(), key=lambda p: p.id)]
     _emit_listing(fmt, "Precisions", records, PRECISION_LIST_COLUMNS, (
@@ -95,6 +90,10 @@ def catalog_precisions(fmt: str) -> None:
 
 
 def _emit_listing(fmt: str, title: str, records: list[dict], csv_cols, table_cols, caption: str) -> None:
+    from planner.report.csv_out import to_csv
+    from planner.report.json_out import to_json
+    from planner.report.terminal import console, render_table
+
     if fmt == "json":
         click.echo(to_json(records), nl=False)
     elif fmt == "csv":

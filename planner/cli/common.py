@@ -6,21 +6,21 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from planner.catalog.store import Catalog, load_catalog
 from planner.errors import InputError, Problem
-from planner.report.chart import CHART_FILE, CHART_MISSING, write_chart
-from planner.report.comparison import comparison_of
-from planner.report.csv_out import bom_csv, outcome_csv
-from planner.report.json_out import outcome_json
-from planner.report.markdown import outcome_markdown
+
+if TYPE_CHECKING:
+    from planner.catalog.store import Catalog
 
 FORMATS = click.Choice(["table", "json", "csv"], case_sensitive=False)
 
 
 def _catalog() -> Catalog:
+    from planner.catalog.store import load_catalog
+
     return load_catalog()
 
 
@@ -56,6 +56,9 @@ def _plan_options(fn):
 
 def _write_plan_files(out, out_dir: Path, timings: bool, day) -> None:
     """--out DIR: plan.json, plan.md, deployments.csv, bom.csv, and the cost chart for compare."""
+    from planner.report.csv_out import bom_csv, outcome_csv
+    from planner.report.json_out import outcome_json
+    from planner.report.markdown import outcome_markdown
 
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "plan.json").write_text(outcome_json(out, timings, day), encoding="utf-8")
@@ -68,6 +71,8 @@ def _write_plan_files(out, out_dir: Path, timings: bool, day) -> None:
 def _write_chart(out, out_dir: Path) -> None:
     """Write cumulative_cost.png for an `objective: compare` outcome; without matplotlib, say how to
     get it (stderr) and carry on."""
+    from planner.report.chart import CHART_FILE, CHART_MISSING, write_chart
+    from planner.report.comparison import comparison_of
 
     cmp = comparison_of(out)
     if cmp is None:

@@ -10,11 +10,6 @@ import click
 
 from planner.cli.common import _catalog
 from planner.errors import InputError, Problem
-from planner.perf.calibration import validate_file
-from planner.perf.estimate import evaluate, resolve_deployment
-from planner.report.json_out import to_json
-from planner.report.records import estimate_record
-from planner.report.terminal import console, print_estimate, render_table
 
 
 def _batch_option(value: str) -> int | None:
@@ -46,6 +41,10 @@ def _batch_option(value: str) -> int | None:
 def estimate_cmd(model, gpu, precision, kv_precision, tp, pp, batch, input_tokens, output_tokens,
                  max_tpot_ms, mem_utilization, max_num_seqs, fmt) -> None:
     """Memory, TTFT, TPOT, throughput and bottleneck of one deployment."""
+    from planner.perf.estimate import evaluate, resolve_deployment
+    from planner.report.json_out import to_json
+    from planner.report.records import estimate_record
+    from planner.report.terminal import console, print_estimate
 
     cat = _catalog()
     b = _batch_option(batch)
@@ -71,6 +70,9 @@ def estimate_cmd(model, gpu, precision, kv_precision, tp, pp, batch, input_token
 @click.option("--rows", "show_rows", is_flag=True, help="Also list every row's prediction and error.")
 def validate_cmd(file: Path, fmt: str, show_rows: bool) -> None:
     """Predict published measurements (calibration-format CSV) and report the model's error."""
+    from planner.perf.calibration import validate_file
+    from planner.report.json_out import to_json
+    from planner.report.terminal import console, render_table
 
     if not file.exists():
         raise InputError(Problem("no such file", file=str(file)))

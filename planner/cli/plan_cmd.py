@@ -7,10 +7,6 @@ from pathlib import Path
 
 import click
 
-from planner import api
-from planner.catalog.price_file import merge_catalog_file
-from planner.catalog.prices import load_prices
-from planner.catalog.resolve import resolve
 from planner.cli.common import (
     FORMATS,
     _catalog,
@@ -18,22 +14,6 @@ from planner.cli.common import (
     _today,
     _write_plan_files,
 )
-from planner.optimize import candidates as cand_mod
-from planner.report.csv_out import outcome_csv, to_csv
-from planner.report.json_out import outcome_json, to_json
-from planner.report.markdown import comparison_markdown, outcome_markdown
-from planner.report.records import (
-    CANDIDATE_COLUMNS,
-    candidate_records,
-    candidate_summary,
-)
-from planner.report.terminal import (
-    console,
-    print_comparison,
-    print_outcome,
-    render_table,
-)
-from planner.spec.loader import load_spec
 
 
 @click.command("candidates")
@@ -48,6 +28,19 @@ from planner.spec.loader import load_spec
                    "so it is only checked here (see catalog/README-prices.md).")
 def candidates_cmd(file: Path, fmt: str, rejected: bool, ladder: bool, catalog_file: Path | None) -> None:
     """Every deployment the performance model admits for each workload, and why others fail."""
+    from planner.catalog.price_file import merge_catalog_file
+    from planner.catalog.prices import load_prices
+    from planner.catalog.resolve import resolve
+    from planner.optimize import candidates as cand_mod
+    from planner.report.csv_out import to_csv
+    from planner.report.json_out import to_json
+    from planner.report.records import (
+        CANDIDATE_COLUMNS,
+        candidate_records,
+        candidate_summary,
+    )
+    from planner.report.terminal import console, render_table
+    from planner.spec.loader import load_spec
 
     cat = _catalog()
     res = resolve(load_spec(file), cat)
@@ -96,6 +89,11 @@ def candidates_cmd(file: Path, fmt: str, rejected: bool, ladder: bool, catalog_f
 def solve_cmd(file: Path, fmt: str, solver: str, time_limit_s: float, out_dir: Path | None, timings: bool,
               today: str | None, catalog_file: Path | None) -> None:
     """Cheapest fleet meeting every workload's SLO: deployments, bill of materials, cost."""
+    from planner import api
+    from planner.report.csv_out import outcome_csv
+    from planner.report.json_out import outcome_json
+    from planner.report.markdown import outcome_markdown
+    from planner.report.terminal import print_outcome
 
     day = _today(today)
     out = api.plan(file, solver=solver, time_limit_s=time_limit_s, catalog_file=catalog_file, today=day).outcome
@@ -125,6 +123,11 @@ def compare_cmd(file: Path, fmt: str, solver: str, time_limit_s: float, out_dir:
 
     Solves FILE as `objective: compare` whatever its objective says.
     """
+    from planner import api
+    from planner.report.json_out import outcome_json
+    from planner.report.markdown import comparison_markdown
+    from planner.report.terminal import print_comparison
+
     day = _today(today)
     loaded = api.load(file)
     result = api.compare(loaded, solver=solver, time_limit_s=time_limit_s, catalog_file=catalog_file, today=day)
