@@ -9,7 +9,7 @@
    or concurrent_users) and batch jobs, each with its traffic scaled by a seeded random factor.
    Every workload in the mix is solvable on its own. Candidates are generated once per n and
    reused by every solver and repeat; the MILP is solved with a 60 s time limit. Columns:
-   admissible (candidates + batch caps skipped as dominated), kept (after dominance), in the
+   batch caps (admissible batch caps: the candidates + the lower caps skipped as dominated), kept (after dominance), in the
    MILP (kept and rentable/buyable), variables, constraints, generation seconds, MILP build and
    solve seconds (median over --repeats; solve = the solver call alone), status and gap.
 2. Target. problems/fleet-20.yaml with HiGHS: MILP solve seconds (median, max) against the target
@@ -122,7 +122,7 @@ def scaling(sizes: list[int], solvers: list[str], pricing: str, repeats: int) ->
     cat = load_catalog()
     book = load_prices()
     problems: list[str] = []
-    head = (f"{'n':>3} {'solver':>6} {'admissible':>10} {'kept':>6} {'in MILP':>7} {'vars':>6} {'cons':>5} "
+    head = (f"{'n':>3} {'solver':>6} {'batch caps':>10} {'kept':>6} {'in MILP':>7} {'vars':>6} {'cons':>5} "
             f"{'gen s':>6} {'build s':>7} {'solve s':>8} {'max s':>7} {'status':>8} {'gap':>8} {'objective':>11}")
     print(head)
     print("-" * len(head))
@@ -137,7 +137,7 @@ def scaling(sizes: list[int], solvers: list[str], pricing: str, repeats: int) ->
         missing = [w.name for w in res.workloads if w.name not in have]
         if missing:
             problems.append(f"n={n}: no {pricing} candidate for {', '.join(missing)}")
-        admissible = len(cs.candidates) + cs.ladder_skipped
+        admissible = cs.batch_caps()
         for solver in solvers:
             solve_s, build_s, sol = [], [], None
             for _ in range(repeats):
@@ -197,7 +197,7 @@ def target(repeats: int) -> list[str]:
     ok = proven and med < TARGET_MEDIAN_S
     s0 = sols[0]
     print(f"file: {TARGET_FILE.relative_to(ROOT)} ({len(res.workloads)} workloads, {pricing}), solver highs, "
-          f"{len(solve_s)} solves; {len(cs.candidates) + cs.ladder_skipped} admissible, {len(cs.kept())} kept, "
+          f"{len(solve_s)} solves; {cs.deployments()} admissible deployments ({cs.batch_caps()} batch caps), {len(cs.kept())} kept, "
           f"{len(inp.candidates)} in the MILP, {s0.n_variables} variables, {s0.n_constraints} constraints")
     print(f"MILP solve: median {med:.3f} s, max {max(solve_s):.3f} s; status "
           f"{'optimal (proven)' if proven else ', '.join(sorted({s.status for s in sols}))}, "

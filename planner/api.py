@@ -28,7 +28,6 @@ from planner.money.compare import Comparison
 from planner.optimize.chain import solve_loaded
 from planner.optimize.plan import Outcome, Plan
 from planner.perf.estimate import Estimate, evaluate, resolve_deployment
-from planner.report.comparison import comparison_of
 from planner.report.json_out import outcome_json
 from planner.report.records import (
     BOM_COLUMNS,
@@ -81,7 +80,7 @@ class PlanResult:
     @property
     def comparison(self) -> Comparison | None:
         """Rent against buy, for `objective: compare` (always set by `compare()`); else None."""
-        return comparison_of(self.outcome)
+        return self.outcome.comparison
 
     def to_frame(self) -> pd.DataFrame:
         """Every deployment of every plan, one row each (the columns of `deployments.csv`)."""
@@ -111,7 +110,7 @@ def estimate(model: str, gpu: str, precision: str = "fp16", *, input_tokens: int
     cat = load_catalog()
     d = resolve_deployment(cat, model, gpu, precision, kv_precision, tp, pp, mem_utilization, max_num_seqs)
     e = evaluate(d, cat.efficiency_for(d.gpu), input_tokens, output_tokens, batch=batch,
-                 max_tpot_s=max_tpot_ms / 1e3 if max_tpot_ms else None)
+                 max_tpot_s=max_tpot_ms / 1e3 if max_tpot_ms is not None else None)
     return EstimateResult(e)
 
 

@@ -1,4 +1,4 @@
-"""Rent or buy (`planner.compare`, `planner compare`): cumulative cost, break-even month,
+"""Rent or buy (`planner.money.compare`, `planner compare`): cumulative cost, break-even month,
 utilisation threshold and depreciation derived by hand; a hypothesis property; the command's
 table, JSON golden and chart.
 
@@ -37,7 +37,7 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 @dataclass
 class Cost:
-    """A plan's cost summary, as `planner.compare` reads it."""
+    """A plan's cost summary, as `planner.money.compare` reads it."""
 
     pricing: str
     capex_usd: float

@@ -1,4 +1,4 @@
-"""Formulation tests of the fleet MILP (`planner.milp`) on tiny synthetic instances.
+"""Formulation tests of the fleet MILP (`planner.optimize.milp`) on tiny synthetic instances.
 
 No catalogue and no YAML: candidates, host types and card costs are built by hand. Every
 hand-derived optimum is solved with HiGHS and SCIP and both must agree with the arithmetic in the
@@ -1018,6 +1018,19 @@ def test_diagnose_caps_names_the_inventory_cap(solver):
                    host("srv-a", "a", 1, kind="server", capex=100)], available={"a": 1})
     lines = diagnose_caps(inp, solver, 10.0)
     assert lines[0] == ("gpus.available.a binds: it is 1 GPUs; a plan needs at least 2 GPUs "
+                        "(the least achievable with the other caps kept)")
+
+
+@both_solvers
+def test_diagnose_caps_inventory_is_the_busiest_hour(solver):
+    """Rented 1-GPU instances, one TP1 candidate covering 0.25 of the peak, three hourly periods at
+    1, 0.5 and 0.25 of the peak: 4, 2 and 1 instances. available = 3 binds in the first hour only;
+    the least cap that admits a plan is the busiest hour's 4 GPUs (not 4 + 2 + 1 = 7 summed over hours)."""
+    inp = problem([cand("chat", "g", 1, 0.25, id="c")], [host("inst1", "g", 1, monthly=100)],
+                  available={"g": 3}, periods=3, profile={"chat": (1.0, 0.5, 0.25)})
+    assert solve(inp, solver=solver).status == "infeasible"
+    lines = diagnose_caps(inp, solver, 10.0)
+    assert lines[0] == ("gpus.available.g binds: it is 3 GPUs; a plan needs at least 4 GPUs "
                         "(the least achievable with the other caps kept)")
 
 

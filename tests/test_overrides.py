@@ -283,6 +283,24 @@ gpu_prices:
     assert exc.value.lines() == ["mine.yaml:6:35: running_costs[0].value: must be > 0 (got -1)"]
 
 
+def test_server_sizes_are_powers_of_two():
+    """A 6-slot server is refused where it is read: TP groups are powers of two, and the packing
+    rows and the placement are exact only for hosts of 1, 2, 4 or 8 GPUs (a 6-slot server holds
+    one TP4 group, not 1.5)."""
+    text = """\
+servers:
+  - {id: pcie-6, name: six, gpu_forms: pcie, gpus_per_server: 6, host_power_w: 2000, rack_units: 4, confidence: low,
+     source: me, as_of: 2026-01-01}
+server_parts:
+  - {server: pcie-6, item: chassis, category: chassis, quantity: 1, unit_usd: 100, confidence: low, source: me,
+     as_of: 2026-01-01}
+"""
+    with pytest.raises(CatalogError) as exc:
+        merge_catalog_text(load_prices(), text, "mine.yaml", _cat().gpus.rows)
+    assert exc.value.lines() == ["mine.yaml:2:63: servers[0].gpus_per_server: must be a power of two up to 8 "
+                                 "(got 6); expected 1, 2, 4 or 8"]
+
+
 def test_readme_prices_example_merges():
     """The example in catalog/README-prices.md is a valid catalogue file and does what it says."""
     readme = (REPO / "catalog" / "README-prices.md").read_text(encoding="utf-8")

@@ -166,6 +166,11 @@ def _parse_servers(path: str, rows, parts: list[ServerPart], problems: list[Prob
             counts[col] = r.int(col)
             if counts[col] <= 0 and (data.get(col) or "").strip():
                 r._err(col, f"must be > 0 (got {data.get(col)})")
+        if counts["gpus_per_server"] > 0 and counts["gpus_per_server"] not in GPUS_PER_INSTANCE:
+            # TP groups are powers of two; the packing rows and the placement are exact only for hosts
+            # of power-of-two size (a 6-slot server would hold one TP4 group, not 6/4 of one).
+            r._err("gpus_per_server", f"must be a power of two up to 8 (got {counts['gpus_per_server']})",
+                   "1, 2, 4 or 8")
         sid = r.str("id")
         mine = tuple(p for p in parts if p.server == sid)
         if sid and not mine:

@@ -72,9 +72,8 @@ def _write_chart(out, out_dir: Path) -> None:
     """Write cumulative_cost.png for an `objective: compare` outcome; without matplotlib, say how to
     get it (stderr) and carry on."""
     from planner.report.chart import CHART_FILE, CHART_MISSING, write_chart
-    from planner.report.comparison import comparison_of
 
-    cmp = comparison_of(out)
+    cmp = out.comparison
     if cmp is None:
         return
     try:

@@ -167,6 +167,16 @@ def compare(rent: PlanCost, buy: PlanCost, horizon: int | None = None) -> Compar
     )
 
 
+def hybrid_savings(plans: Sequence[PlanCost]) -> dict[str, float] | None:
+    """What the hybrid plan saves over the horizon against all-rent and all-buy, USD (negative:
+    it costs more); None without a hybrid plan."""
+    by = {p.pricing: p for p in plans}
+    if "hybrid" not in by:
+        return None
+    h = by["hybrid"].total_usd
+    return {k: by[k].total_usd - h for k in ("rent", "buy") if k in by}
+
+
 def compare_plans(plans: Sequence[PlanCost]) -> Comparison | None:
     """The comparison of the first rent and the first buy plan in `plans` (as `objective: compare`
     solves them, `Outcome.plans`), or None when either is missing."""

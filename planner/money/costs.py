@@ -2,7 +2,7 @@
 
 A *host* is where replicas run: a cloud instance of `slots` GPUs (rent), a server type filled
 with GPUs (buy), or a server already owned. Its costs come from the priced catalogue
-(`planner.prices`); every figure keeps the catalogue row's source and date so the bill of
+(`planner.catalog.prices`); every figure keeps the catalogue row's source and date so the bill of
 materials can cite it. The formulas:
 
     rent_usd_per_month        = instance $/h (the pricing tier's $/GPU-h x GPUs) x hours_per_month
@@ -22,9 +22,6 @@ from dataclasses import dataclass
 
 from planner.catalog.gpus import Gpu
 from planner.catalog.price_rows import CloudOffer, PriceBook, ServerType, gpu_form
-
-PRICINGS = ("rent", "buy")
-
 
 @dataclass(frozen=True)
 class HostType:

@@ -33,6 +33,7 @@ from planner.perf.estimate import (
     timings,
 )
 from planner.serving.demand import demand_qps
+from planner.units import GIB
 
 REASONS = ("filtered out", "precision unsupported", "tp invalid", "memory", "TTFT", "TPOT")
 """Rejection reasons, in the order the checks run."""
@@ -116,9 +117,6 @@ class CandidateSet:
         """Admissible batch caps, evaluated or implied (the lower rungs of each deployment's ladder)."""
         return len(self.candidates) + self.ladder_skipped
 
-    def for_workload(self, name: str) -> list[Candidate]:
-        return [c for c in self.candidates if c.workload == name]
-
     def rejections_for(self, name: str) -> list[Rejection]:
         return [r for r in self.rejections if r.workload == name]
 
@@ -193,7 +191,7 @@ def _evaluate_combo(res: Resolved, w: ResolvedWorkload, g: Gpu, p: Precision, tp
     limit = max_batch(d, context)
     if limit < 1:
         mem = memory_breakdown(d, 1, context)
-        reject("memory", f"needs {mem.total / perf.GIB:.1f} GiB per GPU at batch 1, has {mem.capacity / perf.GIB:.1f} GiB",
+        reject("memory", f"needs {mem.total / GIB:.1f} GiB per GPU at batch 1, has {mem.capacity / GIB:.1f} GiB",
                mem.total / mem.capacity)
         return
     pre = perf.prefill_time(m, g, p, tp, max(n_in, 1), eff)

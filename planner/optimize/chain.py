@@ -16,6 +16,7 @@ from planner.catalog.resolve import Resolved, resolve
 from planner.catalog.store import Catalog, load_catalog
 from planner.errors import InfeasibleError
 from planner.money.bom import bill_of_materials
+from planner.money.compare import compare_plans, hybrid_savings
 from planner.money.costs import (
     CardCost,
     HostType,
@@ -42,6 +43,7 @@ from planner.optimize.plan import (
 )
 from planner.optimize.verify import verify_plan
 from planner.spec.loader import LoadedSpec, load_spec
+from planner.text import count_of
 from planner.units import HOURS_PER_DAY
 
 
@@ -78,6 +80,9 @@ def solve_loaded(loaded: LoadedSpec, solver: str = "highs", time_limit_s: float 
 
         verify_plan(res, inp, plan, book)
         out.plans.append(plan)
+    if res.spec.objective == "compare":
+        out.comparison = compare_plans(out.plans)
+    out.hybrid_savings_usd = hybrid_savings(out.plans)
     return out
 
 
@@ -150,7 +155,8 @@ def _diagnose_missing(res: Resolved, cs: CandidateSet, inp: MilpInput, priced_ou
         lines.append(f"workload {w.name} ({w.model.id}): no {pricing} candidate; rejected by reason: " + ", ".join(parts))
         if kept and priced:
             gpus = sorted({r.gpu for r in priced})
-            lines.append(f"  {len(kept)} deployments meet the SLO but none is {priced[0].reason.split()[-1]}: "
+            verb = "meets" if len(kept) == 1 else "meet"
+            lines.append(f"  {count_of(len(kept), 'deployment')} {verb} the SLO but none is {priced[0].reason.split()[-1]}: "
                          f"GPUs {', '.join(gpus[:8])}{' ...' if len(gpus) > 8 else ''}")
         for reason in ("memory", "TTFT", "TPOT"):
             miss = cand_mod.nearest_miss([r for r in rej if r.reason == reason])

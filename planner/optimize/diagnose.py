@@ -10,16 +10,17 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from planner.optimize.milp import EPS_USD_PER_REPLICA_GPU, MilpInput, solve
+from planner.optimize.milp import MilpInput, eps_usd, solve
+from planner.text import usd
 
 
 def diagnose_caps(inp: MilpInput, solver: str, time_limit_s: float) -> list[str]:
     """One line per binding cap, saying the value it would need."""
     caps = []
     if inp.capex_max_usd is not None:
-        caps.append(("budget.capex_usd", {"capex_max_usd": None}, "capex", inp.capex_max_usd, _usd))
+        caps.append(("budget.capex_usd", {"capex_max_usd": None}, "capex", inp.capex_max_usd, usd))
     if inp.monthly_max_usd is not None:
-        caps.append(("budget.monthly_usd", {"monthly_max_usd": None}, "monthly", inp.monthly_max_usd, _usd))
+        caps.append(("budget.monthly_usd", {"monthly_max_usd": None}, "monthly", inp.monthly_max_usd, usd))
     if inp.power_max_kw is not None:
         caps.append(("power_kw_max", {"power_max_kw": None}, "power_kw", inp.power_max_kw, lambda v: f"{v:,.2f} kW"))
     for gid, n in sorted(inp.available.items()):
@@ -30,7 +31,7 @@ def diagnose_caps(inp: MilpInput, solver: str, time_limit_s: float) -> list[str]
         sol = solve(replace(inp, objective=objective, **drop), solver, time_limit_s)
         if sol.status == "infeasible":
             continue
-        need = sol.objective_usd - _eps_part(inp, sol)
+        need = sol.objective_usd - eps_usd(inp, sol)
         lines.append(f"{key} binds: it is {fmt(value)}; a plan needs at least {fmt(need)} "
                      f"(the least achievable with the other caps kept)")
     if lines:
@@ -42,17 +43,7 @@ def diagnose_caps(inp: MilpInput, solver: str, time_limit_s: float) -> list[str]
                 "(minimum replicas cannot be placed)")]
     return [
         ("no single cap explains it: several caps bind together. Without any cap the cheapest "
-        f"{inp.pricing} plan costs {_usd(sol.objective_usd - _eps_part(inp, sol))} "
+        f"{inp.pricing} plan costs {usd(sol.objective_usd - eps_usd(inp, sol))} "
         f"({'monthly' if inp.pricing == 'rent' else 'capex + running costs over the horizon'})"),
         "To fix: raise the budget, power or inventory caps together.",
     ]
-
-
-def _eps_part(inp: MilpInput, sol) -> float:
-    """The tie-break term inside an objective value (EPS_USD_PER_REPLICA_GPU per replica-GPU)."""
-    tp = {c.id: c.tp for c in inp.candidates}
-    return EPS_USD_PER_REPLICA_GPU * sum(tp[k] * n for k, n in sol.replicas.items())
-
-
-def _usd(v: float) -> str:
-    return f"${v:,.0f}"

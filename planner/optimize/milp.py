@@ -1,26 +1,30 @@
 """The fleet MILP, built and solved with OR-Tools MathOpt (HiGHS by default, SCIP as a cross-check).
 
 Formulation (each constraint family has a stable name; the coefficients come from
-`planner.candidates` and `planner.costs`, never computed here):
+`planner.optimize.candidates` and `planner.money.costs`, never computed here):
 
 Data
     W                 workloads; min_w their minimum replica counts
-    C_w               non-dominated candidates of workload w (planner.candidates)
+    C_w               non-dominated candidates of workload w (planner.optimize.candidates)
     cov_c             share of w's demand one replica of c covers (capacity_qps / demand_qps)
     tp_c, g(c)        GPUs per replica and GPU type of candidate c
-    H                 host types (planner.costs): rented instances, bought servers, servers on hand;
+    H                 host types (planner.money.costs): rented instances, bought servers, servers on hand;
                       slots_h GPUs each, GPU type g(h), capex_h, monthly_h, power_w_h
     G_pcie            GPU types bought as PCIe cards into empty servers; card capex_g, monthly_g, power_w_g
     months            1 when renting; horizon_months when buying
-Variables
+    T, level_w,t      periods: T = 1 (one steady peak) or 24 hourly periods t of a traffic profile,
+                      level_w,t = w's demand in period t as a fraction of its peak (1 without a profile)
+Variables (with T > 1, replicas, pcie_replicas and rented instances get one variable per period,
+suffixed `,hNN`; bought and owned hosts, cards and racks are the same in every period; every row
+below that mentions replicas or instances is written once per period)
     replicas[c]       integer >= 0, <= max(min_w, ceil(1 / cov_c))  (more is never needed)
     pcie_replicas[c]  integer >= 0, of them on PCIe cards (only where g(c) has both pools)
     hosts[h]          integer >= 0 (<= the count on hand for owned servers)
     cards[g]          integer >= 0, PCIe cards bought, g in G_pcie
-    owned_full[g]     binary, for GPU types with servers on hand and hosts to acquire
+    owned_full[g]     binary, for GPU types with servers on hand that can serve and hosts or cards to acquire
     racks             integer >= 0, 42U racks for the bought servers (buying only)
 Constraints
-    demand_coverage[w]      sum_{c in C_w} cov_c replicas[c] >= 1
+    demand_coverage[w]      sum_{c in C_w} cov_c replicas[c] >= level_w,t
     min_replicas[w]         sum_{c in C_w} replicas[c] >= min_w
     pcie_replicas_max[c]    (g(c) has PCIe cards and hosts with their GPUs) pcie_replicas[c] <= replicas[c]:
                             of c's replicas, pcie_replicas[c] run on PCIe cards bought into servers, the
@@ -38,7 +42,7 @@ Constraints
                             group on a PCIe server is a card bought and put in that server
     cards_fit[g]            (g in G_pcie) cards[g] <= sum_{bought PCIe server h on g} slots_h hosts[h]
     owned_first[g]          bought hosts and cards of g only once every owned server of g that can hold
-                            a TP group of g is in use (owned servers smaller than every candidate's TP
+                            a TP group of g is switched on (owned servers smaller than every candidate's TP
                             degree on g cannot serve, so they need not be on):
                             sum_{acquired h on g} hosts[h] + cards[g] <= M_g owned_full[g],
                             sum_{useful owned h on g} hosts[h] >= n_useful_owned_g owned_full[g]
@@ -50,11 +54,15 @@ Constraints
     power_max               PUE x (sum_h power_w_h hosts[h] + sum_g power_w_g cards[g]) / 1000 <= power_kw_max
                             (physical hosts only: bought and owned servers; cloud instances are not in the facility)
 Objective
-    minimise  capex + months x monthly + eps x sum_c tp_c replicas[c]
+    minimise  capex + months x monthly + eps / T x sum_{c,t} tp_c replicas[c,t]
     capex   = sum_h capex_h hosts[h] + sum_g capex_g cards[g] + rack_usd racks
-    monthly = sum_h monthly_h hosts[h] + sum_g monthly_g cards[g] + rack_monthly_usd racks
+    monthly = sum_{static h} monthly_h hosts[h] + sum_{rented h,t} monthly_h / T hosts[h,t]
+              + sum_g monthly_g cards[g] + rack_monthly_usd racks
+              (a rented instance is billed for the periods it runs: 1/T of a month each)
     The eps term (1e-4 USD per replica-GPU) only breaks ties: among plans of equal cost it keeps
     the fewest replicas, so a paid-for but unneeded slot does not show up as an extra replica.
+    Diagnosis objectives (`objective`): capex, monthly, power_kw, or gpus:<g>, the most GPUs of g
+    installed in any period (rows peak_gpus_at[g,t]: peak_gpus[g] >= installed_g,t).
 """
 
 from __future__ import annotations
@@ -305,12 +313,26 @@ def build(inp: MilpInput):
         model.minimize(inp.pue * power_w / 1000.0 + eps)
     elif inp.objective.startswith("gpus:"):
         g = inp.objective.split(":", 1)[1]
-        installed = sum((h.slots * v for h in host_of.values() if h.gpu == g and h.gpus_included
-                         for v in _distinct(hosts[h.id])), _ZERO) + (cards.get(g, _ZERO))
-        model.minimize(installed + eps)
+        peak = model.add_variable(lb=0.0, name=f"peak_gpus[{g}]")
+        for t in hours:
+            installed = sum((h.slots * hosts[h.id][t] for h in host_of.values() if h.gpu == g and h.gpus_included),
+                            _ZERO) + (cards.get(g, _ZERO))
+            model.add_linear_constraint(lb=0.0, expr=peak - installed, name=f"peak_gpus_at[{g}{suffix(t)}]")
+        model.minimize(peak + eps)
     else:
         raise ValueError(f"unknown objective {inp.objective!r}")
     return model, replicas, hosts, cards, racks
+
+
+def eps_usd(inp: MilpInput, sol: MilpSolution) -> float:
+    """The tie-break term inside a solution's objective value: EPS_USD_PER_REPLICA_GPU per
+    replica-GPU, averaged over the periods (take it off the objective to get the plan's cost)."""
+    tp = {c.id: c.tp for c in inp.candidates}
+    if sol.replicas_by_hour:
+        gpu_periods = sum(tp[k] * n for k, v in sol.replicas_by_hour.items() for n in v)
+    else:
+        gpu_periods = inp.periods * sum(tp[k] * n for k, n in sol.replicas.items())
+    return EPS_USD_PER_REPLICA_GPU * gpu_periods / inp.periods
 
 
 def _hourly(h: HostType, periods: int) -> bool:

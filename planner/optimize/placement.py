@@ -40,6 +40,8 @@ class Placement:
 
     hosts: list[tuple[str, list[str]]]
     """(host label #k, candidate id per replica placed on it), hosts in a stable order."""
+    host_types: dict[str, HostType]
+    """Host label #k → its host type."""
     cards: dict[str, int]
     """Host label → PCIe cards put into it (bought PCIe servers only)."""
     unplaced: list[str]
@@ -86,6 +88,7 @@ def place(lines: list[DeploymentLine], hosts: list[tuple[HostType, int]],
             pool[b.host.gpu] -= k
     return Placement(
         hosts=[(b.label, b.content) for b in bins],
+        host_types={b.label: b.host for b in bins},
         cards={b.label: b.cards for b in bins if not b.host.gpus_included},
         unplaced=unplaced,
         spare_cards={g: n for g, n in sorted(pool.items()) if n > 0},

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from planner.catalog.price_rows import PriceBook
 from planner.catalog.resolve import Resolved
 from planner.money.bom import BomLine
+from planner.money.compare import Comparison
 from planner.money.costs import CardCost, HostType
 from planner.optimize.candidates import Candidate, CandidateSet, Rejection
 from planner.optimize.milp import MilpSolution
@@ -68,6 +69,10 @@ class Outcome:
     book: PriceBook
     plans: list[Plan] = field(default_factory=list)
     pricing_rejections: dict[str, list[Rejection]] = field(default_factory=dict)
+    comparison: Comparison | None = None
+    """Rent against buy, for `objective: compare` (the first rent and buy plans); else None."""
+    hybrid_savings_usd: dict[str, float] | None = None
+    """For `objective: hybrid`: what the hybrid plan saves against all-rent and all-buy."""
 
 
 def peak_hour(sol: MilpSolution, by_id: dict[str, Candidate]) -> int:

@@ -17,6 +17,7 @@ from planner.optimize.placement import place
 from planner.optimize.plan import hosts_at_hour, lines_at_hour
 from planner.perf.estimate import Deployment, max_batch, memory_breakdown, timings
 from planner.serving.demand import demand_qps
+from planner.units import GIB
 
 REL_TOL = 1e-6
 
@@ -50,8 +51,8 @@ def verify_plan(res: Resolved, inp: MilpInput, plan, book: PriceBook) -> None:
         n_in, n_out = w.spec.input_tokens, w.spec.output_tokens
         if c.batch > max_batch(d, n_in + n_out):
             mem = memory_breakdown(d, c.batch, n_in + n_out)
-            bad.append(f"{c.id}: batch {c.batch} needs {mem.total / perf.GIB:.2f} GiB per GPU, "
-                       f"has {mem.capacity / perf.GIB:.2f} GiB")
+            bad.append(f"{c.id}: batch {c.batch} needs {mem.total / GIB:.2f} GiB per GPU, "
+                       f"has {mem.capacity / GIB:.2f} GiB")
         eff = cat.efficiency_for(d.gpu)
         step, pre, tpot, rate = timings(d, eff, c.batch, n_in, n_out)
         ttft = perf.loaded_ttft_s(pre.total_s, step.total_s)
@@ -83,15 +84,30 @@ def verify_plan(res: Resolved, inp: MilpInput, plan, book: PriceBook) -> None:
                        f"{', '.join(sorted(set(placed.unplaced)))}")
         for gid, n in placed.spare_cards.items():
             bad.append(f"{gid}: {n} PCIe cards bought fit no free server slot{at}")
-        # Re-check the placement itself: each host holds its TP groups on GPUs it physically has.
+        # Re-check the placement itself: each host holds TP groups of its own GPU type on GPUs it
+        # physically has, every replica is placed once, and the cards in the servers are the cards bought.
         tp_of = {d.candidate.id: d.candidate.tp for d in lines}
-        host_of = {f"{h.id} #{k + 1}": h for h, n in hosts for k in range(n)}
+        gpu_of = {d.candidate.id: d.candidate.gpu for d in lines}
+        placed_count: dict[str, int] = {}
         for label, content in placed.hosts:
-            h = host_of[label]
+            h = placed.host_types[label]
             gpus_there = h.slots if h.gpus_included else placed.cards[label]
             used = sum(tp_of[c] for c in content)
             if used > gpus_there or gpus_there > h.slots:
                 bad.append(f"{label}: TP groups of {used} GPUs on {gpus_there} GPUs ({h.slots} slots){at}")
+            for c in content:
+                placed_count[c] = placed_count.get(c, 0) + 1
+                if gpu_of[c] != h.gpu:
+                    bad.append(f"{label}: holds {c}, a deployment on {gpu_of[c]}, not {h.gpu}{at}")
+        for c in placed.unplaced:
+            placed_count[c] = placed_count.get(c, 0) + 1
+        for d in lines:
+            if placed_count.get(d.candidate.id, 0) != d.replicas:
+                bad.append(f"{d.candidate.id}: {placed_count.get(d.candidate.id, 0)} replicas placed of {d.replicas}{at}")
+        for c, n_cards in plan.cards:
+            in_servers = sum(k for label, k in placed.cards.items() if placed.host_types[label].gpu == c.gpu)
+            if in_servers + placed.spare_cards.get(c.gpu, 0) != n_cards:
+                bad.append(f"{c.gpu}: {n_cards} PCIe cards bought, {in_servers} put in servers{at}")
         for gid, cap in res.available.items():
             installed = sum(h.slots * n for h, n in hosts if h.gpu == gid and h.gpus_included) + \
                 sum(n for c, n in plan.cards if c.gpu == gid)

@@ -3,23 +3,16 @@ shared by the terminal, Markdown and JSON renderers.
 """
 from __future__ import annotations
 
-from planner.money.compare import Comparison, compare_plans, depreciation_usd_per_month
-from planner.optimize.plan import Outcome, Plan
+from planner.money.compare import Comparison, depreciation_usd_per_month
+from planner.optimize.plan import Plan
 from planner.report.format import signed_usd
 
 EVERY_MONTH_UP_TO = 60
 """Horizons up to this many months list every month in the cumulative table; longer ones every 3rd."""
 
 
-def comparison_of(out: Outcome) -> Comparison | None:
-    """The rent-or-buy comparison of an `objective: compare` outcome; None for other objectives."""
-    if out.resolved.spec.objective != "compare":
-        return None
-    return compare_plans(out.plans)
-
-
 def add_comparison(record: dict, cmp: Comparison) -> dict:
-    """Extend a solve JSON record (`planner.plan_report.outcome_record`) in place with the
+    """Extend a solve JSON record (`planner.report.records.outcome_record`) in place with the
     comparison: each buy plan's `cost.depreciation_usd_per_month`, and top-level
     `break_even_month` (null when never within the horizon), `rent_utilization_threshold` and
     `cumulative_usd: {"rent": [...], "buy": [...]}` (US$, months 0..horizon). Only adds keys."""

@@ -42,9 +42,6 @@ def fmt_cell(v: Any) -> str:
     return str(v)
 
 
-def usd(v: float) -> str:
-    return f"${v:,.0f}"
-
 
 def short(s: str, n: int = 48) -> str:
     return s if len(s) <= n else s[: n - 1] + "…"
@@ -52,8 +49,3 @@ def short(s: str, n: int = 48) -> str:
 
 def signed_usd(v: float) -> str:
     return f"-${-v:,.0f}" if v < -0.5 else f"${abs(v):,.0f}"
-
-
-def count_of(n: int, noun: str) -> str:
-    """"1 workload", "3 workloads": a count with its noun, plural only when it is not one."""
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"

@@ -9,12 +9,11 @@ from planner.optimize.plan import Outcome
 from planner.report.comparison import (
     _verdict,
     break_even_text,
-    comparison_of,
     cumulative_rows,
     side_by_side_rows,
     threshold_text,
 )
-from planner.report.format import fmt_cell, usd
+from planner.report.format import fmt_cell
 from planner.report.records import (
     BOM_TABLE,
     DEPLOY_CAPTION,
@@ -25,6 +24,7 @@ from planner.report.records import (
     price_dates,
     solver_line,
 )
+from planner.text import usd
 
 
 def outcome_markdown(out: Outcome, timings: bool, today: dt.date) -> str:
@@ -38,7 +38,7 @@ def outcome_markdown(out: Outcome, timings: bool, today: dt.date) -> str:
         lines += _md_table(BOM_TABLE, bom_records(p))
         lines += ["", (f"Capex {usd(p.capex_usd)}; monthly {usd(p.monthly_usd)}; {p.horizon_months}-month total "
                   f"{usd(p.total_usd)}; facility power {p.power_kw:.2f} kW."), "", solver_line(p, timings) + ".", ""]
-    cmp = comparison_of(out)
+    cmp = out.comparison
     if cmp is not None:
         lines += ["## Rent or buy", "", *(_sentence(t) for t in (break_even_text(cmp), *threshold_text(cmp))), ""]
     prices = price_dates(out.plans, today)

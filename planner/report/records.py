@@ -17,8 +17,9 @@ from planner.money.compare import depreciation_usd_per_month
 from planner.optimize.candidates import CandidateSet, reason_counts
 from planner.optimize.plan import Outcome, Plan
 from planner.perf.estimate import Estimate
-from planner.report.comparison import add_comparison, comparison_of
-from planner.report.format import usd
+from planner.report.comparison import add_comparison
+from planner.text import usd
+from planner.units import GIB
 
 GPU_LIST_COLUMNS = (
     "id", "name", "vendor", "family", "mem_gb", "mem_bw_gb_per_s", "fp16_tflops", "bf16_tflops", "fp8_tflops",
@@ -87,7 +88,7 @@ def estimate_record(e: Estimate) -> dict:
     """The `planner estimate --format json` contract (keys may be added, none change meaning)."""
     d = e.deployment
     mem = e.memory
-    gib = perf.GIB
+    gib = GIB
     return {
         "model": d.model.id,
         "gpu": d.gpu.id,
@@ -160,7 +161,7 @@ def deployment_records(plan: Plan) -> list[dict]:
             "capacity_qps_per_replica": c.capacity_qps, "demand_qps": c.demand_qps,
             "output_tokens_per_s_per_replica": c.output_tokens_per_s, "utilization": d.utilization,
             "capacity_used": d.utilization / c.max_utilization,
-            "mem_gib_per_gpu": c.mem_used_bytes / perf.GIB, "mem_capacity_gib_per_gpu": c.mem_capacity_bytes / perf.GIB,
+            "mem_gib_per_gpu": c.mem_used_bytes / GIB, "mem_capacity_gib_per_gpu": c.mem_capacity_bytes / GIB,
             "bottleneck": c.bottleneck, "candidate": c.id,
         })
         if plan.periods > 1:
@@ -197,6 +198,7 @@ def candidate_summary(cs: CandidateSet) -> dict:
     return {
         "admissible": cs.deployments(),
         "admissible_batch_caps": cs.batch_caps(),
+        # kept candidates are deployments too: dominance keeps at most one batch cap of each
         "dominated_dropped": cs.deployments() - len(kept),
         "lower_batch_caps_not_evaluated": cs.ladder_skipped, "kept": len(kept),
         "rejected": len(cs.rejections), "rejected_by_reason": reason_counts(cs.rejections),
@@ -243,11 +245,11 @@ def outcome_record(out: Outcome, timings: bool, today: dt.date) -> dict:
         },
         "candidates": candidate_summary(out.candidates),
         **({"hybrid_savings_usd": {f"vs_{k}": v for k, v in savings.items()}}
-           if (savings := hybrid_savings(out)) is not None else {}),
+           if (savings := out.hybrid_savings_usd) is not None else {}),
         "prices": price_dates(out.plans, today),
     }
 
-    cmp = comparison_of(out)
+    cmp = out.comparison
     return add_comparison(record, cmp) if cmp is not None else record
 
 
@@ -257,15 +259,6 @@ def plan_title(p: Plan) -> str:
     kind = "Hybrid (buy a base, rent the rest by the hour)" if p.pricing == "hybrid" else "Buy"
     return (f"{kind}: {usd(p.capex_usd)} capex + {usd(p.monthly_usd)} per month = {usd(p.total_usd)} over "
             f"{p.horizon_months} months")
-
-
-def hybrid_savings(out: Outcome) -> dict | None:
-    """What the hybrid plan saves over the horizon against all-rent and all-buy (None without one)."""
-    by = {p.pricing: p for p in out.plans}
-    if "hybrid" not in by:
-        return None
-    h = by["hybrid"].total_usd
-    return {k: by[k].total_usd - h for k in ("rent", "buy") if k in by}
 
 
 def solver_line(p: Plan, timings: bool) -> str:
@@ -285,7 +278,7 @@ DEPLOY_TABLE = (("workload", "workload"), ("model", "model"), ("gpu", "GPU"), ("
 
 
 DEPLOY_CAPTION = ("cap. QPS: requests/s the replicas take at max_utilization (the headroom kept free); "
-                  "cap. used: the workload's demand / its total cap. QPS")
+                  "cap. used: the share of the workload's planned capacity its demand takes")
 BOM_TABLE = (("item", "item"), ("quantity", "qty"), ("unit_usd", "unit $"), ("total_usd", "total $"),
              ("cost_kind", "kind"), ("as_of", "as of"), ("source", "source"))
 
@@ -304,7 +297,7 @@ def candidate_records(cs: CandidateSet, include_rejected: bool = True) -> list[d
             "precision": c.precision, "tp": c.tp, "batch_cap": c.batch, "ttft_ms": c.ttft_s * 1e3,
             "tpot_ms": c.tpot_s * 1e3, "capacity_qps": c.capacity_qps, "demand_qps": c.demand_qps,
             "coverage": c.coverage, "coverage_per_gpu": c.coverage_per_gpu,
-            "mem_gib_per_gpu": c.mem_used_bytes / perf.GIB, "bottleneck": c.bottleneck, "reason": None,
+            "mem_gib_per_gpu": c.mem_used_bytes / GIB, "bottleneck": c.bottleneck, "reason": None,
             "detail": f"dominated by {c.dominated_by}" if c.dominated_by else None, "id": c.id,
         })
     if include_rejected:

@@ -16,12 +16,11 @@ from planner.report.comparison import (
     EVERY_MONTH_UP_TO,
     _verdict,
     break_even_text,
-    comparison_of,
     cumulative_rows,
     side_by_side_rows,
     threshold_text,
 )
-from planner.report.format import count_of, fmt_cell, short, usd
+from planner.report.format import fmt_cell, short
 from planner.report.records import (
     BOM_TABLE,
     DEPLOY_CAPTION,
@@ -30,11 +29,11 @@ from planner.report.records import (
     candidate_summary,
     deployment_records,
     estimate_record,
-    hybrid_savings,
     plan_title,
     price_dates,
     solver_line,
 )
+from planner.text import count_of, usd
 
 
 def console(width: int = 120) -> Console:
@@ -111,11 +110,11 @@ def print_outcome(out: Outcome, timings: bool, today: dt.date, width: int = 160)
     con.print(f"candidates: {summary['admissible']:,} admissible deployments ({summary['admissible_batch_caps']:,} "
               f"batch caps), {summary['dominated_dropped']} dominated dropped before the MILP, {summary['kept']} kept; "
               f"rejected {summary['rejected']} ({by_reason})")
-    savings = hybrid_savings(out)
+    savings = out.hybrid_savings_usd
     if savings is not None:
         con.print("hybrid saves " + ", ".join(f"{usd(v)} over all-{k}" for k, v in savings.items())
                   + f" across {spec.horizon_months} months (negative: costs more)")
-    cmp = comparison_of(out)
+    cmp = out.comparison
     if cmp is not None:
         for line in (break_even_text(cmp), *threshold_text(cmp)):
             con.print(line)
