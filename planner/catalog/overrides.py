@@ -16,7 +16,7 @@ from planner.catalog.price_rows import (
     GpuPrice,
     PriceBook,
     RunningCost,
-    _check_tier,
+    check_tier,
 )
 from planner.catalog.store import Catalog
 from planner.errors import CatalogError, InputError, Problem
@@ -40,7 +40,7 @@ def apply_overrides(book: PriceBook, costs: Costs, gpu_ids: Mapping[str, str], *
     workload file (`workload file <path>`), and every replaced row's source is
     `<source>: costs.<key>`; `as_of` (YYYY-MM-DD) dates them (the plan's --today).
     """
-    _check_tier(pricing)
+    check_tier(pricing)
     running = dict(book.running)
     for key in RUNNING_KEYS:
         value = getattr(costs, key, None)

@@ -88,7 +88,7 @@ NETWORK_COLUMNS = ("id", "item", "kind", "ports", "unit_usd", "confidence", "sou
 RUNNING_COLUMNS = ("key", "value", "unit", "confidence", "source", "as_of", "notes")
 
 
-def _check_tier(pricing: str) -> None:
+def check_tier(pricing: str) -> None:
     if pricing not in PRICING_TIERS:
         raise InputError(
             Problem(f"unknown pricing {pricing!r}", key="pricing", expected="one of " + ", ".join(PRICING_TIERS))
@@ -117,7 +117,7 @@ class CloudOffer:
 
     def usd_per_gpu_hour(self, pricing: str) -> float | None:
         """Price of one GPU-hour under `pricing` (one of PRICING_TIERS); None if not published."""
-        _check_tier(pricing)
+        check_tier(pricing)
         return getattr(self, f"{pricing}_usd_per_gpu_hour")
 
     def usd_per_instance_hour(self, pricing: str) -> float | None:

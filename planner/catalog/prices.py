@@ -40,7 +40,7 @@ from planner.catalog.price_rows import (
     ServerType,
     _did_you_mean,
 )
-from planner.catalog.store import _data_text, load_catalog
+from planner.catalog.store import data_text, load_catalog
 from planner.catalog.tables import _read_csv, _Row, _unique_ids
 from planner.errors import CatalogError, Problem
 
@@ -269,7 +269,7 @@ def parse_prices(texts: dict[str, tuple[str, str]], gpu_ids: set[str]) -> PriceB
 @functools.lru_cache(maxsize=1)
 def load_prices() -> PriceBook:
     """The shipped price tables (cached), validated against the GPU catalogue's ids."""
-    texts = {name: _data_text(name) for name in PRICE_FILES}
+    texts = {name: data_text(name) for name in PRICE_FILES}
     return parse_prices(texts, set(load_catalog().gpus.rows))
 
 

@@ -48,7 +48,7 @@ class Catalog:
         return self.efficiency.get(gpu.family, self.efficiency["default"])
 
 
-def _data_text(filename: str) -> tuple[str, str]:
+def data_text(filename: str) -> tuple[str, str]:
     """Text of a shipped catalogue file: from the source tree's catalog/ when run from a checkout
     (or an editable install), else from the wheel's `planner._catalog` package."""
     local = Path(__file__).resolve().parents[2] / "catalog" / filename
@@ -62,8 +62,8 @@ def _data_text(filename: str) -> tuple[str, str]:
 def load_catalog() -> Catalog:
     """The shipped catalogue (cached)."""
     return Catalog(
-        gpus=parse_gpus(*_data_text("gpus.csv")),
-        models=parse_models(*_data_text("models.csv")),
-        precisions=parse_precisions(*_data_text("precisions.csv")),
-        efficiency=parse_efficiency(*_data_text("efficiency.csv")),
+        gpus=parse_gpus(*data_text("gpus.csv")),
+        models=parse_models(*data_text("models.csv")),
+        precisions=parse_precisions(*data_text("precisions.csv")),
+        efficiency=parse_efficiency(*data_text("efficiency.csv")),
     )

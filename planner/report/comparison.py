@@ -114,7 +114,7 @@ def threshold_text(cmp: Comparison) -> list[str]:
     return [formula, meaning]
 
 
-def _verdict(cmp: Comparison) -> str:
+def verdict(cmp: Comparison) -> str:
     n = cmp.horizon_months
     rent, buy = cmp.cumulative_rent_usd[-1], cmp.cumulative_buy_usd[-1]
     if abs(rent - buy) < 0.5:

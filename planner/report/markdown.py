@@ -7,11 +7,11 @@ import datetime as dt
 from planner.money.compare import Comparison
 from planner.optimize.plan import Outcome
 from planner.report.comparison import (
-    _verdict,
     break_even_text,
     cumulative_rows,
     side_by_side_rows,
     threshold_text,
+    verdict,
 )
 from planner.report.format import fmt_cell
 from planner.report.records import (
@@ -76,7 +76,7 @@ def comparison_markdown(out: Outcome, cmp: Comparison, timings: bool, today: dt.
     lines += ["", "Depreciation: straight line, capex / horizon, no salvage value.", "",
               "## Cumulative cost", "", "Capex at month 0 + months x monthly, US dollars.", ""]
     lines += table(("month", "rent", "buy", "buy - rent", "cheaper"), cumulative_rows(cmp))
-    lines += ["", _sentence(_verdict(cmp)), "", _sentence(break_even_text(cmp)), "",
+    lines += ["", _sentence(verdict(cmp)), "", _sentence(break_even_text(cmp)), "",
               *(_sentence(line) for line in threshold_text(cmp)), ""]
     prices = price_dates(out.plans, today)
     if prices["oldest_as_of"]:

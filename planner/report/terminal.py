@@ -14,11 +14,11 @@ from planner.optimize.plan import Outcome
 from planner.perf.estimate import Estimate
 from planner.report.comparison import (
     EVERY_MONTH_UP_TO,
-    _verdict,
     break_even_text,
     cumulative_rows,
     side_by_side_rows,
     threshold_text,
+    verdict,
 )
 from planner.report.format import fmt_cell, short
 from planner.report.records import (
@@ -150,7 +150,7 @@ def print_comparison(out: Outcome, cmp: Comparison, timings: bool, today: dt.dat
     step = "" if cmp.horizon_months <= EVERY_MONTH_UP_TO else ", every 3rd month"
     con.print(_rich_table(f"Cumulative cost{step}", ("month", "rent", "buy", "buy - rent", "cheaper"),
                           cumulative_rows(cmp), right=(0, 1, 2, 3), caption="capex at month 0 + m x monthly"))
-    con.print(_verdict(cmp))
+    con.print(verdict(cmp))
     con.print(break_even_text(cmp))
     for line in threshold_text(cmp):
         con.print(line)
