@@ -215,8 +215,8 @@ def test_field_reference_documents_every_field():
     assert len(paths) == len(set(paths))
     for path, type_, default, description in rows:
         assert type_ and default and description, path
-    assert ("planning.max_utilization", "number in (0, 1]", "0.8") == rows[paths.index("planning.max_utilization")][:3]
-    assert rows[paths.index("workloads[].slo.tpot_ms")][1:3] == ("number > 0", "required")
+    assert ("planning.max_utilization", "number in [0.1, 1]", "0.8") == rows[paths.index("planning.max_utilization")][:3]
+    assert rows[paths.index("workloads[].slo.tpot_ms")][1:3] == ("number in [0.1, 86400000]", "required")
     assert "workloads[].traffic.think_time_s" in paths and "owned[].count" in paths
 
 
@@ -293,9 +293,9 @@ def test_tagged_values_load_or_are_input_errors(tag, value, as_key):
 
 
 names = st.from_regex(r"[a-z][a-z0-9]{0,8}", fullmatch=True)
-pos_float = st.floats(min_value=1e-3, max_value=1e9)
-fraction = st.floats(min_value=1e-3, max_value=1.0)
-pos_int = st.integers(min_value=1, max_value=10**9)
+pos_float = st.floats(min_value=1.0, max_value=8000.0)  # inside every float field's range (deadline <= 8,760 h)
+fraction = st.floats(min_value=0.1, max_value=1.0)
+pos_int = st.integers(min_value=1, max_value=10**6)  # inside every integer field's range (tokens <= 10^7)
 
 
 @st.composite

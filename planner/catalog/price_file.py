@@ -23,11 +23,15 @@ from planner.catalog.prices import (
     _parse_servers,
 )
 from planner.errors import CatalogError, Problem
-from planner.spec.loader import _Document, _parse
 from planner.spec.textfile import read_user_text
+from planner.spec.yaml_tree import _Document, _parse
 
 _CSV_LIST_COLUMNS = {"gpu_forms"}
 """Columns a YAML item may give as a list (joined with ';' as in the CSV)."""
+
+MAX_CATALOG_NODES = 100_000
+"""Most YAML values (keys included) a `--catalog` file may hold; a workload file may hold 20,000. About
+4,000 price rows of 12 columns, far beyond the shipped tables (60 cloud offers)."""
 
 
 def _cell(value: Any) -> str | None:
@@ -64,7 +68,7 @@ def merge_catalog_file(book: PriceBook, path: str | Path, gpu_ids: Iterable[str]
 def merge_catalog_text(book: PriceBook, text: str, label: str, gpu_ids: Iterable[str]) -> PriceBook:
     """`merge_catalog_file` on YAML given as text; `label` names it in messages."""
 
-    root, data, problems = _parse(text, label)
+    root, data, problems = _parse(text, label, MAX_CATALOG_NODES)
     doc = _Document(root, label)
     if root is None:
         raise CatalogError(Problem("the file is empty", file=label, line=1, col=1,

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
-from planner.errors import CatalogError, Problem
+from planner.errors import CatalogError, InputError, Problem
 from planner.names import normalise_name
 
 T = TypeVar("T")
@@ -93,22 +93,76 @@ class _Row:
         return tuple(a.strip() for a in raw.split(";") if a.strip())
 
 
-def _read_csv(text: str, path: str, required_cols: Iterable[str]) -> list[tuple[int, dict[str, str]]]:
-    reader = csv.DictReader(io.StringIO(text))
-    missing = [c for c in required_cols if c not in (reader.fieldnames or [])]
+def _read_csv(text: str, path: str, required_cols: Iterable[str], error: type[InputError] = CatalogError,
+              columns_hint: str | None = None) -> list[tuple[int, dict[str, str]]]:
+    """The rows of a CSV table as (line, {column: cell}); every structural defect located.
+
+    The line of a row is the last physical line it spans (as `csv.DictReader.line_num`); blank
+    lines are skipped. Raises `error` (CatalogError for the shipped tables, InputError for a user's
+    measurements file) listing every problem: a missing or repeated column (line 1, at the column),
+    a row with more or fewer cells than the header, a cell longer than the csv module's field
+    limit (131,072 characters) or any other CSV syntax error, each at its line.
+    """
+    text = text.removeprefix("\ufeff")  # a byte-order mark (Excel's UTF-8) is not part of the first column
+    reader = csv.reader(io.StringIO(text))
+    problems: list[Problem] = []
+    header: list[str] = []
+    try:
+        header = next(reader, [])
+    except csv.Error as exc:
+        problems.append(Problem(_csv_message(exc), file=path, line=reader.line_num or 1))
+    first_line = text.split("\n", 1)[0]
+    starts = _cell_starts(first_line)
+    seen: dict[str, int] = {}
+    for i, name in enumerate(header):
+        if name in seen:
+            problems.append(Problem(f"column {name!r} appears twice (columns {seen[name] + 1} and {i + 1})",
+                                    file=path, line=1, col=starts[i] + 1 if i < len(starts) else None,
+                                    expected="each column once"))
+        seen.setdefault(name, i)
+    missing = [c for c in required_cols if c not in seen]
     if missing:
-        raise CatalogError(
-            [Problem(f"missing column(s): {', '.join(missing)}", file=path, line=1)]
-        )
-    rows, problems = [], []
-    for data in reader:
-        if None in data:
-            problems.append(Problem(f"{len(data[None])} cell(s) more than the header has (an unquoted comma?)",
-                                    file=path, line=reader.line_num))
-        rows.append((reader.line_num, data))
+        problems.append(Problem(f"missing column(s): {', '.join(missing)}", file=path, line=1,
+                                expected=columns_hint))
+    if problems and not header:
+        raise error(problems)
+    rows = []
+    while True:
+        try:
+            cells = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            problems.append(Problem(_csv_message(exc), file=path, line=reader.line_num))
+            continue
+        if not cells:
+            continue
+        if len(cells) != len(header):
+            hint = " (an unquoted comma?)" if len(cells) > len(header) else " (a missing cell, or a row cut short?)"
+            problems.append(Problem(f"{len(cells)} cells, but the header has {len(header)}{hint}", file=path,
+                                    line=reader.line_num, expected=f"{len(header)} cells, like the header"))
+            continue
+        rows.append((reader.line_num, dict(zip(header, cells))))
     if problems:
-        raise CatalogError(problems)
+        raise error(problems)
     return rows
+
+
+def _csv_message(exc: csv.Error) -> str:
+    if "field larger than field limit" in str(exc):
+        return f"a cell is longer than {csv.field_size_limit():,} characters (the CSV reader's limit)"
+    return f"CSV syntax: {exc}"
+
+
+def _cell_starts(line: str) -> list[int]:
+    """0-based start of each cell of one CSV line (commas inside double quotes do not split)."""
+    starts, quoted = [0], False
+    for i, c in enumerate(line):
+        if c == '"':
+            quoted = not quoted
+        elif c == "," and not quoted:
+            starts.append(i + 1)
+    return starts
 
 
 @dataclass

@@ -6,6 +6,8 @@ Tracebacks only with --debug.
 
 from __future__ import annotations
 
+import io
+import os
 import sys
 
 import click
@@ -32,12 +34,28 @@ for _command in (catalog_group, estimate_cmd, validate_cmd, candidates_cmd, solv
     cli.add_command(_command)
 
 
+EXIT_CLOSED_PIPE = 141
+"""Exit code when the reader of stdout went away (`planner solve x | head -1`): 128 + SIGPIPE, what a
+shell reports for a program a closed pipe stopped."""
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Run the CLI; map PlannerError to its exit code, anything else to exit 1 (bug)."""
+    """Run the CLI; map PlannerError to its exit code, anything else to exit 1 (bug); a closed
+    stdout pipe ends quietly with EXIT_CLOSED_PIPE."""
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args
+    stdout_was_devnull = _is_devnull(sys.stdout)
     try:
         cli.main(args=args, prog_name="planner", standalone_mode=False)
+    except BrokenPipeError:
+        return _closed_pipe()
+    except SystemExit as exc:
+        # On a closed pipe click (EPIPE) and rich (Console.on_broken_pipe, which first points stdout
+        # at /dev/null) both raise SystemExit(1): that is no bug, and there is nobody to tell.
+        if exc.code == 1 and (type(sys.stdout).__name__.endswith("PacifyFlushWrapper")
+                              or (_is_devnull(sys.stdout) and not stdout_was_devnull)):
+            return _closed_pipe()
+        raise
     except click.exceptions.Exit as exc:
         return exc.exit_code
     except click.exceptions.Abort:
@@ -59,3 +77,23 @@ def main(argv: list[str] | None = None) -> int:
         click.echo("This is a bug in planner. Re-run with --debug for the traceback and report it.", err=True)
         return EXIT_BUG
     return 0
+
+
+def _is_devnull(stream) -> bool:
+    """True when `stream`'s file descriptor is /dev/null."""
+    try:
+        return os.path.samestat(os.fstat(stream.fileno()), os.stat(os.devnull))
+    except (AttributeError, OSError, ValueError, io.UnsupportedOperation):
+        return False
+
+
+def _closed_pipe() -> int:
+    """Point stdout at /dev/null, so the interpreter's last flush finds no broken pipe, and give
+    EXIT_CLOSED_PIPE."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (AttributeError, OSError, ValueError, io.UnsupportedOperation):
+        pass
+    return EXIT_CLOSED_PIPE

@@ -24,6 +24,39 @@ def _catalog() -> Catalog:
     return load_catalog()
 
 
+def load_checked(file: Path):
+    """The workload file at `file` as a LoadedSpec, its GPU, model and precision names checked
+    against the shipped catalogue in the same pass as the schema, so one run reports an unknown
+    name beside every other problem (resolve checks them again; they then pass)."""
+    from planner.spec.loader import load_spec
+
+    return load_spec(file, names=_catalog_names(_catalog()))
+
+
+def _catalog_names(cat: Catalog):
+    """The loader's name check (`planner.spec.loader.NameCheck`) for catalogue `cat`: the messages of
+    `resolve` for an unknown name, or for a config.json with defects, each of its located problems."""
+    from planner.catalog.resolve import (
+        _model as model_named,  # the resolve step's own lookup
+    )
+
+    def check(kind: str, name: str, base_dir: Path) -> list[tuple[str, str | None]]:
+        try:
+            if kind == "model":
+                model_named(cat, base_dir, name)
+            elif kind == "gpu":
+                cat.gpu(name)
+            else:
+                precision = cat.precision(name)
+                if kind == "kv_precision" and not precision.kv_capable:
+                    return [(f"{precision.id} is not a KV-cache format", "fp16, bf16, fp8 or int8")]
+        except InputError as exc:
+            return [(str(p), None) if p.file else (p.message, p.expected) for p in exc.problems]
+        return []
+
+    return check
+
+
 def _today(value: str | None):
 
     if value is None:

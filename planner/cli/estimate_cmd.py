@@ -64,6 +64,12 @@ def estimate_cmd(model, gpu, precision, kv_precision, tp, pp, batch, input_token
         print_estimate(console(), e, label)
 
 
+def _pct(fraction: float | None) -> str:
+    """A fraction as a percentage; `n/a` where there is none (a summary of no rows, an error that
+    is not a finite number)."""
+    return "n/a" if fraction is None else f"{fraction:.1%}"
+
+
 @click.command("validate")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
@@ -85,8 +91,8 @@ def validate_cmd(file: Path, fmt: str, show_rows: bool) -> None:
     for name, s in [*rep["groups"].items(), *rep["metrics"].items(), ("overall", rep["overall"])]:
         naive = rep["naive_roofline"]["groups"].get(name) or rep["naive_roofline"]["metrics"].get(name) \
             or (rep["naive_roofline"]["overall"] if name == "overall" else None)
-        rows.append({"what": name, "n": s["n"], "median": f"{s['median_ape']:.1%}", "p90": f"{s['p90_ape']:.1%}",
-                     "naive_median": f"{naive['median_ape']:.1%}", "naive_p90": f"{naive['p90_ape']:.1%}"})
+        rows.append({"what": name, "n": s["n"], "median": _pct(s["median_ape"]), "p90": _pct(s["p90_ape"]),
+                     "naive_median": _pct(naive["median_ape"]), "naive_p90": _pct(naive["p90_ape"])})
     con.print(render_table(
         f"Absolute percentage error on {file}", (("what", "group / metric"), ("n", "n"), ("median", "median"),
         ("p90", "p90"), ("naive_median", "naive median"), ("naive_p90", "naive p90")), rows,
@@ -95,7 +101,7 @@ def validate_cmd(file: Path, fmt: str, show_rows: bool) -> None:
     if show_rows:
         con.print(render_table("Rows", (("line", "line"), ("row", "row"), ("measured", "measured"),
                                                ("predicted", "predicted"), ("ape", "APE"), ("naive_predicted", "naive")),
-                                      [{**r, "ape": f"{r['ape']:.1%}"} for r in rep["rows"]]))
+                                      [{**r, "ape": _pct(r["ape"])} for r in rep["rows"]]))
     if rep["skipped"]:
         con.print(render_table(f"Skipped rows ({len(rep['skipped'])})",
                                       (("line", "line"), ("row", "row"), ("reason", "why")), rep["skipped"]))

@@ -13,6 +13,7 @@ from planner.cli.common import (
     _plan_options,
     _today,
     _write_plan_files,
+    load_checked,
 )
 
 
@@ -40,10 +41,9 @@ def candidates_cmd(file: Path, fmt: str, rejected: bool, ladder: bool, catalog_f
         candidate_summary,
     )
     from planner.report.terminal import console, render_table
-    from planner.spec.loader import load_spec
 
     cat = _catalog()
-    res = resolve(load_spec(file), cat)
+    res = resolve(load_checked(file), cat)
     if catalog_file is not None:
         merge_catalog_file(load_prices(), catalog_file, cat.gpus.rows)
     cs = cand_mod.generate(res, ladder=ladder)
@@ -96,7 +96,8 @@ def solve_cmd(file: Path, fmt: str, solver: str, time_limit_s: float, out_dir: P
     from planner.report.terminal import print_outcome
 
     day = _today(today)
-    out = api.plan(file, solver=solver, time_limit_s=time_limit_s, catalog_file=catalog_file, today=day).outcome
+    out = api.plan(load_checked(file), solver=solver, time_limit_s=time_limit_s, catalog_file=catalog_file,
+                   today=day).outcome
     if out_dir is not None:
         _write_plan_files(out, out_dir, timings, day)
     if fmt == "json":
@@ -129,7 +130,7 @@ def compare_cmd(file: Path, fmt: str, solver: str, time_limit_s: float, out_dir:
     from planner.report.terminal import print_comparison
 
     day = _today(today)
-    loaded = api.load(file)
+    loaded = load_checked(file)
     result = api.compare(loaded, solver=solver, time_limit_s=time_limit_s, catalog_file=catalog_file, today=day)
     out, cmp = result.outcome, result.comparison
     if cmp is None:

@@ -6,6 +6,7 @@ from: memory per GPU, whether it fits, the largest batch, TTFT, TPOT, throughput
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from planner import perf
@@ -224,7 +225,9 @@ def resolve_deployment(
         try:
             found[key] = fn(name)
         except InputError as exc:
-            problems.extend(Problem(p.message, file=p.file, line=p.line, col=p.col, key=p.key or f"--{key.replace('_', '-')}") for p in exc.problems)
+            option = f"--{key.replace('_', '-')}"
+            # A problem located in a file (a config.json) keeps its place; a bare one names the option.
+            problems.extend(p if p.file else dataclasses.replace(p, key=p.key or option) for p in exc.problems)
     if problems:
         raise InputError(problems)
     return Deployment(

@@ -14,7 +14,8 @@ from pydantic import (
     BaseModel,
 )
 
-from planner.spec.schema import Loc, ProblemSpec, _tp_degree
+from planner.spec.schema import ProblemSpec
+from planner.spec.values import Loc, _tp_degree
 
 
 def _strip(ann: Any) -> tuple[Any, list[Any], bool]:
@@ -73,7 +74,12 @@ _TYPE_WORDS = {str: "string", int: "integer", float: "number", bool: "true/false
 
 
 def _num(x: Any) -> str:
-    return str(int(x)) if isinstance(x, float) and x.is_integer() else str(x)
+    """A bound as the field table shows it: 240, 0.01, 1e-06, 1e+12 (not 1000000000000)."""
+    if isinstance(x, (int, float)) and abs(x) >= 1e9:
+        return f"{float(x):g}"
+    if isinstance(x, float) and x.is_integer():
+        return str(int(x))
+    return str(x)
 
 
 def type_text(ann: Any, extra_meta: list[Any] | None = None) -> str:

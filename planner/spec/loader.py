@@ -16,122 +16,22 @@ from __future__ import annotations
 
 import datetime
 import difflib
+import functools
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
 from planner.errors import InputError, Problem
 from planner.spec.fields import allowed_keys, choices_at
-from planner.spec.schema import RULE_ERROR, ProblemSpec
+from planner.spec.schema import ProblemSpec
 from planner.spec.textfile import read_user_text
-
-MAX_NODES = 100_000
-"""Most YAML values a file may hold once aliases are expanded (guards against alias bombs)."""
-
-_MERGE_TAG = "tag:yaml.org,2002:merge"
-_KEY_PART = re.compile(r"[A-Za-z_][A-Za-z0-9_-]*")
-
-KeyPath = tuple[str | int, ...]
-
-
-# --------------------------------------------------------------------------------------------
-# Parsing, and locating keys in the node tree
-# --------------------------------------------------------------------------------------------
-
-
-def _construct_object(self: yaml.constructor.SafeConstructor, node: yaml.Node, deep: bool = False) -> Any:
-    """SafeConstructor's, with a value it cannot convert (`!!int abc`, the date 2024-13-45) made a
-    located ConstructorError instead of a bare ValueError."""
-    try:
-        return yaml.constructor.SafeConstructor.construct_object(self, node, deep)
-    except (ValueError, TypeError, AttributeError, KeyError, IndexError, OverflowError) as exc:
-        if isinstance(exc, yaml.YAMLError):
-            raise
-        shown = repr(node.value) if isinstance(node, yaml.ScalarNode) else "this value"
-        why = f" ({exc})" if isinstance(exc, (ValueError, OverflowError)) else ""
-        raise yaml.constructor.ConstructorError(
-            None, None, f"cannot read {shown} as {node.tag.rsplit(':', 1)[-1]}{why}", node.start_mark) from None
-
-
-class _Loader(yaml.SafeLoader):
-    """`yaml.SafeLoader` (no Python objects, nothing executed) with located conversion errors."""
-
-    construct_object = _construct_object
-
-
-class _Constructor(yaml.constructor.SafeConstructor):
-    construct_object = _construct_object
-
-
-class _Document:
-    """The composed YAML node tree, and lookups from key paths to nodes."""
-
-    def __init__(self, root: yaml.Node | None, label: str):
-        self.root, self.label = root, label
-        self._constructor = _Constructor()
-        self._key_values: dict[int, Any] = {}
-
-    def key_value(self, node: yaml.Node) -> Any:
-        """The Python value of a mapping key node (scalars only; None for complex keys)."""
-        if not isinstance(node, yaml.ScalarNode) or node.tag == _MERGE_TAG:
-            return None
-        if id(node) not in self._key_values:
-            self._key_values[id(node)] = self._constructor.construct_object(node)
-        return self._key_values[id(node)]
-
-    def resolve(self, loc: KeyPath) -> tuple[str, yaml.Node | None, yaml.Node | None, bool]:
-        """Follow `loc` down the tree: (dotted key path, deepest node reached, the key node naming
-        it when it is a mapping value, whether the whole path was found)."""
-        text, node, key_node, found = "", self.root, None, True
-        for part in loc:
-            if part == "[key]":
-                node, key_node = (key_node or node), None
-                continue
-            hit = None
-            if found and isinstance(node, yaml.MappingNode):
-                for k, v in node.value:  # the last match wins, as in the constructed dict
-                    if k.tag != _MERGE_TAG and self.key_value(k) == part:
-                        hit = (k, v)
-                text += _key_text(part, first=not text)
-            elif found and isinstance(node, yaml.SequenceNode) and isinstance(part, int):
-                if 0 <= part < len(node.value):
-                    hit = (None, node.value[part])
-                text += f"[{part}]"
-            else:
-                text += f"[{part}]" if isinstance(part, int) else _key_text(part, first=not text)
-            if found and hit:
-                key_node, node = hit
-            else:
-                found = False
-        return text, node, key_node, found
-
-    def mark(self, loc: KeyPath, at_key: bool = False) -> tuple[int | None, int | None]:
-        """1-based (line, col) for a problem at `loc`: the value, or its key for a section (or when
-        `at_key`), or the nearest existing parent."""
-        _, node, key_node, found = self.resolve(loc)
-        if node is None:
-            return None, None
-        collection = isinstance(node, (yaml.MappingNode, yaml.SequenceNode))
-        if key_node is not None and (collection or at_key or not found):
-            node = key_node
-        return node.start_mark.line + 1, node.start_mark.column + 1
-
-    def problem(self, loc: KeyPath, message: str, expected: str | None = None,
-                at_key: bool = False) -> Problem:
-        line, col = self.mark(loc, at_key)
-        key = self.resolve(loc)[0] or None
-        return Problem(message, file=self.label, line=line, col=col, key=key, expected=expected)
-
-
-def _key_text(part: str | int, first: bool) -> str:
-    if isinstance(part, str) and _KEY_PART.fullmatch(part):
-        return part if first else "." + part
-    return f"[{json.dumps(part) if isinstance(part, str) else part}]"
+from planner.spec.values import NAMES_CONTEXT, RULE_ERROR
+from planner.spec.yaml_tree import KeyPath, _Document, _parse
 
 
 @dataclass(frozen=True)
@@ -168,21 +68,30 @@ class LoadedSpec:
 # --------------------------------------------------------------------------------------------
 
 
-def load_spec(path: str | Path) -> LoadedSpec:
+NameCheck = Callable[[str, str, Path], list[tuple[str, "str | None"]]]
+"""`names(kind, name, base_dir)`: (message, expected) per problem with a GPU, model or precision
+name, empty when it is known; `base_dir` is the workload file's directory (for config.json paths)."""
+
+
+def load_spec(path: str | Path, names: NameCheck | None = None) -> LoadedSpec:
     """Read and validate the workload file at `path`.
+
+    `names` (optional) checks GPU, model and precision names against a catalogue in the same pass
+    as the schema, so one run reports unknown names beside every other problem.
 
     Raises:
         InputError: the file is missing, unreadable, not YAML, or breaks the schema; one located
             problem per defect.
     """
     text = read_user_text(Path(path))
-    return load_spec_text(text, str(path), Path(path).parent)
+    return load_spec_text(text, str(path), Path(path).parent, names)
 
 
-def load_spec_text(text: str, path_label: str, base_dir: Path | None = None) -> LoadedSpec:
+def load_spec_text(text: str, path_label: str, base_dir: Path | None = None,
+                   names: NameCheck | None = None) -> LoadedSpec:
     """Validate workload YAML given as text; `path_label` names it in messages.
 
-    `base_dir` defaults to the directory part of `path_label`.
+    `base_dir` defaults to the directory part of `path_label`; `names` as in `load_spec`.
 
     Raises:
         InputError: every problem found, in file order.
@@ -192,94 +101,22 @@ def load_spec_text(text: str, path_label: str, base_dir: Path | None = None) -> 
     if root is None:
         raise InputError(Problem("the file is empty", file=path_label, line=1, col=1,
                                  expected="a mapping with at least name: and workloads:"))
+    base = base_dir if base_dir is not None else Path(path_label).parent
+    context = {NAMES_CONTEXT: lambda kind, name: names(kind, name, base)} if names is not None else None
     spec = None
     try:
-        spec = ProblemSpec.model_validate(data)
+        spec = ProblemSpec.model_validate(data, context=context)
     except ValidationError as exc:
         errors = exc.errors(include_url=False)
-        typos = {(tuple(e["loc"][:-1]), _did_you_mean(e)) for e in errors if e["type"] == "extra_forbidden"}
-        problems += [_problem(doc, e) for e in errors  # a typo'd key is one problem, not two
-                     if not (e["type"] == "missing" and (tuple(e["loc"][:-1]), e["loc"][-1]) in typos)]
+        close = {i: _did_you_mean(e) for i, e in enumerate(errors) if e["type"] == "extra_forbidden"}
+        typos = {(tuple(errors[i]["loc"][:-1]), c) for i, c in close.items()}
+        for i, e in enumerate(errors):
+            if not (e["type"] == "missing" and (tuple(e["loc"][:-1]), e["loc"][-1]) in typos):
+                problems += _problems(doc, e, close.get(i))  # a typo'd key is one problem, not two
     if problems or spec is None:
         problems.sort(key=lambda p: (p.line or 0, p.col or 0))
         raise InputError(problems)
-    base = base_dir if base_dir is not None else Path(path_label).parent
     return LoadedSpec(spec=spec, path=path_label, base_dir=base, _doc=doc)
-
-
-def _parse(text: str, label: str) -> tuple[yaml.Node | None, Any, list[Problem]]:
-    """(root node, data built from it, duplicate-key problems); YAML errors raise InputError."""
-    loader = None
-    try:
-        loader = _Loader(text)
-        root = loader.get_single_node()
-        if root is None:
-            return None, None, []
-        problems = _check_nodes(_Document(root, label))
-        return root, loader.construct_document(root), problems
-    except yaml.MarkedYAMLError as exc:
-        raise InputError(_yaml_problem(exc, label)) from None
-    except yaml.reader.ReaderError as exc:
-        line = text.count("\n", 0, exc.position) + 1
-        col = exc.position - (text.rfind("\n", 0, exc.position) + 1) + 1
-        raise InputError(Problem(f"YAML syntax: unacceptable character #x{exc.character:04x}",
-                                 file=label, line=line, col=col)) from None
-    except RecursionError:
-        raise InputError(Problem("YAML: nested too deeply", file=label)) from None
-    finally:
-        if loader is not None:
-            loader.dispose()
-
-
-def _yaml_problem(exc: yaml.MarkedYAMLError, label: str) -> Problem:
-    mark = exc.problem_mark or exc.context_mark
-    kind = "YAML" if isinstance(exc, yaml.constructor.ConstructorError) else "YAML syntax"
-    message = f"{kind}: {exc.problem or exc.context}"
-    expected = "spaces, not tabs, for indentation" if "'\\t'" in (exc.problem or "") else None
-    if exc.problem and exc.problem.startswith("but ") and exc.context:
-        message = f"{kind}: {exc.context}, {exc.problem}"
-    elif exc.problem and exc.context:
-        cm = exc.context_mark
-        where = f" at line {cm.line + 1}, column {cm.column + 1}" if cm else ""
-        message += f" ({exc.context}{where})"
-    line, col = (mark.line + 1, mark.column + 1) if mark else (None, None)
-    return Problem(message, file=label, line=line, col=col, expected=expected)
-
-
-def _check_nodes(doc: _Document) -> list[Problem]:
-    """Duplicate keys in every mapping (PyYAML keeps the last silently), and a bound on the
-    number of values once aliases are expanded."""
-    problems: list[Problem] = []
-    seen_maps: set[int] = set()
-    stack: list[tuple[yaml.Node, KeyPath]] = [(doc.root, ())]
-    visits = 0
-    while stack:
-        node, loc = stack.pop()
-        visits += 1
-        if visits > MAX_NODES:
-            raise InputError(Problem(f"YAML: more than {MAX_NODES} values once aliases are expanded",
-                                     file=doc.label, line=1, col=1))
-        if isinstance(node, yaml.SequenceNode):
-            stack += [(child, (*loc, i)) for i, child in enumerate(node.value)]
-        elif isinstance(node, yaml.MappingNode):
-            first: dict[Any, int] = {}
-            for key_node, value_node in node.value:
-                key = doc.key_value(key_node)
-                stack.append((value_node, (*loc, key if isinstance(key, (str, int)) else "?")))
-                if id(node) in seen_maps or key_node.tag == _MERGE_TAG or key is None:
-                    continue
-                try:
-                    if key in first:
-                        mark = key_node.start_mark
-                        problems.append(Problem(
-                            f"duplicate key {key!r} (first at line {first[key]})", file=doc.label,
-                            line=mark.line + 1, col=mark.column + 1, key=doc.resolve((*loc, key))[0],
-                            expected="each key once"))
-                    first.setdefault(key, key_node.start_mark.line + 1)
-                except TypeError:  # unhashable key: the constructor reports it
-                    pass
-            seen_maps.add(id(node))
-    return problems
 
 
 # --------------------------------------------------------------------------------------------
@@ -297,7 +134,8 @@ _NUMBER = re.compile(r"[-+]?(\d[\d_]*)?\.?\d*([eE][-+]?\d+)?")
 
 
 def _num(x: Any) -> str:
-    return str(int(x)) if isinstance(x, float) and x.is_integer() else str(x)
+    """A number as a message shows it: 5 for 5.0, but 1e+308 (not its 309 digits) for 1e308."""
+    return str(int(x)) if isinstance(x, float) and x.is_integer() and abs(x) < 1e16 else str(x)
 
 
 def describe(value: Any) -> str:
@@ -338,22 +176,43 @@ def _type_hint(kind: str, value: Any) -> str | None:
 
 def _did_you_mean(err: Any) -> str | None:
     """The allowed key closest to an unknown one, if any is close."""
-    close = difflib.get_close_matches(str(err["loc"][-1]), allowed_keys(tuple(err["loc"][:-1])), n=1, cutoff=0.6)
+    return _closest_key(tuple(err["loc"][:-1]), str(err["loc"][-1]))
+
+
+def _closest_key(section: KeyPath, key: str) -> str | None:
+    close = difflib.get_close_matches(key, _allowed_keys(section), n=1, cutoff=0.6)
     return close[0] if close else None
 
 
-def _problem(doc: _Document, err: Any) -> Problem:
-    """One pydantic error as a located, plain-language Problem."""
+@functools.lru_cache(maxsize=256)
+def _allowed_keys(section: KeyPath) -> tuple[str, ...]:
+    """`allowed_keys`, once per section (a file with thousands of unknown keys asks thousands of times)."""
+    return tuple(allowed_keys(section))
+
+
+def _problems(doc: _Document, err: Any, close: str | None = None) -> list[Problem]:
+    """A pydantic error as located Problems: one, or for a broken rule with further messages in
+    its ctx (`also`: e.g. every defect of a model's config.json), one per message."""
+    if err["type"] == RULE_ERROR:
+        ctx, loc = err.get("ctx") or {}, tuple(err["loc"])
+        messages = [ctx["message"], *ctx.get("also", ())]
+        return [doc.problem(loc, m, ctx.get("expected") if i == 0 else None) for i, m in enumerate(messages)]
+    return [_problem(doc, err, close)]
+
+
+def _problem(doc: _Document, err: Any, close: str | None = None) -> Problem:
+    """One pydantic error as a located, plain-language Problem (`close`: the did-you-mean of an
+    unknown key, when the caller has it already)."""
     kind, loc, value, ctx = err["type"], tuple(err["loc"]), err.get("input"), err.get("ctx") or {}
     if kind == RULE_ERROR:
         return doc.problem(loc, ctx["message"], ctx.get("expected"))
     if kind == "missing":
         return doc.problem(loc[:-1], f"missing required key {loc[-1]!r}")
     if kind == "extra_forbidden":
-        close = _did_you_mean(err)
+        close = close if close is not None else _did_you_mean(err)
         if close:
             return doc.problem(loc, f"unknown key {loc[-1]!r}; did you mean {close!r}?", at_key=True)
-        return doc.problem(loc, f"unknown key {loc[-1]!r}", "one of " + ", ".join(allowed_keys(loc[:-1])),
+        return doc.problem(loc, f"unknown key {loc[-1]!r}", "one of " + ", ".join(_allowed_keys(loc[:-1])),
                            at_key=True)
     if kind == "invalid_key":
         return doc.problem((*loc, "[key]"), f"keys must be strings, got {describe(loc[-1])}",

@@ -3,7 +3,12 @@
 Every model derives from `StrictModel` (unknown keys rejected, no "5" -> 5 coercion, frozen). Each
 field's attribute docstring is its description, with its unit; `field_reference()` turns them into
 the table of every key. Names (GPUs, models, precisions) are kept as written: they are resolved
-against the catalogue later, where `planner.loader.LoadedSpec.problem` locates any unknown one.
+against the catalogue later, where `planner.spec.loader.LoadedSpec.problem` locates any unknown one.
+A caller that has the catalogue may also pass a name check in the validation context
+(`NAMES_CONTEXT`): unknown names are then reported in the same pass as every other problem.
+
+Every number has a range (minimum and maximum), shown in the field table; the ranges and why are in
+`planner.spec.values`.
 
 Rules that tie several fields together (exactly one of `traffic` / `batch`, unique names, ...) are
 checked on the raw input next to the field checks, so one pass reports every problem. Each broken
@@ -15,68 +20,41 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
-from annotated_types import Ge, Gt, Le
+from annotated_types import Ge, Le
 from pydantic import (
-    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
     ValidationError,
     model_validator,
 )
-from pydantic_core import PydanticCustomError
 
 from planner.names import normalise_name
+from planner.spec.values import (
+    DAY_S,
+    MAX_GPUS,
+    MAX_QPS,
+    RULE_ERROR,
+    TP_DEGREES,
+    GpuCount,
+    GpuName,
+    KvPrecisionName,
+    LatencyMs,
+    Loc,
+    ModelName,
+    Name,
+    PowerFraction,
+    PrecisionName,
+    Qps,
+    Tokens,
+    TpDegree,
+    UnitInterval,
+    Utilization,
+    rule_error,
+)
 from planner.units import HOURS_PER_DAY
 
-RULE_ERROR = "spec_rule"
-"""Pydantic error type of a broken cross-field rule; ctx has `message` and optional `expected`."""
-
-
-TP_DEGREES = (1, 2, 4, 8)
-"""Tensor-parallel degrees the planner considers."""
-
-
-Loc = tuple[str | int, ...]
-
-
-def rule_error(message: str, expected: str | None = None) -> PydanticCustomError:
-    """A `spec_rule` error carrying a plain-language message (and what was expected)."""
-    ctx: dict[str, Any] = {"message": message}
-    if expected:
-        ctx["expected"] = expected
-    return PydanticCustomError(RULE_ERROR, "{message}", ctx)
-
-
-def _not_blank(value: str) -> str:
-    if not value.strip():
-        raise rule_error("must not be empty", "a name")
-    return value
-
-
-def _tp_degree(value: int) -> int:
-    if value not in TP_DEGREES:
-        raise rule_error(f"must be one of {', '.join(map(str, TP_DEGREES))} (got {value})")
-    return value
-
-
-Name = Annotated[str, AfterValidator(_not_blank)]
-
-
-PositiveInt = Annotated[int, Ge(1)]
-
-
-PositiveFloat = Annotated[float, Gt(0)]
-
-
-Fraction = Annotated[float, Gt(0), Le(1)]
-
-
-UnitInterval = Annotated[float, Ge(0), Le(1)]
-
-
-TpDegree = Annotated[int, AfterValidator(_tp_degree)]
-
+__all__ = ["RULE_ERROR", "TP_DEGREES", "ProblemSpec", "Workload", "rule_error"]
 
 def _get(obj: Any, key: str) -> Any:
     """`obj[key]` for raw mappings, `obj.key` for models already built; None when absent."""
@@ -136,7 +114,7 @@ def _reraisable(err: Any) -> dict[str, Any]:
     """An entry of `ValidationError.errors()` in the form `from_exception_data` takes back."""
     detail: dict[str, Any] = {"type": err["type"], "loc": err["loc"], "input": err["input"]}
     if err["type"] == RULE_ERROR:
-        detail["type"] = rule_error(err["ctx"]["message"], err["ctx"].get("expected"))
+        detail["type"] = rule_error(err["ctx"]["message"], err["ctx"].get("expected"), err["ctx"].get("also", ()))
     elif "ctx" in err:
         detail["ctx"] = err["ctx"]
     return detail
@@ -145,33 +123,33 @@ def _reraisable(err: Any) -> dict[str, Any]:
 class GpuFilter(StrictModel):
     """Which catalogue GPUs may be used."""
 
-    allow: list[Name] = Field(default=["any"], min_length=1)
+    allow: list[GpuName] = Field(default=["any"], min_length=1)
     """GPU catalogue ids or aliases that may be used, or the word `any` for every GPU."""
-    deny: list[Name] = []
+    deny: list[GpuName] = []
     """GPU catalogue ids or aliases that must not be used (applied after `allow`)."""
     datacenter_only: bool = False
     """true drops GeForce cards (NVIDIA's GeForce licence forbids datacentre use)."""
     market: Literal["global", "china", "any"] = "global"
     """GPUs sold where: `global`, `china` (export-compliant parts such as H20) or `any`."""
-    available: dict[Name, Annotated[int, Ge(0)]] = {}
+    available: dict[GpuName, GpuCount] = {}
     """At most this many GPUs of a type (count of GPUs, owned ones included), by GPU name."""
 
 
 class Budget(StrictModel):
     """Spending limits; null means no limit."""
 
-    capex_usd: PositiveFloat | None = None
+    capex_usd: Annotated[float, Ge(1), Le(1e12)] | None = None
     """Most that may be spent on buying GPUs (servers included), US dollars."""
-    monthly_usd: PositiveFloat | None = None
+    monthly_usd: Annotated[float, Ge(1), Le(1e11)] | None = None
     """Most that may be spent per month on rent, power and upkeep, US dollars per month."""
 
 
 class OwnedGpus(StrictModel):
     """GPUs already on hand: no purchase cost, but their power still counts."""
 
-    gpu: Name
+    gpu: GpuName
     """GPU catalogue id or alias."""
-    count: PositiveInt
+    count: Annotated[int, Ge(1), Le(MAX_GPUS)]
     """Number of GPUs of this type on hand."""
 
 
@@ -189,13 +167,13 @@ class RentOptions(StrictModel):
 class Planning(StrictModel):
     """Knobs of the search and of the serving engine being modelled."""
 
-    max_utilization: Fraction = 0.8
-    """Fraction (0, 1] of a replica's capacity the demand may use; the rest is headroom."""
+    max_utilization: Utilization = 0.8
+    """Fraction of a replica's capacity the demand may use; the rest is headroom."""
     tp_degrees: list[TpDegree] = Field(default=list(TP_DEGREES), min_length=1)
     """Tensor-parallel degrees (GPUs per replica) to consider, each 1, 2, 4 or 8, no repeats."""
-    mem_utilization: Fraction = 0.9
-    """Fraction (0, 1] of GPU memory the engine may use (vLLM's `gpu_memory_utilization`)."""
-    max_num_seqs: PositiveInt = 256
+    mem_utilization: Utilization = 0.9
+    """Fraction of GPU memory the engine may use (vLLM's `gpu_memory_utilization`)."""
+    max_num_seqs: Annotated[int, Ge(1), Le(1_000_000)] = 256
     """Engine cap on sequences served at once per replica (vLLM's `max_num_seqs`), count."""
 
     @classmethod
@@ -224,15 +202,15 @@ def _profile_rules(profile: Any) -> list[tuple[Loc, str, str | None]]:
 class Traffic(StrictModel):
     """Online serving demand at the peak: users who think between requests, or a request rate."""
 
-    concurrent_users: Annotated[int, Gt(0)] | None = None
+    concurrent_users: Annotated[int, Ge(1), Le(10_000_000)] | None = None
     """People using the service at once, count; converted to a request rate by Little's law."""
-    think_time_s: Annotated[float, Ge(0)] | None = None
-    """Seconds a user waits between getting an answer and sending the next request (with concurrent_users)."""
-    peak_qps: PositiveFloat | None = None
+    think_time_s: Annotated[float, Ge(0), Le(DAY_S)] = 0.0
+    """Seconds a user waits between getting an answer and sending the next request (with concurrent_users); 0 (the default) = each user sends the next request as soon as the answer arrives, the most load those users can make."""
+    peak_qps: Qps | None = None
     """Peak request rate, requests per second (instead of concurrent_users)."""
-    input_tokens: PositiveInt
+    input_tokens: Tokens
     """Mean prompt length, tokens per request."""
-    output_tokens: PositiveInt
+    output_tokens: Tokens
     """Mean answer length, tokens per request."""
     profile: list[UnitInterval] | None = None
     """Hourly demand as multipliers of the peak: exactly 24 numbers in [0, 1], at least one > 0, hour 0 = 00:00-01:00 local time; null = flat at the peak all day."""
@@ -241,39 +219,49 @@ class Traffic(StrictModel):
     def rules(cls, data: Mapping[str, Any]) -> list[tuple[Loc, str, str | None]]:
         out = _profile_rules(data.get("profile"))
         users, qps = data.get("concurrent_users") is not None, data.get("peak_qps") is not None
-        think = data.get("think_time_s") is not None
+        think = data.get("think_time_s") not in (None, 0)  # 0, the default, is what a dumped spec holds
         if users and qps:
             out.append((("peak_qps",), "give concurrent_users or peak_qps, not both", None))
         elif not users and not qps:
             out.append(((), "missing required key 'concurrent_users' or 'peak_qps'", None))
-        elif users and not think:
-            out.append(((), "missing required key 'think_time_s' (required with concurrent_users)",
-                        "seconds between a user's requests"))
         if qps and not users and think:
-            out.append((("think_time_s",), "not allowed with peak_qps (it only converts users to a rate)", None))
+            out.append((("think_time_s",), "not allowed with peak_qps (it only converts users to a rate)", "0 or no think_time_s"))
         return out
 
 
 class Slo(StrictModel):
     """Latency targets of an online workload, met by the planner's predicted latencies under load."""
 
-    ttft_ms: PositiveFloat
+    ttft_ms: LatencyMs
     """Time to first token must not exceed this, milliseconds."""
-    tpot_ms: PositiveFloat
+    tpot_ms: LatencyMs
     """Time per output token after the first must not exceed this, milliseconds."""
 
 
 class BatchJob(StrictModel):
     """Offline work: a number of requests to finish before a deadline."""
 
-    requests: PositiveInt
+    requests: Annotated[int, Ge(1), Le(10**10)]
     """Requests to process, count."""
-    input_tokens: PositiveInt
+    input_tokens: Tokens
     """Mean prompt length, tokens per request."""
-    output_tokens: PositiveInt
+    output_tokens: Tokens
     """Mean answer length, tokens per request."""
-    deadline_hours: PositiveFloat
-    """All requests must be done within this many hours."""
+    deadline_hours: Annotated[float, Ge(0.01), Le(8_760)]
+    """All requests must be done within this many hours; requests / deadline must be at most 1,000,000 requests/s, like `peak_qps`."""
+
+    @classmethod
+    def rules(cls, data: Mapping[str, Any]) -> list[tuple[Loc, str, str | None]]:
+        requests, hours = data.get("requests"), data.get("deadline_hours")
+        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (requests, hours)):
+            return []
+        if not (1 <= requests <= 10**10 and 0.01 <= hours <= 8_760):
+            return []  # the field checks report it
+        rate = requests / (hours * 3600.0)
+        if rate > MAX_QPS:
+            why = f"{requests} requests in {hours:g} h is {rate:.4g} requests/s, more than {MAX_QPS:,.0f}"
+            return [(("requests",), why, "fewer requests or a later deadline")]
+        return []
 
 
 class Workload(StrictModel):
@@ -281,11 +269,11 @@ class Workload(StrictModel):
 
     name: Name
     """Unique name of the workload, used in reports."""
-    model: Name
+    model: ModelName
     """Model catalogue id or alias, or a path to a Hugging Face config.json (relative to the YAML file)."""
-    precisions: list[Name] | None = Field(default=None, min_length=1)
+    precisions: list[PrecisionName] | None = Field(default=None, min_length=1)
     """Weight precisions to consider (e.g. fp16, int8, int4); null = fp16, bf16, fp8, int8, int8-wo, int4 (list fp32 or GGUF to include them)."""
-    kv_precision: Name | None = None
+    kv_precision: KvPrecisionName | None = None
     """KV-cache precision (e.g. fp16, fp8); null = the engine default for the weight precision."""
     traffic: Traffic | None = None
     """Online serving demand; give this and `slo`, or `batch`."""
@@ -293,10 +281,10 @@ class Workload(StrictModel):
     """Latency targets; required with `traffic`, not allowed with `batch`."""
     batch: BatchJob | None = None
     """Offline work instead of `traffic` and `slo`."""
-    min_replicas: Annotated[int, Ge(0)] = 1
+    min_replicas: Annotated[int, Ge(0), Le(10_000)] = 1
     """At least this many replicas, count (redundancy)."""
-    max_utilization: Fraction | None = None
-    """Fraction (0, 1] of a replica's capacity this workload may use; null = planning.max_utilization."""
+    max_utilization: Utilization | None = None
+    """Fraction of a replica's capacity this workload may use; null = planning.max_utilization."""
 
     @property
     def kind(self) -> Literal["traffic", "batch"]:
@@ -336,19 +324,19 @@ class Workload(StrictModel):
 class Costs(StrictModel):
     """Your own prices and running costs; each replaces the catalogue's figure, null keeps it."""
 
-    electricity_usd_per_kwh: PositiveFloat | None = None
+    electricity_usd_per_kwh: Annotated[float, Ge(0.0001), Le(10)] | None = None
     """Electricity price, US dollars per kWh; null = the catalogue's (catalog/running_costs.csv)."""
-    pue: Annotated[float, Ge(1)] | None = None
+    pue: Annotated[float, Ge(1), Le(5)] | None = None
     """Power usage effectiveness of your facility (facility power / IT power, ratio); null = the catalogue's."""
-    colocation_usd_per_kw_month: Annotated[float, Ge(0)] | None = None
+    colocation_usd_per_kw_month: Annotated[float, Ge(0), Le(10_000)] | None = None
     """Colocation rate per kW of nameplate IT load, US dollars per kW-month (0 for your own premises); null = the catalogue's."""
     maintenance_fraction_of_capex_per_year: UnitInterval | None = None
-    """Maintenance and support as a fraction [0, 1] of capex per year; null = the catalogue's."""
-    gpu_power_utilization: Fraction | None = None
-    """Mean GPU draw while serving as a fraction (0, 1] of TDP; null = the catalogue's."""
-    gpu_usd: dict[Name, PositiveFloat] = {}
+    """Maintenance and support as a fraction of capex per year; null = the catalogue's."""
+    gpu_power_utilization: PowerFraction | None = None
+    """Mean GPU draw while serving as a fraction of TDP; null = the catalogue's."""
+    gpu_usd: dict[GpuName, Annotated[float, Ge(1), Le(1e7)]] = {}
     """Purchase price of one card, US dollars, by GPU name: replaces the catalogue's price or adds one (a GPU added this way becomes buyable wherever a server type takes it)."""
-    rent_usd_per_gpu_hour: dict[Name, PositiveFloat] = {}
+    rent_usd_per_gpu_hour: dict[GpuName, Annotated[float, Ge(0.001), Le(1_000)]] = {}
     """Rental price, US dollars per GPU-hour, by GPU name: replaces the price at the plan's pricing tier (`rent.pricing`) on every catalogue cloud offer of that GPU (every provider, instance size and marketplace offer, also offers with no price at that tier); adds no offer."""
 
 
@@ -361,13 +349,13 @@ class ProblemSpec(StrictModel):
     """Free text shown in reports."""
     objective: Literal["rent", "buy", "compare", "hybrid"] = "rent"
     """Minimise rental cost (`rent`), purchase cost over the horizon (`buy`), plan both (`compare`), or `hybrid`: hybrid buys a base fleet and rents the rest hour by hour."""
-    horizon_months: PositiveInt = 36
+    horizon_months: Annotated[int, Ge(1), Le(240)] = 36
     """How long bought hardware is used, months (spreads purchase cost over time)."""
     gpus: GpuFilter = Field(default_factory=GpuFilter)
     """Filters on the GPU catalogue."""
     budget: Budget = Field(default_factory=Budget)
     """Spending limits."""
-    power_kw_max: PositiveFloat | None = None
+    power_kw_max: Annotated[float, Ge(0.01), Le(1e7)] | None = None
     """Facility power limit, kilowatts, PUE included; null = no limit."""
     owned: list[OwnedGpus] = []
     """GPUs already on hand (no purchase cost; their power still counts)."""
@@ -388,7 +376,7 @@ class ProblemSpec(StrictModel):
         raise KeyError(name)
 
     def max_utilization_for(self, workload: Workload | str) -> float:
-        """Fraction (0, 1] of a replica's capacity `workload` may use: its own `max_utilization`,
+        """Fraction of a replica's capacity `workload` may use: its own `max_utilization`,
         else `planning.max_utilization`."""
         w = self.workload(workload) if isinstance(workload, str) else workload
         return w.max_utilization if w.max_utilization is not None else self.planning.max_utilization

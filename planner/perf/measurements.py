@@ -1,0 +1,260 @@
+"""Rows of a measurements file (the columns of `catalog/measured/calibration.csv`) made predictable:
+each row's model, GPU, precision, parallelism, batch or request rate and lengths resolved through
+the catalogue into a `Case`, or skipped with the reason. Every number a row states is bounded (batch
+and concurrency <= 1 million, request rates in [1e-6, 1e6] per second, lengths <= 10 million tokens,
+ExLlamaV2 bits per weight in (0, 16]), so no prediction overflows or divides by zero. `planner
+validate` (`planner.perf.calibration`) predicts the cases.
+
+Rows are read by the catalogue's CSV reader (`planner.catalog.tables._read_csv`): a malformed file
+(a repeated column, a row with more or fewer cells than the header, a cell past the field limit) is
+an input error located at its line.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import re
+from dataclasses import dataclass, field
+
+from planner.catalog.precisions import Precision
+from planner.catalog.store import Catalog
+from planner.catalog.tables import _read_csv
+from planner.errors import InputError, PlannerError
+from planner.perf.estimate import Deployment, check_deployment
+from planner.spec.values import MAX_QPS, MAX_TOKENS, MIN_QPS
+
+REQUIRED_COLUMNS = (
+    "model", "gpu", "num_gpus", "tp", "pp", "precision_weights", "precision_kv",
+    "batch_size_or_concurrency", "input_len", "output_len", "metric", "value",
+)
+
+METRIC_GROUPS = {
+    "decode_tokens_per_s_per_request": "batch-1 decode",
+    "tpot_ms": "batch-1 decode",
+    "output_throughput_tokens_per_s_total": "max throughput",
+    "output_throughput_tokens_per_s_per_gpu": "max throughput",
+    "total_throughput_tokens_per_s": "max throughput",
+    "ttft_ms": "TTFT / prefill",
+    "prefill_tokens_per_s": "TTFT / prefill",
+}
+"""Each metric's group; the accuracy bar is stated per group."""
+
+ASSUMED_UNSTATED_OUTPUT_TOKENS = 128
+"""Generation length assumed where a decode-speed row does not state one (llama.cpp overview rows);
+decode speed varies little with it at short contexts."""
+
+ASSUMED_UNSTATED_INPUT_TOKENS = 0
+"""Prompt length assumed where a decode-speed row does not state one."""
+
+MAX_BATCH_PATTERN = re.compile(r"^(\d+)\s*\((?:max batch|max_batch_size)")
+
+
+@dataclass
+class Case:
+    """One row made predictable: a deployment, a workload and the metric asked for."""
+
+    line: int
+    label: str
+    deployment: Deployment
+    metric: str
+    measured: float
+    mode: str  # "single", "static", "max", "qps", "concurrency"
+    batch: int | None
+    qps: float | None
+    input_tokens: int
+    output_tokens: int
+    num_gpus: int
+    assumptions: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Skipped:
+    line: int
+    label: str
+    reason: str
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading rows
+# ---------------------------------------------------------------------------------------------
+
+
+def _strip_qualifiers(text: str) -> str:
+    return re.sub(r"\s*\(.*?\)\s*", " ", text).strip()
+
+
+def _resolve_precision(cat: Catalog, weights: str) -> tuple[Precision | None, str | None]:
+    """Map a `precision_weights` cell (leading token + detail in parentheses) to a catalogue precision."""
+    raw = weights.strip().lower()
+    token = raw.split("(")[0].strip()
+    detail = raw[len(token):]
+    if token.startswith("exl2-") and token.endswith("bpw"):
+        try:
+            bits = float(token[5:-3])
+        except ValueError:
+            return None, f"cannot read bits per weight from {weights!r}"
+        if not 0 < bits <= MAX_EXL2_BITS:  # also NaN
+            return None, f"bits per weight {bits:g} in {weights!r} is outside (0, {MAX_EXL2_BITS:g}]"
+        base = cat.precision("int4")
+        return dataclasses.replace(base, id=f"exl2-{bits:g}bpw", weight_bits=bits, group_size=None,
+                                   group_overhead_bits=0.0, unquantized=()), None
+    if token == "unspecified":
+        m = re.search(r"(bf16|fp16|fp8)", detail)
+        if not m:
+            return None, f"weight precision unspecified ({weights!r})"
+        token = m.group(1)
+    if "gguf" in detail:
+        m = re.search(r"q\d_[a-z0-9_]+", detail)
+        name = f"gguf-{m.group(0)}" if m else None
+        p = cat.precisions.get(name) if name else None
+        return (p, None) if p else (None, f"GGUF format {detail.strip()} not in the catalogue")
+    if token == "int8" and "weight-only" in detail:
+        return cat.precision("int8-wo"), None
+    p = cat.precisions.get(token)
+    if p is None:
+        return None, f"precision {token!r} not in the catalogue"
+    g = re.search(r"\bg(\d+)\b", detail)
+    if g and p.group_size:
+        # gpt-fast int4 keeps a 16-bit scale and a 16-bit zero per group (32 bits).
+        p = dataclasses.replace(p, id=f"{p.id}-g{g.group(1)}", group_size=int(g.group(1)), group_overhead_bits=32)
+    return p, None
+
+
+def _resolve_kv(cat: Catalog, kv: str, weights: Precision) -> tuple[Precision, str | None]:
+    token = kv.strip().lower().split("(")[0].strip()
+    aliases = {"f16": "fp16", "16-bit": "fp16"}
+    token = aliases.get(token, token)
+    p = cat.precisions.get(token)
+    if p is not None and p.kv_capable:
+        return p, None
+    if weights.compute == "fp8":
+        return cat.precision("fp8"), "KV precision unstated: FP8 assumed (FP8 build)"
+    return cat.precision("fp16"), "KV precision unstated: FP16 assumed"
+
+
+def _int(cell: str) -> int | None:
+    try:
+        v = float(cell)
+    except (TypeError, ValueError):
+        return None
+    return int(v) if v.is_integer() and v >= 0 else None
+
+
+def read_cases(cat: Catalog, text: str, path: str) -> tuple[list[Case], list[Skipped]]:
+    """Parse a calibration-format CSV into predictable cases and skipped rows (with reasons).
+
+    Raises:
+        InputError: the file is not a well-formed table (a missing or repeated column, a row with
+            more or fewer cells than the header, a cell past the CSV field limit), each located.
+    """
+    rows = _read_csv(text, path, REQUIRED_COLUMNS, error=InputError,
+                     columns_hint="the columns of catalog/measured/calibration.csv")
+    cases: list[Case] = []
+    skipped: list[Skipped] = []
+    for line, row in rows:
+        label = f"{row['model']} on {row['gpu']} {row['precision_weights'].split('(')[0].strip()} tp{row['tp']} pp{row['pp']}: {row['metric']}"
+        try:
+            case = _case_from_row(cat, row, line, label)
+        except _Skip as s:
+            skipped.append(Skipped(line, label, str(s)))
+            continue
+        cases.append(case)
+    return cases, skipped
+
+
+class _Skip(Exception):
+    pass
+
+
+MAX_BATCH = 1_000_000
+"""Largest batch or concurrency a row may state (the schema's max_num_seqs bound)."""
+
+MAX_EXL2_BITS = 16.0
+"""Most bits per weight an ExLlamaV2 `exl2-<bits>bpw` format may have (16 = unquantised)."""
+
+
+def _bounded(value: int | None, what: str, high: int) -> int | None:
+    if value is not None and value > high:
+        raise _Skip(f"{what} {value} is more than {high:,}")
+    return value
+
+
+def _case_from_row(cat: Catalog, row: dict[str, str], line: int, label: str) -> Case:
+    metric = row["metric"].strip()
+    if metric not in METRIC_GROUPS:
+        raise _Skip(f"metric {metric!r} is not one the model predicts")
+    try:
+        measured = float(row["value"])
+    except ValueError:
+        raise _Skip(f"value {row['value']!r} is not a number") from None
+    if not math.isfinite(measured) or measured <= 0:
+        raise _Skip(f"value {row['value']!r} is not a positive number")
+    model = cat.models.get(row["model"])
+    if model is None:
+        raise _Skip(f"model {row['model']!r} not in the catalogue")
+    gpu = cat.gpus.get(row["gpu"]) or cat.gpus.get(_strip_qualifiers(row["gpu"]))
+    if gpu is None:
+        raise _Skip(f"GPU {row['gpu']!r} not in the catalogue")
+    precision, why = _resolve_precision(cat, row["precision_weights"])
+    if precision is None:
+        raise _Skip(why or "unknown precision")
+    assumptions: list[str] = []
+    kv, note = _resolve_kv(cat, row["precision_kv"], precision)
+    if note:
+        assumptions.append(note)
+    tp, pp, num_gpus = _int(row["tp"]), _int(row["pp"]), _int(row["num_gpus"])
+    if not tp or not pp or not num_gpus:
+        raise _Skip("tp, pp or num_gpus is not a positive integer")
+    if tp * pp != num_gpus:
+        raise _Skip(f"num_gpus {num_gpus} is not tp x pp ({tp} x {pp}): data or expert parallelism is not modelled")
+
+    batch_cell = row["batch_size_or_concurrency"].strip()
+    batch: int | None = None
+    qps: float | None = None
+    cap = None
+    if batch_cell == "1":
+        mode, batch = "single", 1
+    elif batch_cell.lower().startswith("max") or batch_cell.lower().startswith("qps=inf"):
+        mode = "max"
+    elif MAX_BATCH_PATTERN.match(batch_cell):
+        mode, cap = "max", _bounded(int(MAX_BATCH_PATTERN.match(batch_cell).group(1)), "max batch", MAX_BATCH)
+    elif batch_cell.lower().startswith("qps="):
+        mode = "qps"
+        try:
+            qps = float(batch_cell.split("=", 1)[1])
+        except ValueError:
+            raise _Skip(f"cannot read a request rate from {batch_cell!r}") from None
+        if not MIN_QPS <= qps <= MAX_QPS:  # also NaN
+            raise _Skip(f"request rate {qps:g} requests/s is outside [{MIN_QPS:g}, {MAX_QPS:g}]")
+    elif _int(batch_cell):
+        # A number is a static batch for throughput rows, and a fixed concurrency otherwise.
+        mode = "static" if metric.startswith(("output_", "total_")) else "concurrency"
+        batch = _bounded(_int(batch_cell), "batch", MAX_BATCH)
+    else:
+        raise _Skip(f"cannot read batch/concurrency {batch_cell!r}")
+
+    inp = _bounded(_int(row["input_len"]), "input length", MAX_TOKENS)
+    out = _bounded(_int(row["output_len"]), "output length", MAX_TOKENS)
+    if metric in ("decode_tokens_per_s_per_request", "tpot_ms") and mode == "single":
+        if inp is None:
+            inp = ASSUMED_UNSTATED_INPUT_TOKENS
+            assumptions.append(f"input length unstated: {inp} assumed")
+        if out is None or out == 0:
+            out = ASSUMED_UNSTATED_OUTPUT_TOKENS
+            assumptions.append(f"output length unstated: {out} assumed")
+    if metric in ("prefill_tokens_per_s", "ttft_ms"):
+        if not inp:
+            raise _Skip("prompt length not stated")
+        out = max(out or 1, 1)
+    if inp is None or out is None:
+        raise _Skip("input or output length not stated (variable-length dataset)")
+    if out == 0:
+        out = 1
+    d = Deployment(model=model, gpu=gpu, precision=precision, kv_precision=kv, tp=tp, pp=pp,
+                   max_num_seqs=cap or 1_000_000)
+    try:
+        check_deployment(d)
+    except PlannerError as exc:
+        raise _Skip(str(exc).splitlines()[0]) from None
+    return Case(line, label, d, metric, measured, mode, batch, qps, inp, out, num_gpus, assumptions)
