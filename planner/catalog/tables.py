@@ -184,8 +184,10 @@ class Table(Generic[T]):
         key = normalise_name(name)
         return self.rows[self.index[key]] if key in self.index else None
 
-    def unknown_message(self, name: str) -> str:
-        close = difflib.get_close_matches(normalise_name(name), list(self.index), n=5, cutoff=0.55)
+    def unknown_message(self, name: str, suggest: bool = True) -> str:
+        """`unknown gpu 'x'. Did you mean: ...? Hint: ...`; `suggest=False` leaves out the did-you-mean
+        (about a millisecond a name against the whole index: for files with thousands of names)."""
+        close = difflib.get_close_matches(normalise_name(name), list(self.index), n=5, cutoff=0.55) if suggest else []
         ids: list[str] = []
         for c in close:
             rid = self.index[c]
