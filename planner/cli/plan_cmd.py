@@ -29,6 +29,7 @@ from planner.cli.common import (
                    "so it is only checked here (see catalog/README-prices.md).")
 def candidates_cmd(file: Path, fmt: str, rejected: bool, ladder: bool, catalog_file: Path | None) -> None:
     """Every deployment the performance model admits for each workload, and why others fail."""
+    loaded = load_checked(file)  # before importing the optimiser: bad input is reported at once
     from planner.catalog.price_file import merge_catalog_file
     from planner.catalog.prices import load_prices
     from planner.catalog.resolve import resolve
@@ -43,7 +44,7 @@ def candidates_cmd(file: Path, fmt: str, rejected: bool, ladder: bool, catalog_f
     from planner.report.terminal import console, render_table
 
     cat = _catalog()
-    res = resolve(load_checked(file), cat)
+    res = resolve(loaded, cat)
     if catalog_file is not None:
         merge_catalog_file(load_prices(), catalog_file, cat.gpus.rows)
     cs = cand_mod.generate(res, ladder=ladder)
@@ -89,14 +90,15 @@ def candidates_cmd(file: Path, fmt: str, rejected: bool, ladder: bool, catalog_f
 def solve_cmd(file: Path, fmt: str, solver: str, time_limit_s: float, out_dir: Path | None, timings: bool,
               today: str | None, catalog_file: Path | None) -> None:
     """Cheapest fleet meeting every workload's SLO: deployments, bill of materials, cost."""
+    day = _today(today)
+    loaded = load_checked(file)  # before importing the solver: bad input is reported at once
     from planner import api
     from planner.report.csv_out import outcome_csv
     from planner.report.json_out import outcome_json
     from planner.report.markdown import outcome_markdown
     from planner.report.terminal import print_outcome
 
-    day = _today(today)
-    out = api.plan(load_checked(file), solver=solver, time_limit_s=time_limit_s, catalog_file=catalog_file,
+    out = api.plan(loaded, solver=solver, time_limit_s=time_limit_s, catalog_file=catalog_file,
                    today=day).outcome
     if out_dir is not None:
         _write_plan_files(out, out_dir, timings, day)
@@ -124,13 +126,13 @@ def compare_cmd(file: Path, fmt: str, solver: str, time_limit_s: float, out_dir:
 
     Solves FILE as `objective: compare` whatever its objective says.
     """
+    day = _today(today)
+    loaded = load_checked(file)  # before importing the solver: bad input is reported at once
     from planner import api
     from planner.report.json_out import outcome_json
     from planner.report.markdown import comparison_markdown
     from planner.report.terminal import print_comparison
 
-    day = _today(today)
-    loaded = load_checked(file)
     result = api.compare(loaded, solver=solver, time_limit_s=time_limit_s, catalog_file=catalog_file, today=day)
     out, cmp = result.outcome, result.comparison
     if cmp is None:
