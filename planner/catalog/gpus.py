@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from planner.catalog.tables import Table, _build_index, _read_csv, _Row, _unique_ids
+from planner.catalog.tables import CsvRow, Table, build_index, read_csv, unique_ids
 from planner.errors import CatalogError, Problem, UnsupportedError
 
 UNSUPPORTED = "unsupported"
@@ -92,8 +92,8 @@ def parse_gpus(text: str, path: str) -> Table[Gpu]:
     rows: dict[str, Gpu] = {}
     aliases: dict[str, tuple[str, ...]] = {}
     ids = []
-    for line, data in _read_csv(text, path, GPU_COLUMNS):
-        r = _Row(path, line, data, problems)
+    for line, data in read_csv(text, path, GPU_COLUMNS):
+        r = CsvRow(path, line, data, problems)
         peak: dict[str, float | None] = {}
         unsupported = set()
         for compute, col in _THROUGHPUT_COLUMN.items():
@@ -121,7 +121,7 @@ def parse_gpus(text: str, path: str) -> Table[Gpu]:
         ids.append((line, gpu.id))
         rows[gpu.id] = gpu
         aliases[gpu.id] = gpu.aliases
-    problems += _unique_ids(path, ids)
+    problems += unique_ids(path, ids)
     if problems:
         raise CatalogError(problems)
-    return Table("gpu", rows, _build_index("gpu", path, rows, aliases))
+    return Table("gpu", rows, build_index("gpu", path, rows, aliases))

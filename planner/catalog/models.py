@@ -9,7 +9,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from planner.catalog.tables import Table, _build_index, _read_csv, _Row, _unique_ids
+from planner.catalog.tables import CsvRow, Table, build_index, read_csv, unique_ids
 from planner.errors import CatalogError, InputError, Problem
 from planner.names import normalise_name
 from planner.spec.textfile import read_user_text
@@ -84,8 +84,8 @@ def parse_models(text: str, path: str) -> Table[Model]:
     rows: dict[str, Model] = {}
     aliases: dict[str, tuple[str, ...]] = {}
     ids = []
-    for line, data in _read_csv(text, path, MODEL_COLUMNS):
-        r = _Row(path, line, data, problems)
+    for line, data in read_csv(text, path, MODEL_COLUMNS):
+        r = CsvRow(path, line, data, problems)
         attention = r.choice("attention", ATTENTION_KINDS)
         mla = attention == "mla"
         model = Model(
@@ -110,10 +110,10 @@ def parse_models(text: str, path: str) -> Table[Model]:
         ids.append((line, model.id))
         rows[model.id] = model
         aliases[model.id] = model.aliases
-    problems += _unique_ids(path, ids)
+    problems += unique_ids(path, ids)
     if problems:
         raise CatalogError(problems)
-    return Table("model", rows, _build_index("model", path, rows, aliases))
+    return Table("model", rows, build_index("model", path, rows, aliases))
 
 
 MODEL_BOUNDS = {

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from planner.catalog.gpus import COMPUTE_PRECISIONS, GPU_FAMILIES
-from planner.catalog.tables import Table, _build_index, _read_csv, _Row, _unique_ids
+from planner.catalog.tables import CsvRow, Table, build_index, read_csv, unique_ids
 from planner.errors import CatalogError, Problem
 
 
@@ -70,8 +70,8 @@ def parse_precisions(text: str, path: str) -> Table[Precision]:
     rows: dict[str, Precision] = {}
     aliases: dict[str, tuple[str, ...]] = {}
     ids = []
-    for line, data in _read_csv(text, path, PRECISION_COLUMNS):
-        r = _Row(path, line, data, problems)
+    for line, data in read_csv(text, path, PRECISION_COLUMNS):
+        r = CsvRow(path, line, data, problems)
         unq = tuple(u.strip() for u in (data.get("unquantized") or "").split(";") if u.strip())
         for u in unq:
             if u not in ("embeddings", "lm_head"):
@@ -87,10 +87,10 @@ def parse_precisions(text: str, path: str) -> Table[Precision]:
         ids.append((line, p.id))
         rows[p.id] = p
         aliases[p.id] = p.aliases
-    problems += _unique_ids(path, ids)
+    problems += unique_ids(path, ids)
     if problems:
         raise CatalogError(problems)
-    return Table("precision", rows, _build_index("precision", path, rows, aliases))
+    return Table("precision", rows, build_index("precision", path, rows, aliases))
 
 
 EFFICIENCY_COLUMNS = (
@@ -101,8 +101,8 @@ EFFICIENCY_COLUMNS = (
 def parse_efficiency(text: str, path: str) -> dict[str, Efficiency]:
     problems: list[Problem] = []
     out: dict[str, Efficiency] = {}
-    for line, data in _read_csv(text, path, EFFICIENCY_COLUMNS):
-        r = _Row(path, line, data, problems)
+    for line, data in read_csv(text, path, EFFICIENCY_COLUMNS):
+        r = CsvRow(path, line, data, problems)
         fam = r.choice("family", ("default", *GPU_FAMILIES))
         vals = {}
         for col in ("bw_eff", "decode_mfu", "prefill_mfu", "comm_eff"):

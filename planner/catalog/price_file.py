@@ -15,16 +15,16 @@ from typing import Any
 from planner.catalog.price_rows import PriceBook
 from planner.catalog.prices import (
     CATALOG_SECTIONS,
-    _parse_gpu_prices,
-    _parse_network,
-    _parse_offers,
-    _parse_parts,
-    _parse_running,
-    _parse_servers,
+    parse_gpu_prices,
+    parse_network,
+    parse_offers,
+    parse_parts,
+    parse_running,
+    parse_servers,
 )
 from planner.errors import CatalogError, Problem
 from planner.spec.textfile import read_user_text
-from planner.spec.yaml_tree import _Document, _parse
+from planner.spec.yaml_tree import YamlDocument, parse_yaml
 
 _CSV_LIST_COLUMNS = {"gpu_forms"}
 """Columns a YAML item may give as a list (joined with ';' as in the CSV)."""
@@ -68,8 +68,8 @@ def merge_catalog_file(book: PriceBook, path: str | Path, gpu_ids: Iterable[str]
 def merge_catalog_text(book: PriceBook, text: str, label: str, gpu_ids: Iterable[str]) -> PriceBook:
     """`merge_catalog_file` on YAML given as text; `label` names it in messages."""
 
-    root, data, problems = _parse(text, label, MAX_CATALOG_NODES)
-    doc = _Document(root, label)
+    root, data, problems = parse_yaml(text, label, MAX_CATALOG_NODES)
+    doc = YamlDocument(root, label)
     if root is None:
         raise CatalogError(Problem("the file is empty", file=label, line=1, col=1,
                                    expected="lists such as cloud_offers: or gpu_prices:"))
@@ -124,16 +124,16 @@ def merge_catalog_text(book: PriceBook, text: str, label: str, gpu_ids: Iterable
 
     ids = set(gpu_ids)
     found: dict[str, list[Problem]] = {k: [] for k in CATALOG_SECTIONS}
-    offers = _parse_offers(label, rows["cloud_offers"], ids, found["cloud_offers"])
+    offers = parse_offers(label, rows["cloud_offers"], ids, found["cloud_offers"])
     found["cloud_offers"] += _duplicate_keys(label, rows["cloud_offers"], ("provider", "instance_type", "gpu"))
-    gpu_prices = _parse_gpu_prices(label, rows["gpu_prices"], ids, found["gpu_prices"])
+    gpu_prices = parse_gpu_prices(label, rows["gpu_prices"], ids, found["gpu_prices"])
     server_ids = [s.id for s in book.servers] + [(d.get("id") or "").strip() for _, d in rows["servers"]]
-    parts = _parse_parts(label, rows["server_parts"], server_ids, found["server_parts"])
+    parts = parse_parts(label, rows["server_parts"], server_ids, found["server_parts"])
     found["server_parts"] += _duplicate_keys(label, rows["server_parts"], ("server", "item"))
     all_parts = _merged([p for s in book.servers for p in s.parts], parts, lambda p: (p.server, p.item))
-    servers = _parse_servers(label, rows["servers"], all_parts, found["servers"])
-    network = _parse_network(label, rows["network"], found["network"])
-    running = _parse_running(label, rows["running_costs"], found["running_costs"], complete=False)
+    servers = parse_servers(label, rows["servers"], all_parts, found["servers"])
+    network = parse_network(label, rows["network"], found["network"])
+    running = parse_running(label, rows["running_costs"], found["running_costs"], complete=False)
     for section, section_problems in found.items():
         problems += [_locate(doc, section, p, at_line, given) for p in section_problems
                      if (section, p.line, p.key) not in unreadable]

@@ -241,7 +241,7 @@ class PriceBook:
             if s.id == server_id:
                 return s
         raise CatalogError(
-            Problem(f"unknown server {server_id!r}.{_did_you_mean(server_id, [s.id for s in self.servers])}",
+            Problem(f"unknown server {server_id!r}.{did_you_mean(server_id, [s.id for s in self.servers])}",
                     file="catalog/servers.csv", key="id")
         )
 
@@ -270,7 +270,7 @@ def gpu_form(gpu) -> str:
     return "pcie"
 
 
-def _did_you_mean(name: str, known: Iterable[str]) -> str:
+def did_you_mean(name: str, known: Iterable[str]) -> str:
     known = list(known)
     by_norm = {normalise_name(k): k for k in known}
     close = difflib.get_close_matches(normalise_name(name), list(by_norm), n=3, cutoff=0.55)

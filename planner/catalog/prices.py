@@ -38,15 +38,15 @@ from planner.catalog.price_rows import (
     RunningCost,
     ServerPart,
     ServerType,
-    _did_you_mean,
+    did_you_mean,
 )
 from planner.catalog.store import data_text, load_catalog
-from planner.catalog.tables import _read_csv, _Row, _unique_ids
+from planner.catalog.tables import CsvRow, read_csv, unique_ids
 from planner.errors import CatalogError, Problem
 
 
-def _full_date(r: _Row, col: str = "as_of") -> str:
-    """A required calendar date in full YYYY-MM-DD form (stricter than `_Row.date`)."""
+def _full_date(r: CsvRow, col: str = "as_of") -> str:
+    """A required calendar date in full YYYY-MM-DD form (stricter than `CsvRow.date`)."""
     value = r.str(col)
     if value:
         try:
@@ -58,7 +58,7 @@ def _full_date(r: _Row, col: str = "as_of") -> str:
     return value
 
 
-def _provenance(r: _Row) -> dict[str, str]:
+def _provenance(r: CsvRow) -> dict[str, str]:
     return {
         "confidence": r.choice("confidence", CONFIDENCE),
         "source": r.str("source"),
@@ -67,10 +67,10 @@ def _provenance(r: _Row) -> dict[str, str]:
     }
 
 
-def _gpu_id(r: _Row, col: str, gpu_ids: set[str]) -> str:
+def _gpu_id(r: CsvRow, col: str, gpu_ids: set[str]) -> str:
     value = r.str(col)
     if value and value not in gpu_ids:
-        r._err(col, f"unknown gpu {value!r}.{_did_you_mean(value, gpu_ids)} "
+        r._err(col, f"unknown gpu {value!r}.{did_you_mean(value, gpu_ids)} "
                     "Hint: ids are those of catalog/gpus.csv (`planner catalog gpus`).")
     return value
 
@@ -84,16 +84,16 @@ def _rows(texts: dict[str, tuple[str, str]], filename: str, columns: Iterable[st
         return path, []
     text, path = texts[filename]
     try:
-        return path, _read_csv(text, path, columns)
+        return path, read_csv(text, path, columns)
     except CatalogError as exc:
         problems.extend(exc.problems)
         return path, []
 
 
-def _parse_offers(path: str, rows, gpu_ids: set[str], problems: list[Problem]) -> tuple[CloudOffer, ...]:
+def parse_offers(path: str, rows, gpu_ids: set[str], problems: list[Problem]) -> tuple[CloudOffer, ...]:
     out = []
     for line, data in rows:
-        r = _Row(path, line, data, problems)
+        r = CsvRow(path, line, data, problems)
         n = r.int("gpus_per_instance")
         if n and n not in GPUS_PER_INSTANCE:
             r._err("gpus_per_instance", f"must be a power of two up to 8 (got {n})", "1, 2, 4 or 8")
@@ -112,11 +112,11 @@ def _parse_offers(path: str, rows, gpu_ids: set[str], problems: list[Problem]) -
     return tuple(out)
 
 
-def _parse_gpu_prices(path: str, rows, gpu_ids: set[str], problems: list[Problem]) -> dict[str, GpuPrice]:
+def parse_gpu_prices(path: str, rows, gpu_ids: set[str], problems: list[Problem]) -> dict[str, GpuPrice]:
     out: dict[str, GpuPrice] = {}
     first: dict[str, int] = {}
     for line, data in rows:
-        r = _Row(path, line, data, problems)
+        r = CsvRow(path, line, data, problems)
         gpu = _gpu_id(r, "gpu", gpu_ids)
         usd = r.num("usd_per_gpu")
         low, high = r.num("usd_low", required=False), r.num("usd_high", required=False)
@@ -133,13 +133,13 @@ def _parse_gpu_prices(path: str, rows, gpu_ids: set[str], problems: list[Problem
     return out
 
 
-def _parse_parts(path: str, rows, server_ids: list[str], problems: list[Problem]) -> list[ServerPart]:
+def parse_parts(path: str, rows, server_ids: list[str], problems: list[Problem]) -> list[ServerPart]:
     out = []
     for line, data in rows:
-        r = _Row(path, line, data, problems)
+        r = CsvRow(path, line, data, problems)
         server = r.str("server")
         if server and server not in server_ids:
-            r._err("server", f"unknown server {server!r}.{_did_you_mean(server, server_ids)}",
+            r._err("server", f"unknown server {server!r}.{did_you_mean(server, server_ids)}",
                    "an id of catalog/servers.csv")
         quantity = r.int("quantity")
         if quantity <= 0 and (data.get("quantity") or "").strip():
@@ -151,11 +151,11 @@ def _parse_parts(path: str, rows, server_ids: list[str], problems: list[Problem]
     return out
 
 
-def _parse_servers(path: str, rows, parts: list[ServerPart], problems: list[Problem]) -> tuple[ServerType, ...]:
+def parse_servers(path: str, rows, parts: list[ServerPart], problems: list[Problem]) -> tuple[ServerType, ...]:
     out = []
     ids = []
     for line, data in rows:
-        r = _Row(path, line, data, problems)
+        r = CsvRow(path, line, data, problems)
         forms = frozenset(f.strip() for f in (data.get("gpu_forms") or "").split(";") if f.strip())
         if not forms:
             r._err("gpu_forms", "is empty", "';'-separated forms out of " + ", ".join(GPU_FORMS))
@@ -181,15 +181,15 @@ def _parse_servers(path: str, rows, parts: list[ServerPart], problems: list[Prob
             host_power_w=r.num("host_power_w") or 0.0, rack_units=counts["rack_units"], parts=mine,
             **_provenance(r),
         ))
-    problems += _unique_ids(path, ids)
+    problems += unique_ids(path, ids)
     return tuple(out)
 
 
-def _parse_network(path: str, rows, problems: list[Problem]) -> tuple[NetworkItem, ...]:
+def parse_network(path: str, rows, problems: list[Problem]) -> tuple[NetworkItem, ...]:
     out = []
     ids = []
     for line, data in rows:
-        r = _Row(path, line, data, problems)
+        r = CsvRow(path, line, data, problems)
         ports_raw = (data.get("ports") or "").strip()
         ports = r.int("ports", required=False) if ports_raw else None
         if ports is not None and ports <= 0:
@@ -200,7 +200,7 @@ def _parse_network(path: str, rows, problems: list[Problem]) -> tuple[NetworkIte
         )
         ids.append((line, item.id))
         out.append(item)
-    problems += _unique_ids(path, ids)
+    problems += unique_ids(path, ids)
     return tuple(out)
 
 
@@ -212,12 +212,12 @@ _RUNNING_BOUNDS = {
 }
 
 
-def _parse_running(path: str, rows, problems: list[Problem], complete: bool = True) -> dict[str, RunningCost]:
+def parse_running(path: str, rows, problems: list[Problem], complete: bool = True) -> dict[str, RunningCost]:
     """Running-cost rows by key; `complete` requires one row for every key of RUNNING_KEYS."""
     out: dict[str, RunningCost] = {}
     first: dict[str, int] = {}
     for line, data in rows:
-        r = _Row(path, line, data, problems)
+        r = CsvRow(path, line, data, problems)
         key = r.choice("key", RUNNING_KEYS)
         value = r.num("value")
         if value is not None and key in _RUNNING_BOUNDS:
@@ -245,20 +245,20 @@ def parse_prices(texts: dict[str, tuple[str, str]], gpu_ids: set[str]) -> PriceB
     problems: list[Problem] = []
     gpu_ids = set(gpu_ids)
     path, rows = _rows(texts, "cloud_offers.csv", OFFER_COLUMNS, problems)
-    offers = _parse_offers(path, rows, gpu_ids, problems)
+    offers = parse_offers(path, rows, gpu_ids, problems)
     path, rows = _rows(texts, "gpu_prices.csv", GPU_PRICE_COLUMNS, problems)
-    gpu_prices = _parse_gpu_prices(path, rows, gpu_ids, problems)
+    gpu_prices = parse_gpu_prices(path, rows, gpu_ids, problems)
 
     server_path, server_rows = _rows(texts, "servers.csv", SERVER_COLUMNS, problems)
     server_ids = [(d.get("id") or "").strip() for _, d in server_rows]
     path, rows = _rows(texts, "server_parts.csv", PART_COLUMNS, problems)
-    parts = _parse_parts(path, rows, server_ids, problems)
-    servers = _parse_servers(server_path, server_rows, parts, problems)
+    parts = parse_parts(path, rows, server_ids, problems)
+    servers = parse_servers(server_path, server_rows, parts, problems)
 
     path, rows = _rows(texts, "network.csv", NETWORK_COLUMNS, problems)
-    network = _parse_network(path, rows, problems)
+    network = parse_network(path, rows, problems)
     path, rows = _rows(texts, "running_costs.csv", RUNNING_COLUMNS, problems)
-    running = _parse_running(path, rows, problems)
+    running = parse_running(path, rows, problems)
     if not rows and "running_costs.csv" in texts:
         problems.append(Problem("no rows", file=path, expected="one row for each of " + ", ".join(RUNNING_KEYS)))
     if problems:

@@ -74,7 +74,7 @@ def resolve(loaded: LoadedSpec, cat: Catalog) -> Resolved:
 
     workloads = []
     for i, w in enumerate(spec.workloads):
-        model = lookup(lambda n: _model(cat, loaded.base_dir, n), w.model, ("workloads", i, "model"))
+        model = lookup(lambda n: model_named(cat, loaded.base_dir, n), w.model, ("workloads", i, "model"))
         precisions = None
         if w.precisions is not None:
             precisions = tuple(
@@ -152,7 +152,7 @@ def _filter_reason(g: Gpu, allow_any: bool, allowed: set[str], denied: set[str],
     return None
 
 
-def _model(cat: Catalog, base_dir: Path, name: str) -> Model:
+def model_named(cat: Catalog, base_dir: Path, name: str) -> Model:
     """A catalogue model, or a Hugging Face config.json path relative to the workload file."""
     if name.endswith(".json") or "/" in name:
         candidate = Path(name) if Path(name).is_absolute() else base_dir / name

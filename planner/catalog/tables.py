@@ -17,7 +17,7 @@ from planner.names import normalise_name
 T = TypeVar("T")
 
 
-class _Row:
+class CsvRow:
     """Typed access to one CSV row; collects problems instead of raising on the first."""
 
     def __init__(self, path: str, line: int, data: dict[str, str], problems: list[Problem]):
@@ -93,7 +93,7 @@ class _Row:
         return tuple(a.strip() for a in raw.split(";") if a.strip())
 
 
-def _read_csv(text: str, path: str, required_cols: Iterable[str], error: type[InputError] = CatalogError,
+def read_csv(text: str, path: str, required_cols: Iterable[str], error: type[InputError] = CatalogError,
               columns_hint: str | None = None) -> list[tuple[int, dict[str, str]]]:
     """The rows of a CSV table as (line, {column: cell}); every structural defect located.
 
@@ -200,7 +200,7 @@ class Table(Generic[T]):
         )
 
 
-def _build_index(kind: str, path: str, rows: dict[str, object], aliases: dict[str, tuple[str, ...]]) -> dict[str, str]:
+def build_index(kind: str, path: str, rows: dict[str, object], aliases: dict[str, tuple[str, ...]]) -> dict[str, str]:
     index: dict[str, str] = {}
     problems: list[Problem] = []
     for rid in rows:
@@ -219,7 +219,7 @@ def _build_index(kind: str, path: str, rows: dict[str, object], aliases: dict[st
     return index
 
 
-def _unique_ids(path: str, parsed: list[tuple[int, str]]) -> list[Problem]:
+def unique_ids(path: str, parsed: list[tuple[int, str]]) -> list[Problem]:
     seen: dict[str, int] = {}
     problems = []
     for line, rid in parsed:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import click
 
-from planner.cli.common import FORMATS, _catalog
+from planner.cli.common import FORMATS, shipped_catalog
 
 
 @click.group("catalog")
@@ -26,7 +26,7 @@ def catalog_gpus(fmt: str, vendor: str | None, family: str | None, market: str |
     """GPUs: memory, bandwidth, dense TFLOPS per precision, interconnect, licence, market."""
     from planner.report.records import GPU_LIST_COLUMNS, gpu_record
 
-    cat = _catalog()
+    cat = shipped_catalog()
     gpus = list(cat.gpus.rows.values())
     if vendor:
         gpus = [g for g in gpus if g.vendor.lower() == vendor.lower()]
@@ -59,7 +59,7 @@ def catalog_models(fmt: str, family: str | None, max_params_b: float | None, moe
     """Models: parameters, layers, heads, KV heads, attention type, experts, context."""
     from planner.report.records import MODEL_LIST_COLUMNS, model_record
 
-    cat = _catalog()
+    cat = shipped_catalog()
     models = list(cat.models.rows.values())
     if family:
         models = [m for m in models if m.family == family.lower()]
@@ -81,7 +81,7 @@ def catalog_precisions(fmt: str) -> None:
     """Weight and KV precisions: bits per weight with group scales, compute format, what stays 16-bit."""
     from planner.report.records import PRECISION_LIST_COLUMNS, precision_record
 
-    cat = _catalog()
+    cat = shipped_catalog()
     records = [precision_record(p) for p in sorted(cat.precisions.rows.values(), key=lambda p: p.id)]
     _emit_listing(fmt, "Precisions", records, PRECISION_LIST_COLUMNS, (
         ("id", "id"), ("kind", "kind"), ("bits_per_weight", "bits/weight"), ("compute", "computes in"),

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 FORMATS = click.Choice(["table", "json", "csv"], case_sensitive=False)
 
 
-def _catalog() -> Catalog:
+def shipped_catalog() -> Catalog:
     from planner.catalog.store import load_catalog
 
     return load_catalog()
@@ -30,14 +30,14 @@ def load_checked(file: Path):
     name beside every other problem (resolve checks them again; they then pass)."""
     from planner.spec.loader import load_spec
 
-    return load_spec(file, names=_catalog_names(_catalog()))
+    return load_spec(file, names=_catalog_names(shipped_catalog()))
 
 
 def _catalog_names(cat: Catalog):
     """The loader's name check (`planner.spec.loader.NameCheck`) for catalogue `cat`: the messages of
     `resolve` for an unknown name, or for a config.json with defects, each of its located problems."""
     # The resolve step's own lookup of a model name or config.json path.
-    from planner.catalog.resolve import _model as model_named
+    from planner.catalog.resolve import model_named
 
     unknown = 0
 
@@ -64,7 +64,7 @@ MAX_SUGGESTED = 100
 catalogue); the rest are reported without one, so a file of thousands of names stays fast."""
 
 
-def _today(value: str | None):
+def parse_today(value: str | None):
 
     if value is None:
         return dt.date.today()
@@ -74,7 +74,7 @@ def _today(value: str | None):
         raise InputError(Problem(f"not a date: {value!r}", key="--today", expected="YYYY-MM-DD")) from None
 
 
-def _plan_options(fn):
+def plan_options(fn):
     """Options `solve` and `compare` share: solver, time limit, timings, staleness date, price catalogue."""
     for option in reversed((
         click.option("--solver", type=click.Choice(["highs", "scip"]), default="highs", show_default=True,
@@ -94,7 +94,7 @@ def _plan_options(fn):
     return fn
 
 
-def _write_plan_files(out, out_dir: Path, timings: bool, day) -> None:
+def write_plan_files(out, out_dir: Path, timings: bool, day) -> None:
     """--out DIR: plan.json, plan.md, deployments.csv, bom.csv, and the cost chart for compare."""
     from planner.report.csv_out import bom_csv, outcome_csv
     from planner.report.json_out import outcome_json

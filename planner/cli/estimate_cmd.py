@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from planner.cli.common import _catalog
+from planner.cli.common import shipped_catalog
 from planner.errors import InputError, Problem
 
 
@@ -46,7 +46,7 @@ def estimate_cmd(model, gpu, precision, kv_precision, tp, pp, batch, input_token
     from planner.report.records import estimate_record
     from planner.report.terminal import console, print_estimate
 
-    cat = _catalog()
+    cat = shipped_catalog()
     b = _batch_option(batch)
     d = resolve_deployment(cat, model, gpu, precision, kv_precision, tp, pp, mem_utilization, max_num_seqs)
     eff = cat.efficiency_for(d.gpu)
@@ -82,7 +82,7 @@ def validate_cmd(file: Path, fmt: str, show_rows: bool) -> None:
 
     if not file.exists():
         raise InputError(Problem("no such file", file=str(file)))
-    rep = validate_file(_catalog(), file).report()
+    rep = validate_file(shipped_catalog(), file).report()
     if fmt == "json":
         click.echo(to_json(rep), nl=False)
         return

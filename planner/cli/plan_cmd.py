@@ -9,11 +9,11 @@ import click
 
 from planner.cli.common import (
     FORMATS,
-    _catalog,
-    _plan_options,
-    _today,
-    _write_plan_files,
     load_checked,
+    parse_today,
+    plan_options,
+    shipped_catalog,
+    write_plan_files,
 )
 
 
@@ -43,7 +43,7 @@ def candidates_cmd(file: Path, fmt: str, rejected: bool, ladder: bool, catalog_f
     )
     from planner.report.terminal import console, render_table
 
-    cat = _catalog()
+    cat = shipped_catalog()
     res = resolve(loaded, cat)
     if catalog_file is not None:
         merge_catalog_file(load_prices(), catalog_file, cat.gpus.rows)
@@ -86,11 +86,11 @@ def candidates_cmd(file: Path, fmt: str, rejected: bool, ladder: bool, catalog_f
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
               help="Also write plan.json, plan.md, deployments.csv and bom.csv to this directory "
                    "(and cumulative_cost.png for objective: compare).")
-@_plan_options
+@plan_options
 def solve_cmd(file: Path, fmt: str, solver: str, time_limit_s: float, out_dir: Path | None, timings: bool,
               today: str | None, catalog_file: Path | None) -> None:
     """Cheapest fleet meeting every workload's SLO: deployments, bill of materials, cost."""
-    day = _today(today)
+    day = parse_today(today)
     loaded = load_checked(file)  # before importing the solver: bad input is reported at once
     from planner import api
     from planner.report.csv_out import outcome_csv
@@ -101,7 +101,7 @@ def solve_cmd(file: Path, fmt: str, solver: str, time_limit_s: float, out_dir: P
     out = api.plan(loaded, solver=solver, time_limit_s=time_limit_s, catalog_file=catalog_file,
                    today=day).outcome
     if out_dir is not None:
-        _write_plan_files(out, out_dir, timings, day)
+        write_plan_files(out, out_dir, timings, day)
     if fmt == "json":
         click.echo(outcome_json(out, timings, day), nl=False)
     elif fmt == "csv":
@@ -119,14 +119,14 @@ def solve_cmd(file: Path, fmt: str, solver: str, time_limit_s: float, out_dir: P
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
               help="Also write plan.json, plan.md, compare.md, deployments.csv, bom.csv and cumulative_cost.png "
                    "to this directory.")
-@_plan_options
+@plan_options
 def compare_cmd(file: Path, fmt: str, solver: str, time_limit_s: float, out_dir: Path | None, timings: bool,
                 today: str | None, catalog_file: Path | None) -> None:
     """Rent or buy: both plans side by side, cumulative cost by month, break-even, utilisation threshold.
 
     Solves FILE as `objective: compare` whatever its objective says.
     """
-    day = _today(today)
+    day = parse_today(today)
     loaded = load_checked(file)  # before importing the solver: bad input is reported at once
     from planner import api
     from planner.report.json_out import outcome_json
@@ -138,7 +138,7 @@ def compare_cmd(file: Path, fmt: str, solver: str, time_limit_s: float, out_dir:
     if cmp is None:
         raise RuntimeError("objective compare gave no rent and buy plan pair")
     if out_dir is not None:
-        _write_plan_files(out, out_dir, timings, day)
+        write_plan_files(out, out_dir, timings, day)
         (out_dir / "compare.md").write_text(comparison_markdown(out, cmp, timings, day),
                                             encoding="utf-8")
     if fmt == "json":

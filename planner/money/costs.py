@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from planner.catalog.gpus import Gpu
 from planner.catalog.price_rows import CloudOffer, PriceBook, ServerType, gpu_form
 
+
 @dataclass(frozen=True)
 class HostType:
     """One kind of host the MILP may use, with its per-host costs."""

@@ -27,7 +27,7 @@ from planner.catalog.precisions import Precision
 from planner.catalog.resolve import Resolved, ResolvedWorkload
 from planner.perf.estimate import (
     Deployment,
-    _default_kv,
+    default_kv_precision,
     max_batch,
     memory_breakdown,
     timings,
@@ -181,7 +181,7 @@ def _evaluate_combo(res: Resolved, w: ResolvedWorkload, g: Gpu, p: Precision, tp
     if tp > server:
         reject("tp invalid", f"tp={tp} exceeds one {g.id} server ({server} GPUs)")
         return
-    kv = w.kv_precision or res.catalog.precision(_default_kv(p.id))
+    kv = w.kv_precision or res.catalog.precision(default_kv_precision(p.id))
     planning = res.spec.planning
     d = Deployment(model=m, gpu=g, precision=p, kv_precision=kv, tp=tp, mem_utilization=planning.mem_utilization,
                    max_num_seqs=planning.max_num_seqs)

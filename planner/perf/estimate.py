@@ -220,7 +220,7 @@ def resolve_deployment(
     found = {}
     for key, fn, name in (
         ("model", cat.model, model), ("gpu", cat.gpu, gpu), ("precision", cat.precision, precision),
-        ("kv_precision", cat.precision, kv_precision or _default_kv(precision)),
+        ("kv_precision", cat.precision, kv_precision or default_kv_precision(precision)),
     ):
         try:
             found[key] = fn(name)
@@ -237,7 +237,7 @@ def resolve_deployment(
     )
 
 
-def _default_kv(precision: str) -> str:
+def default_kv_precision(precision: str) -> str:
     """KV cache defaults to FP16, except FP8 models (FP8 KV, as TensorRT-LLM FP8 builds) and BF16."""
     p = precision.strip().lower()
     return p if p in ("fp8", "bf16", "fp32") else "fp16"

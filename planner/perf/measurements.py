@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from planner.catalog.precisions import Precision
 from planner.catalog.store import Catalog
-from planner.catalog.tables import _read_csv
+from planner.catalog.tables import read_csv
 from planner.errors import InputError, PlannerError
 from planner.perf.estimate import Deployment, check_deployment
 from planner.spec.values import MAX_QPS, MAX_TOKENS, MIN_QPS
@@ -148,7 +148,7 @@ def read_cases(cat: Catalog, text: str, path: str) -> tuple[list[Case], list[Ski
         InputError: the file is not a well-formed table (a missing or repeated column, a row with
             more or fewer cells than the header, a cell past the CSV field limit), each located.
     """
-    rows = _read_csv(text, path, REQUIRED_COLUMNS, error=InputError,
+    rows = read_csv(text, path, REQUIRED_COLUMNS, error=InputError,
                      columns_hint="the columns of catalog/measured/calibration.csv")
     cases: list[Case] = []
     skipped: list[Skipped] = []

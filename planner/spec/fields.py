@@ -15,7 +15,7 @@ from pydantic import (
 )
 
 from planner.spec.schema import ProblemSpec
-from planner.spec.values import Loc, _tp_degree
+from planner.spec.values import Loc, tp_degree
 
 
 def _strip(ann: Any) -> tuple[Any, list[Any], bool]:
@@ -98,7 +98,7 @@ def type_text(ann: Any, extra_meta: list[Any] | None = None) -> str:
         text = "section"
     else:
         text = _TYPE_WORDS.get(ann, getattr(ann, "__name__", str(ann)))
-        if ann is int and any(getattr(m, "func", None) is _tp_degree for m in meta):
+        if ann is int and any(getattr(m, "func", None) is tp_degree for m in meta):
             text = "1 | 2 | 4 | 8"
     bounds = {type(m).__name__: m for m in meta if isinstance(m, (Gt, Ge, Lt, Le))}
     if "Gt" in bounds and "Le" in bounds:

@@ -31,7 +31,7 @@ from planner.spec.fields import allowed_keys, choices_at
 from planner.spec.schema import ProblemSpec
 from planner.spec.textfile import read_user_text
 from planner.spec.values import NAMES_CONTEXT, RULE_ERROR
-from planner.spec.yaml_tree import KeyPath, _Document, _parse
+from planner.spec.yaml_tree import KeyPath, YamlDocument, parse_yaml
 
 
 @dataclass(frozen=True)
@@ -43,11 +43,11 @@ class LoadedSpec:
     """The file as the user named it (used in messages)."""
     base_dir: Path
     """Directory of the YAML file: relative model config paths resolve against it."""
-    _doc: _Document | None = field(default=None, repr=False, compare=False)
+    _doc: YamlDocument | None = field(default=None, repr=False, compare=False)
     """The parsed node tree; None for a spec built in code (problems then carry no line)."""
 
-    def _document(self) -> _Document:
-        return self._doc if self._doc is not None else _Document(None, self.path)
+    def _document(self) -> YamlDocument:
+        return self._doc if self._doc is not None else YamlDocument(None, self.path)
 
     def where(self, *key_path: str | int) -> tuple[int | None, int | None]:
         """1-based (line, col) of the value at `key_path` (e.g. `"workloads", 0, "model"`), or of
@@ -96,8 +96,8 @@ def load_spec_text(text: str, path_label: str, base_dir: Path | None = None,
     Raises:
         InputError: every problem found, in file order.
     """
-    root, data, problems = _parse(text, path_label)
-    doc = _Document(root, path_label)
+    root, data, problems = parse_yaml(text, path_label)
+    doc = YamlDocument(root, path_label)
     if root is None:
         raise InputError(Problem("the file is empty", file=path_label, line=1, col=1,
                                  expected="a mapping with at least name: and workloads:"))
@@ -190,7 +190,7 @@ def _allowed_keys(section: KeyPath) -> tuple[str, ...]:
     return tuple(allowed_keys(section))
 
 
-def _problems(doc: _Document, err: Any, close: str | None = None) -> list[Problem]:
+def _problems(doc: YamlDocument, err: Any, close: str | None = None) -> list[Problem]:
     """A pydantic error as located Problems: one, or for a broken rule with further messages in
     its ctx (`also`: e.g. every defect of a model's config.json), one per message."""
     if err["type"] == RULE_ERROR:
@@ -200,7 +200,7 @@ def _problems(doc: _Document, err: Any, close: str | None = None) -> list[Proble
     return [_problem(doc, err, close)]
 
 
-def _problem(doc: _Document, err: Any, close: str | None = None) -> Problem:
+def _problem(doc: YamlDocument, err: Any, close: str | None = None) -> Problem:
     """One pydantic error as a located, plain-language Problem (`close`: the did-you-mean of an
     unknown key, when the caller has it already)."""
     kind, loc, value, ctx = err["type"], tuple(err["loc"]), err.get("input"), err.get("ctx") or {}

@@ -80,7 +80,7 @@ def _not_blank(value: str) -> str:
     return value
 
 
-def _tp_degree(value: int) -> int:
+def tp_degree(value: int) -> int:
     if value not in TP_DEGREES:
         raise rule_error(f"must be one of {', '.join(map(str, TP_DEGREES))} (got {value})")
     return value
@@ -112,4 +112,4 @@ UnitInterval = Annotated[float, Ge(0), Le(1)]
 GpuCount = Annotated[int, Ge(0), Le(MAX_GPUS)]
 
 
-TpDegree = Annotated[int, AfterValidator(_tp_degree)]
+TpDegree = Annotated[int, AfterValidator(tp_degree)]

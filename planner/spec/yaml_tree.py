@@ -4,7 +4,7 @@ Parsing is `yaml.SafeLoader`'s (no Python objects, nothing executed), with every
 the tree is composed (`_Bounded`): an alias inside its own anchor, nesting past MAX_DEPTH and more
 than MAX_NODES values (aliases counted expanded) are located errors, so no input takes more than
 linear time. libyaml's event parser is used where PyYAML has it; its scanner and parser errors are
-re-read by the pure-Python parser, so the messages are the same on every install. `_Document`
+re-read by the pure-Python parser, so the messages are the same on every install. `YamlDocument`
 maps a key path (`workloads[0].slo.tpot_ms`) to the node it names, with one index per mapping, so
 locating many problems stays linear. Used by the workload loader and the `--catalog` price files.
 """
@@ -126,7 +126,7 @@ class _Loader(_Bounded, yaml.SafeLoader):
 
 
 _LOADERS: tuple[type, ...] = (_Loader,)
-"""Loaders `_parse` tries in turn: libyaml's event parser first where PyYAML has it (ten times
+"""Loaders `parse_yaml` tries in turn: libyaml's event parser first where PyYAML has it (ten times
 faster on large files), then the pure-Python one, whose result is authoritative: any scanner or
 parser error from libyaml is re-read by it, so messages do not depend on how PyYAML was built."""
 
@@ -153,7 +153,7 @@ class _Constructor(yaml.constructor.SafeConstructor):
     construct_object = _construct_object
 
 
-class _Document:
+class YamlDocument:
     """The composed YAML node tree, and lookups from key paths to nodes."""
 
     def __init__(self, root: yaml.Node | None, label: str):
@@ -240,7 +240,7 @@ def _key_text(part: str | int, first: bool) -> str:
 
 
 
-def _parse(text: str, label: str, max_nodes: int = MAX_NODES) -> tuple[yaml.Node | None, Any, list[Problem]]:
+def parse_yaml(text: str, label: str, max_nodes: int = MAX_NODES) -> tuple[yaml.Node | None, Any, list[Problem]]:
     """(root node, data built from it, duplicate-key problems); YAML errors raise InputError.
     `max_nodes`: the bound on values (a price catalogue file may hold more than a workload file)."""
     for loader_class in _LOADERS:
@@ -251,7 +251,7 @@ def _parse(text: str, label: str, max_nodes: int = MAX_NODES) -> tuple[yaml.Node
             root = loader.get_single_node()
             if root is None:
                 return None, None, []
-            problems = _check_nodes(_Document(root, label))
+            problems = _check_nodes(YamlDocument(root, label))
             return root, loader.construct_document(root), problems
         except (yaml.scanner.ScannerError, yaml.parser.ParserError, yaml.reader.ReaderError):
             if not final:
@@ -294,7 +294,7 @@ def _yaml_problem(exc: yaml.MarkedYAMLError, label: str) -> Problem:
     return Problem(message, file=label, line=line, col=col, expected=expected)
 
 
-def _check_nodes(doc: _Document) -> list[Problem]:
+def _check_nodes(doc: YamlDocument) -> list[Problem]:
     """Duplicate keys in every mapping (PyYAML keeps the last silently). Each node is visited once,
     however many aliases point at it (the composer has already bounded the expanded size), so this
     is linear in the file."""
