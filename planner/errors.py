@@ -92,3 +92,10 @@ class SolverError(PlannerError):
     """The solver failed or stopped at a limit without a plan."""
 
     exit_code = EXIT_SOLVER_LIMIT
+
+
+class SolverBug(SolverError):
+    """The solver refused the model planner built (duplicate names, an error status from MathOpt):
+    a bug in planner, not a limit, so it exits as one."""
+
+    exit_code = EXIT_BUG

@@ -1087,3 +1087,20 @@ def test_solver_output_goes_to_stderr(capfd):
     out, err = capfd.readouterr()
     assert out == "report\n"
     assert "solver chatter" in err
+
+
+def test_a_solver_error_status_is_a_bug_not_a_limit(monkeypatch):
+    """ortools 9.15 reports an error status from MathOpt as `AttributeError: 'StatusNotOk' object has
+    no attribute ...`; solve() turns it into SolverBug (exit 1, a planner bug), not exit 4 (limit)."""
+    from ortools.math_opt.python import mathopt
+
+    from planner.errors import EXIT_BUG, SolverBug
+
+    def refuse(*args, **kwargs):
+        raise AttributeError("'StatusNotOk' object has no attribute 'canonical_code'")
+
+    monkeypatch.setattr(mathopt, "solve", refuse)
+    inp = problem([cand("chat", "g", 1, 1.0, id="c")], [host("inst1", "g", 1, monthly=100)])
+    with pytest.raises(SolverBug, match="refused the fleet model") as exc:
+        solve(inp)
+    assert exc.value.exit_code == EXIT_BUG

@@ -75,7 +75,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from planner.errors import SolverError
+from planner.errors import SolverBug, SolverError
 from planner.money.costs import CardCost, HostType
 from planner.optimize.candidates import Candidate
 
@@ -355,7 +355,7 @@ def _check_unique_names(model) -> None:
     seen: set[str] = set()
     for name in [v.name for v in model.variables()] + [c.name for c in model.linear_constraints()]:
         if name in seen:
-            raise SolverError(f"internal: duplicate MILP name {name!r} (a bug in planner)")
+            raise SolverBug(f"internal: duplicate MILP name {name!r} (a bug in planner)")
         seen.add(name)
 
 
@@ -396,8 +396,9 @@ def solve(inp: MilpInput, solver: str = "highs", time_limit_s: float = 60.0) -> 
     try:
         with _solver_output_to_stderr():
             result = mathopt.solve(model, solver_type, params=params)
-    except Exception as exc:  # StatusNotOk surfaces as AttributeError in ortools 9.15
-        raise SolverError(f"{solver} failed on the fleet model: {exc}") from exc
+    except Exception as exc:  # an error status surfaces as AttributeError: 'StatusNotOk' ... in ortools 9.15
+        raise SolverBug(f"internal: {solver} refused the fleet model MathOpt was given ({type(exc).__name__}: "
+                        f"{exc}); this is a bug in planner: re-run with --debug and report it") from exc
     seconds = time.perf_counter() - start
     reason = result.termination.reason
     T = mathopt.TerminationReason
