@@ -5,7 +5,7 @@ hand-derived optimum is solved with HiGHS and SCIP and both must agree with the 
 test's docstring. The objective carries the tie-break `EPS_USD_PER_REPLICA_GPU x replica-GPUs`,
 which `cost_of` takes off before comparing.
 
-Layout: factories; one section per constraint family; a brute-force cross-check on random
+Layout: helpers (the factories are in milp_factories.py); one section per constraint family; a brute-force cross-check on random
 instances; solver plumbing; `diagnose_caps`; and, at the end, `FAMILY_TESTS`, the map from every
 constraint family to the tests that exercise it (a test fails when a family has none).
 """
@@ -20,15 +20,13 @@ import random
 from dataclasses import replace
 
 import pytest
+from milp_factories import cand, card, cost_of, host, problem
 
-from planner.catalog.price_rows import ServerType
 from planner.errors import SolverError
-from planner.money.costs import CardCost, HostType
-from planner.optimize.candidates import Candidate
+from planner.money.costs import HostType
 from planner.optimize.diagnose import diagnose_caps
 from planner.optimize.milp import (
     CONSTRAINT_FAMILIES,
-    EPS_USD_PER_REPLICA_GPU,
     MilpInput,
     MilpSolution,
     build,
@@ -41,67 +39,8 @@ both_solvers = pytest.mark.parametrize("solver", SOLVERS)
 
 
 # --------------------------------------------------------------------------------------------
-# Factories
+# Helpers (the factories are in milp_factories.py)
 # --------------------------------------------------------------------------------------------
-
-
-def cand(workload: str, gpu: str, tp: int, coverage: float, id: str | None = None) -> Candidate:
-    """A candidate whose one replica covers `coverage` of `workload`'s demand on `tp` GPUs of `gpu`.
-
-    The performance fields are harmless placeholders: the MILP reads only id, workload, gpu, tp
-    and coverage.
-    """
-    return Candidate(
-        id=id or f"{workload}@{gpu}/tp{tp}/cov{coverage}", workload=workload, workload_index=0, model="m",
-        gpu=gpu, precision="fp16", kv_precision="fp16", tp=tp, batch=1, max_batch_memory=1, ttft_s=0.1,
-        tpot_s=0.01, prefill_s=0.1, decode_step_s=0.01, output_tokens_per_s=1.0, max_utilization=1.0,
-        capacity_qps=coverage, demand_qps=1.0, coverage=coverage, mem_used_bytes=1.0, mem_capacity_bytes=2.0,
-        bottleneck="memory",
-    )
-
-
-def server_type(id: str, rack_units: int) -> ServerType:
-    """A catalogue server type; only `rack_units` matters to the MILP (rack_space)."""
-    return ServerType(id=id, name=id, gpu_forms=frozenset({"pcie"}), gpus_per_server=8, host_power_w=0.0,
-                      rack_units=rack_units, parts=(), confidence="test", source="test", as_of="")
-
-
-def host(id: str, gpu: str, slots: int, kind: str = "instance", capex: float = 0.0, monthly: float = 0.0,
-         power_w: float = 0.0, max_count: int | None = None, gpus_included: bool = True,
-         rack_units: int | None = None) -> HostType:
-    """A host type: `kind` is instance (rented), server (bought) or owned (on hand)."""
-    return HostType(
-        id=id, kind=kind, gpu=gpu, slots=slots, gpus_included=gpus_included, capex_usd=capex, monthly_usd=monthly,
-        power_w=power_w, max_count=max_count, label=id, source="test", as_of="",
-        server=server_type(f"st-{id}", rack_units) if rack_units is not None else None,
-    )
-
-
-def card(gpu: str, capex: float, monthly: float = 0.0, power_w: float = 0.0) -> CardCost:
-    """A PCIe card of `gpu`, bought into a server with gpus_included=False."""
-    return CardCost(gpu=gpu, capex_usd=capex, monthly_usd=monthly, power_w=power_w, source="test", as_of="")
-
-
-def problem(cands: list[Candidate], hosts: list[HostType], *, min_replicas: dict[str, int] | None = None,
-            cards: dict[str, CardCost] | None = None, months: int = 1, pue: float = 1.0, **kw) -> MilpInput:
-    """A MilpInput; `min_replicas` defaults to 0 for every workload of `cands`; pricing follows months."""
-    workloads = dict.fromkeys(c.workload for c in cands)
-    mins = {w: 0 for w in workloads}
-    mins.update(min_replicas or {})
-    return MilpInput(pricing="rent" if months == 1 and not cards else "buy", candidates=cands, min_replicas=mins,
-                     hosts=hosts, cards=cards or {}, months=months, pue=pue, **kw)
-
-
-def eps_part(inp: MilpInput, sol: MilpSolution) -> float:
-    """The tie-break term inside the objective: EPS_USD_PER_REPLICA_GPU per replica-GPU."""
-    tp = {c.id: c.tp for c in inp.candidates}
-    return EPS_USD_PER_REPLICA_GPU * sum(tp[k] * n for k, n in sol.replicas.items())
-
-
-def cost_of(inp: MilpInput, sol: MilpSolution) -> float:
-    """The plan's cost (capex + months x monthly), the tie-break taken off."""
-    assert sol.status == "optimal", sol
-    return sol.objective_usd - eps_part(inp, sol)
 
 
 def solved(inp: MilpInput, solver: str, expected_usd: float) -> MilpSolution:

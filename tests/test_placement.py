@@ -11,13 +11,13 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
+from milp_factories import cand, card, host
 
 from planner.optimize.chain import milp_input, solve_loaded
 from planner.optimize.placement import place
 from planner.optimize.plan import DeploymentLine
 from planner.optimize.verify import VerificationError, verify_plan
 from planner.spec.loader import load_spec_text
-from test_milp import card, cand, host
 
 
 def _line(gpu: str, tp: int, replicas: int, id: str) -> DeploymentLine:
