@@ -474,10 +474,10 @@ def test_catalogue_reader_locates_a_huge_cell_and_a_short_row():
     `notes` cell on the first data row (line 2; no other cell of that row spans lines) and a row cut
     to 3 cells (line 3) are both located input errors, not an internal `field larger than field
     limit`."""
+    import csv
+
     from planner.catalog.gpus import parse_gpus
     from planner.errors import CatalogError
-
-    import csv
 
     header, cells = list(csv.reader(io.StringIO((REPO / "catalog" / "gpus.csv").read_text(encoding="utf-8"))))[:2]
     rows = io.StringIO()

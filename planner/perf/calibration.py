@@ -2,7 +2,7 @@
 
 Reads rows with the columns of `catalog/measured/calibration.csv` (the file is read as published;
 nothing needs editing), resolves model, GPU and precision through the catalogue, predicts each
-row's metric with `planner.estimate`, and reports n, median and p90 absolute percentage error per
+row's metric with `planner.perf.estimate`, and reports n, median and p90 absolute percentage error per
 metric, per metric group and overall, next to the naive roofline of the seeds (datasheet bandwidth
 over weight bytes for decode, 50 % MFU for prefill and throughput). Rows that cannot be predicted
 are listed with the reason (rows are read in `planner.perf.measurements`); a file with no usable

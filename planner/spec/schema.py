@@ -1,7 +1,7 @@
 """The workload file: strict pydantic models of what a user asks the planner for.
 
 Every model derives from `StrictModel` (unknown keys rejected, no "5" -> 5 coercion, frozen). Each
-field's attribute docstring is its description, with its unit; `field_reference()` turns them into
+field's attribute docstring is its description, with its unit; `planner.spec.fields.field_reference()` turns them into
 the table of every key. Names (GPUs, models, precisions) are kept as written: they are resolved
 against the catalogue later, where `planner.spec.loader.LoadedSpec.problem` locates any unknown one.
 A caller that has the catalogue may also pass a name check in the validation context
