@@ -23,6 +23,7 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from planner.catalog.resolve import name_check
 from planner.catalog.store import load_catalog
 from planner.money.compare import Comparison
 from planner.optimize.chain import solve_loaded
@@ -96,8 +97,9 @@ class PlanResult:
 
 
 def load(path: str | Path) -> LoadedSpec:
-    """Read and check a workload file (every problem at once, located)."""
-    return load_spec(path)
+    """Read and check a workload file: every problem at once, located, unknown catalogue names and
+    config.json defects included."""
+    return load_spec(path, names=name_check(load_catalog()))
 
 
 def estimate(model: str, gpu: str, precision: str = "fp16", *, input_tokens: int, output_tokens: int,
@@ -117,7 +119,7 @@ def estimate(model: str, gpu: str, precision: str = "fp16", *, input_tokens: int
 def plan(source: str | Path | LoadedSpec, *, solver: str = "highs", time_limit_s: float = 60.0,
          catalog_file: str | Path | None = None, today: date | None = None) -> PlanResult:
     """The whole chain on a workload file: load, resolve, candidates, MILP, solve, verify."""
-    loaded = source if isinstance(source, LoadedSpec) else load_spec(source)
+    loaded = source if isinstance(source, LoadedSpec) else load(source)
     day = today or date.today()
     out = solve_loaded(loaded, solver=solver, time_limit_s=time_limit_s,
                        catalog_file=Path(catalog_file) if catalog_file is not None else None, today=day)
@@ -127,6 +129,6 @@ def plan(source: str | Path | LoadedSpec, *, solver: str = "highs", time_limit_s
 def compare(source: str | Path | LoadedSpec, *, solver: str = "highs", time_limit_s: float = 60.0,
             catalog_file: str | Path | None = None, today: date | None = None) -> PlanResult:
     """Rent against buy: the file solved as `objective: compare`, whatever its objective says."""
-    loaded = source if isinstance(source, LoadedSpec) else load_spec(source)
+    loaded = source if isinstance(source, LoadedSpec) else load(source)
     loaded = dataclasses.replace(loaded, spec=loaded.spec.model_copy(update={"objective": "compare"}))
     return plan(loaded, solver=solver, time_limit_s=time_limit_s, catalog_file=catalog_file, today=today)

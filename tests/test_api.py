@@ -68,3 +68,23 @@ def test_load_reports_bad_input_as_an_input_error(tmp_path):
     bad.write_text("name: x\nobjective: rent\n", encoding="utf-8")
     with pytest.raises(InputError):
         planner.load(bad)
+
+
+def test_load_reports_unknown_names_with_schema_errors(tmp_path):
+    """As on the command line: a schema error (horizon 0) and an unknown model in one file are
+    reported together by `planner.load` (lines 2 and 5), and so by `planner.plan`."""
+    path = tmp_path / "names.yaml"
+    path.write_text("""\
+name: tiny
+horizon_months: 0
+gpus: {allow: [l4-24gb]}
+workloads:
+  - {name: chat, model: qwen-7bb, traffic: {peak_qps: 2, input_tokens: 512, output_tokens: 128},
+     slo: {ttft_ms: 1000, tpot_ms: 60}}
+""", encoding="utf-8")
+    for call in (planner.load, planner.plan):
+        with pytest.raises(InputError) as exc:
+            call(path)
+        lines = exc.value.lines()
+        assert len(lines) == 2 and lines[0].startswith(f"{path}:2:") and lines[1].startswith(f"{path}:5:")
+        assert "unknown model 'qwen-7bb'" in lines[1]

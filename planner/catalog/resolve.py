@@ -159,3 +159,33 @@ def model_named(cat: Catalog, base_dir: Path, name: str) -> Model:
         if candidate.exists() or name.endswith(".json"):
             return cat.model(str(candidate))
     return cat.model(name)
+
+
+def name_check(cat: Catalog):
+    """The loader's name check (`planner.spec.loader.NameCheck`) for catalogue `cat`, so a file's
+    unknown names are reported in the same pass as its schema errors: the messages `resolve` gives
+    for an unknown name, or for a config.json with defects each of its located problems (resolve
+    checks the names again; they then pass)."""
+    unknown = 0
+
+    def check(kind: str, name: str, base_dir: Path) -> list[tuple[str, str | None]]:
+        nonlocal unknown
+        table = None if kind == "model" else cat.gpus if kind == "gpu" else cat.precisions
+        if table is not None and table.get(name) is None:
+            unknown += 1  # past MAX_SUGGESTED names a file holds no typo but junk: no did-you-mean
+            return [(table.unknown_message(name, suggest=unknown <= MAX_SUGGESTED), None)]
+        try:
+            if kind == "model":
+                model_named(cat, base_dir, name)
+            elif kind == "kv_precision" and not (precision := cat.precision(name)).kv_capable:
+                return [(f"{precision.id} is not a KV-cache format", "fp16, bf16, fp8 or int8")]
+        except InputError as exc:
+            return [(str(p), None) if p.file else (p.message, p.expected) for p in exc.problems]
+        return []
+
+    return check
+
+
+MAX_SUGGESTED = 100
+"""Unknown names in one file that get a did-you-mean (about a millisecond each against the whole
+catalogue); the rest are reported without one, so a file of thousands of names stays fast."""

@@ -28,40 +28,10 @@ def load_checked(file: Path):
     """The workload file at `file` as a LoadedSpec, its GPU, model and precision names checked
     against the shipped catalogue in the same pass as the schema, so one run reports an unknown
     name beside every other problem (resolve checks them again; they then pass)."""
+    from planner.catalog.resolve import name_check
     from planner.spec.loader import load_spec
 
-    return load_spec(file, names=_catalog_names(shipped_catalog()))
-
-
-def _catalog_names(cat: Catalog):
-    """The loader's name check (`planner.spec.loader.NameCheck`) for catalogue `cat`: the messages of
-    `resolve` for an unknown name, or for a config.json with defects, each of its located problems."""
-    # The resolve step's own lookup of a model name or config.json path.
-    from planner.catalog.resolve import model_named
-
-    unknown = 0
-
-    def check(kind: str, name: str, base_dir: Path) -> list[tuple[str, str | None]]:
-        nonlocal unknown
-        table = None if kind == "model" else cat.gpus if kind == "gpu" else cat.precisions
-        if table is not None and table.get(name) is None:
-            unknown += 1  # past MAX_SUGGESTED names a file holds no typo but junk: no did-you-mean
-            return [(table.unknown_message(name, suggest=unknown <= MAX_SUGGESTED), None)]
-        try:
-            if kind == "model":
-                model_named(cat, base_dir, name)
-            elif kind == "kv_precision" and not (precision := cat.precision(name)).kv_capable:
-                return [(f"{precision.id} is not a KV-cache format", "fp16, bf16, fp8 or int8")]
-        except InputError as exc:
-            return [(str(p), None) if p.file else (p.message, p.expected) for p in exc.problems]
-        return []
-
-    return check
-
-
-MAX_SUGGESTED = 100
-"""Unknown names in one file that get a did-you-mean (about a millisecond each against the whole
-catalogue); the rest are reported without one, so a file of thousands of names stays fast."""
+    return load_spec(file, names=name_check(shipped_catalog()))
 
 
 def parse_today(value: str | None):
