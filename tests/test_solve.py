@@ -283,3 +283,28 @@ def test_compare_file_solved_shows_break_even_in_every_format(run_cli):
                         ("markdown", "## Rent or buy"), ("markdown", "Rent utilisation threshold: 3.288")):
         code, out, _ = run_cli(["solve", str(path), "--format", fmt, "--no-timings", "--today", TODAY])
         assert code == 0 and marker in out, fmt
+
+
+def test_a_fleet_beyond_any_cluster_is_rejected_quickly(run_cli, tmp_path):
+    """1e6 requests/s of 1,024-token answers is 1.024e9 output tokens/s. An L4 replica of Qwen-7B
+    makes at most a few thousand tokens/s (`planner estimate`), so every deployment needs far more
+    than MAX_REPLICAS_PER_DEPLOYMENT (100,000) replicas: each is rejected as "fleet too large"
+    (exit 3, with the nearest miss) instead of placing millions of replicas for minutes."""
+    import time
+
+    path = tmp_path / "huge.yaml"
+    path.write_text("""\
+name: huge
+objective: rent
+gpus: {allow: [l4-24gb]}
+workloads:
+  - name: chat
+    model: qwen-7b
+    traffic: {peak_qps: 1.0e+6, input_tokens: 512, output_tokens: 1024}
+    slo: {ttft_ms: 5000, tpot_ms: 200}
+""", encoding="utf-8")
+    start = time.perf_counter()
+    code, _, err = run_cli(["solve", str(path)])
+    assert code == 3
+    assert time.perf_counter() - start < 10.0
+    assert "fleet too large" in err and "nearest fleet too large miss: l4-24gb" in err

@@ -35,8 +35,12 @@ from planner.perf.estimate import (
 from planner.serving.demand import demand_qps
 from planner.units import GIB
 
-REASONS = ("filtered out", "precision unsupported", "tp invalid", "memory", "TTFT", "TPOT")
+REASONS = ("filtered out", "precision unsupported", "tp invalid", "memory", "TTFT", "TPOT", "fleet too large")
 """Rejection reasons, in the order the checks run."""
+MAX_REPLICAS_PER_DEPLOYMENT = 100_000
+"""The most replicas of one deployment a plan may use: about the largest GPU clusters built (some
+100,000 GPUs). Demand beyond it is out of scope; past it the plan, its placement and its JSON grow
+with every replica (a million replicas take minutes and gigabytes to place and print)."""
 
 
 @dataclass
@@ -228,6 +232,13 @@ def _evaluate_combo(res: Resolved, w: ResolvedWorkload, g: Gpu, p: Precision, tp
             else:
                 hi = mid
         upper = lo
+    step, _, tpot, rate = timed(upper)
+    ttft = perf.loaded_ttft_s(pre.total_s, step.total_s)
+    replicas = demand_qps(w, ttft + (n_out - 1) * tpot) / (w.max_utilization * rate / n_out)
+    if replicas > MAX_REPLICAS_PER_DEPLOYMENT:
+        reject("fleet too large", f"needs {replicas:,.0f} replicas at batch {upper} "
+               f"(more than {MAX_REPLICAS_PER_DEPLOYMENT:,} of one deployment)", replicas / MAX_REPLICAS_PER_DEPLOYMENT)
+        return
     rungs = batch_ladder(upper)
     if not ladder:
         out.ladder_skipped += len(rungs) - 1

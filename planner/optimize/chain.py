@@ -158,7 +158,7 @@ def _diagnose_missing(res: Resolved, cs: CandidateSet, inp: MilpInput, priced_ou
             verb = "meets" if len(kept) == 1 else "meet"
             lines.append(f"  {count_of(len(kept), 'deployment')} {verb} the SLO but none is {priced[0].reason.split()[-1]}: "
                          f"GPUs {', '.join(gpus[:8])}{' ...' if len(gpus) > 8 else ''}")
-        for reason in ("memory", "TTFT", "TPOT"):
+        for reason in ("memory", "TTFT", "TPOT", "fleet too large"):
             miss = cand_mod.nearest_miss([r for r in rej if r.reason == reason])
             if miss is not None:
                 lines.append(f"  nearest {reason} miss: {miss.gpu} {miss.precision} tp{miss.tp}: {miss.detail} "
