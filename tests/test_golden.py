@@ -45,14 +45,16 @@ def test_quickstart_solve_matches_golden_and_readme(run_cli, update_golden):
 
 
 def test_readme_field_table_matches_the_schema():
-    """Every key of the workload schema appears in the README's field table with its default."""
+    """Every key of the workload schema appears in the README's field table with its type (and
+    range), default and description exactly as `field_reference()` gives them."""
     from planner.spec.fields import field_reference
 
     readme = (REPO / "README.md").read_text(encoding="utf-8")
-    for key, _type, default, _desc in field_reference():
+    for key, type_text, default, desc in field_reference():
         row = next((line for line in readme.splitlines() if line.startswith(f"| `{key}` |")), None)
         assert row is not None, f"README field table lacks {key}"
-        assert default.replace("|", "\\|") in row, f"README shows a stale default for {key}"
+        cells = " | ".join(c.replace("|", "\\|") for c in (type_text, default, desc))
+        assert row == f"| `{key}` | {cells} |", f"README field table row for {key} is stale"
 
 
 def test_readme_lists_every_constraint_family_and_problem():

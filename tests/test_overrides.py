@@ -196,6 +196,19 @@ def test_traffic_profile_loads_and_an_all_zero_day_is_rejected():
     assert "workloads[0].traffic.profile: every hour is 0" in str(exc.value)
 
 
+def test_a_profile_hour_below_a_thousandth_of_the_peak_is_rejected():
+    """An hour at 1e-12 of the peak is below the solver's feasibility tolerance (1e-6): with
+    min_replicas 0 the solver served it with no replica and verify failed (exit 1). Such an hour
+    is now a located input error at its own index; 0 (idle) and 0.001 load."""
+    hourly = [1.0] * 23 + [1e-12]
+    text = _spec(objective="rent").replace("output_tokens: 128}", f"output_tokens: 128, profile: {hourly}}}")
+    with pytest.raises(InputError) as exc:
+        load_spec_text(text, "p.yaml")
+    assert "workloads[0].traffic.profile[23]: must be 0 (an idle hour) or at least 0.001 of the peak" in str(exc.value)
+    for ok in ([1.0] * 23 + [0.0], [1.0] * 23 + [0.001]):
+        load_spec_text(text.replace(str(hourly), str(ok)), "p.yaml")
+
+
 # ---------------------------------------------------------------------------------------------
 # --catalog FILE
 # ---------------------------------------------------------------------------------------------

@@ -196,7 +196,16 @@ def _profile_rules(profile: Any) -> list[tuple[Loc, str, str | None]]:
     numbers = [v for v in profile if isinstance(v, (int, float)) and not isinstance(v, bool)]
     if len(numbers) == len(profile) and not any(v > 0 for v in numbers):
         return [(("profile",), "every hour is 0: no demand at all", "at least one value > 0")]
-    return []
+    # A sliver of the peak is below the solver's feasibility tolerance (1e-6 of a replica's share):
+    # the solver may serve it with no replica, and the plan would not cover the hour.
+    return [(("profile", i), f"must be 0 (an idle hour) or at least {MIN_PROFILE_LEVEL:g} of the peak (got {v:g})",
+             f"0, or a value in [{MIN_PROFILE_LEVEL:g}, 1]")
+            for i, v in enumerate(profile)
+            if isinstance(v, (int, float)) and not isinstance(v, bool) and 0 < v < MIN_PROFILE_LEVEL]
+
+
+MIN_PROFILE_LEVEL = 0.001
+"""The smallest non-zero hour of a traffic profile: a thousandth of the peak."""
 
 
 class Traffic(StrictModel):
@@ -213,7 +222,7 @@ class Traffic(StrictModel):
     output_tokens: Tokens
     """Mean answer length, tokens per request."""
     profile: list[UnitInterval] | None = None
-    """Hourly demand as multipliers of the peak: exactly 24 numbers in [0, 1], at least one > 0, hour 0 = 00:00-01:00 local time; null = flat at the peak all day."""
+    """Hourly demand as multipliers of the peak: exactly 24 numbers, each 0 or in [0.001, 1], at least one > 0, hour 0 = 00:00-01:00 local time; null = flat at the peak all day."""
 
     @classmethod
     def rules(cls, data: Mapping[str, Any]) -> list[tuple[Loc, str, str | None]]:
