@@ -197,10 +197,10 @@ def test_traffic_profile_loads_and_an_all_zero_day_is_rejected():
 
 
 def test_a_profile_hour_below_a_thousandth_of_the_peak_is_rejected():
-    """An hour at 1e-12 of the peak is below the solver's feasibility tolerance (1e-6): with
+    """An hour at 1e-12 of the peak (the fuzzing found it) is below the solver's feasibility tolerance (1e-6): with
     min_replicas 0 the solver served it with no replica and verify failed (exit 1). Such an hour
-    is now a located input error at its own index; 0 (idle) and 0.001 load."""
-    hourly = [1.0] * 23 + [1e-12]
+    is now a located input error at its own index (here 0.0001); 0 (idle) and 0.001 load."""
+    hourly = [1.0] * 23 + [0.0001]  # (a YAML 1.1 float needs a dot: 1e-12 would be read as text)
     text = _spec(objective="rent").replace("output_tokens: 128}", f"output_tokens: 128, profile: {hourly}}}")
     with pytest.raises(InputError) as exc:
         load_spec_text(text, "p.yaml")
