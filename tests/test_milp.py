@@ -5,19 +5,15 @@ hand-derived optimum is solved with HiGHS and SCIP and both must agree with the 
 test's docstring. The objective carries the tie-break `EPS_USD_PER_REPLICA_GPU x replica-GPUs`,
 which `cost_of` takes off before comparing.
 
-Layout: helpers (the factories are in milp_factories.py); one section per constraint family; a brute-force cross-check on random
-instances; solver plumbing; `diagnose_caps`; and, at the end, `FAMILY_TESTS`, the map from every
-constraint family to the tests that exercise it (a test fails when a family has none).
+Layout: helpers (the factories are in milp_factories.py); one section per constraint family;
+solver plumbing; `diagnose_caps`; and, at the end, `FAMILY_TESTS`, the map from every constraint
+family to the tests that exercise it (a test fails when a family has none). The random
+cross-check against a brute force of physically valid plans is tests/test_exhaustive.py.
 """
 
 from __future__ import annotations
 
-import functools
-import itertools
-import math
 import os
-import random
-from dataclasses import replace
 
 import pytest
 from milp_factories import cand, card, cost_of, host, problem
@@ -30,7 +26,6 @@ from planner.optimize.milp import (
     MilpInput,
     MilpSolution,
     build,
-    replica_upper_bound,
     solve,
 )
 
@@ -678,175 +673,6 @@ def test_every_family_instance_solves(solver):
 
 
 # --------------------------------------------------------------------------------------------
-# Brute-force cross-check on random instances
-# --------------------------------------------------------------------------------------------
-
-
-@functools.cache
-def _packs(n2: int, n1: int, free: tuple[int, ...]) -> bool:
-    """Whether n2 TP2 groups and n1 TP1 groups fit into hosts, exhaustively.
-
-    `free[c]` is the number of hosts with c free slots (c = 0..4). Each group goes whole into one
-    host; every host choice is tried (hosts with equal free slots are interchangeable).
-    """
-    def move(c: int, size: int) -> tuple[int, ...]:
-        f = list(free)
-        f[c] -= 1
-        f[c - size] += 1
-        return tuple(f)
-
-    if n2:
-        return any(free[c] and _packs(n2 - 1, n1, move(c, 2)) for c in range(2, 5))
-    if n1:
-        return any(free[c] and _packs(0, n1 - 1, move(c, 1)) for c in range(1, 5))
-    return True
-
-
-def _hosting_front(hosts: list[HostType], n1: int, n2: int) -> list[tuple[float, float]]:
-    """Pareto-minimal (capex, monthly) of the host purchases of one GPU that hold n1 TP1 and n2 TP2
-    groups. Counts per host type range over 0..min(groups, ceil(GPUs / slots)): a host holding no
-    group can be dropped, and more hosts of one type than ceil(GPUs / slots) hold every group on
-    their own (sizes 1 and 2 pack perfectly into 2- and 4-slot hosts), so one can be dropped."""
-    gpus, groups = n1 + 2 * n2, n1 + n2
-    if groups == 0:
-        return [(0.0, 0.0)]
-    ranges = [range(min(groups, math.ceil(gpus / h.slots)) + 1) for h in hosts]
-    found = set()
-    for counts in itertools.product(*ranges):
-        free = [0] * 5
-        for h, n in zip(hosts, counts):
-            free[h.slots] += n
-        if sum(c * k for c, k in enumerate(free)) < gpus or not _packs(n2, n1, tuple(free)):
-            continue
-        found.add((sum(h.capex_usd * n for h, n in zip(hosts, counts)),
-                   sum(h.monthly_usd * n for h, n in zip(hosts, counts))))
-    return [p for p in found if not any(q != p and q[0] <= p[0] and q[1] <= p[1] for q in found)]
-
-
-def plan_front(inp: MilpInput) -> set[tuple[float, float]]:
-    """Pareto-minimal (capex, monthly) over every plan, caps ignored: every replica vector (each
-    count 0..replica_upper_bound) meeting demand_coverage and min_replicas, with every host purchase
-    of each GPU that packs its TP groups.
-
-    Handles instance/server hosts with slots in {1, 2, 4} and TP 1-2 candidates (no cards, owned
-    servers, inventory, power or racks)."""
-    cands = inp.candidates
-    gpus = sorted({c.gpu for c in cands})
-    hosts_of = {g: [h for h in inp.hosts if h.gpu == g] for g in gpus}
-    fronts: dict[tuple[str, int, int], list[tuple[float, float]]] = {}
-    points = set()
-    ranges = [range(replica_upper_bound(c, inp.min_replicas[c.workload]) + 1) for c in cands]
-    for vec in itertools.product(*ranges):
-        if any(sum(c.coverage * n for c, n in zip(cands, vec) if c.workload == w) < 1 - 1e-9
-               or sum(n for c, n in zip(cands, vec) if c.workload == w) < m for w, m in inp.min_replicas.items()):
-            continue
-        options = []
-        for g in gpus:
-            n1 = sum(n for c, n in zip(cands, vec) if c.gpu == g and c.tp == 1)
-            n2 = sum(n for c, n in zip(cands, vec) if c.gpu == g and c.tp == 2)
-            if (g, n1, n2) not in fronts:
-                fronts[g, n1, n2] = _hosting_front(hosts_of[g], n1, n2)
-            options.append(fronts[g, n1, n2])
-        for combo in itertools.product(*options):
-            points.add((sum(p[0] for p in combo), sum(p[1] for p in combo)))
-    return {p for p in points if not any(q != p and q[0] <= p[0] and q[1] <= p[1] for q in points)}
-
-
-def brute_force(inp: MilpInput) -> float | None:
-    """The least capex + months x monthly of any plan within the capex and monthly caps (cost rises
-    with both, so the Pareto front holds the optimum); None when no plan fits."""
-    costs = [capex + inp.months * monthly for capex, monthly in plan_front(inp)
-             if (inp.capex_max_usd is None or capex <= inp.capex_max_usd + 1e-9)
-             and (inp.monthly_max_usd is None or monthly <= inp.monthly_max_usd + 1e-9)]
-    return min(costs, default=None)
-
-
-def random_instance(rng: random.Random) -> MilpInput:
-    """1-2 workloads, 1-2 GPU types, 1-3 candidates per workload (TP 1 or 2, coverage a multiple of
-    0.01 in [0.15, 1]), 1-3 host types per GPU (slots 1, 2 or 4, integer prices), min replicas 0-2,
-    months 1, 12 or 36. Coverages on a 0.01 grid keep every coverage sum at least 0.01 from 1, far
-    beyond the solvers' feasibility tolerance. No caps: see `with_caps`."""
-    gpus = ["ga", "gb"][:rng.randint(1, 2)]
-    workloads = ["w1", "w2"][:rng.randint(1, 2)]
-    cands = [cand(w, rng.choice(gpus), rng.choice([1, 2]), rng.randint(15, 100) / 100, id=f"{w}/{i}")
-             for w in workloads for i in range(rng.randint(1, 3))]
-    hosts = [host(f"{g}/x{s}", g, s, kind="server", capex=rng.randint(0, 40) * 100, monthly=rng.randint(1, 300))
-             for g in gpus for s in sorted(rng.sample([1, 2, 4], rng.randint(1, 3)))]
-    return problem(cands, hosts, min_replicas={w: rng.randint(0, 2) for w in workloads},
-                   months=rng.choice([1, 12, 36]))
-
-
-def with_caps(inp: MilpInput, rng: random.Random) -> MilpInput:
-    """Draw a capex and/or a monthly cap from the instance's own plan front, so that caps bind: at or
-    just above a front plan that is cheaper in that quantity than the optimum (the optimum is then
-    cut off and a dearer plan wins), or just below the least value (infeasible)."""
-    front = plan_front(inp)
-    if not front:
-        return inp
-    best = min(front, key=lambda p: p[0] + inp.months * p[1])
-
-    def draw(axis: int) -> float | None:
-        mode = rng.choice(["none", "none", "bind", "bind", "below"])
-        lower = sorted(p[axis] for p in front if p[axis] < best[axis])
-        if mode == "none" or (mode == "bind" and not lower):
-            return None
-        if mode == "below":
-            return min(p[axis] for p in front) - 1
-        v = rng.choice(lower)
-        return min(v + rng.choice([0, rng.randint(1, 99)]), best[axis] - 1)
-    return replace(inp, capex_max_usd=draw(0), monthly_max_usd=draw(1))
-
-
-def _small(inp: MilpInput) -> bool:
-    """Few enough replica vectors and GPUs per type for the brute force to take milliseconds."""
-    n_vectors = math.prod(replica_upper_bound(c, inp.min_replicas[c.workload]) + 1 for c in inp.candidates)
-    gpu_ub = {}
-    for c in inp.candidates:
-        gpu_ub[c.gpu] = gpu_ub.get(c.gpu, 0) + c.tp * replica_upper_bound(c, inp.min_replicas[c.workload])
-    return n_vectors <= 3000 and max(gpu_ub.values()) <= 24
-
-
-def _instances(n: int, seed: int = 20240611) -> list[MilpInput]:
-    rng = random.Random(seed)
-    out = []
-    while len(out) < n:
-        inp = random_instance(rng)
-        if _small(inp):
-            out.append(with_caps(inp, rng))
-    return out
-
-
-RANDOM_INSTANCES = _instances(40)
-
-
-@pytest.mark.parametrize("k", range(len(RANDOM_INSTANCES)))
-def test_brute_force_agrees(k):
-    """On random small instances, both solvers' optimum (eps taken off) equals the brute-force one,
-    and both say infeasible exactly when no replica vector and host purchase satisfy everything."""
-    inp = RANDOM_INSTANCES[k]
-    expected = brute_force(inp)
-    for solver in SOLVERS:
-        sol = solve(inp, solver=solver)
-        if expected is None:
-            assert sol.status == "infeasible", (solver, sol)
-        else:
-            assert cost_of(inp, sol) == pytest.approx(expected, abs=1e-3), (solver, sol)
-
-
-def test_random_instances_exercise_both_outcomes():
-    """The random set is not degenerate: feasible and infeasible instances, infeasible only because
-    of a cap, caps that bind (a dearer plan wins), TP2 candidates, and two GPU types."""
-    results = [(brute_force(inp), brute_force(replace(inp, capex_max_usd=None, monthly_max_usd=None)))
-               for inp in RANDOM_INSTANCES]
-    assert sum(capped is None for capped, _ in results) >= 3
-    assert sum(capped is not None for capped, _ in results) >= 20
-    assert sum(capped is None and free is not None for capped, free in results) >= 3
-    assert sum(capped is not None and capped > free for capped, free in results) >= 3
-    assert any(c.tp == 2 for inp in RANDOM_INSTANCES for c in inp.candidates)
-    assert any(len({c.gpu for c in inp.candidates}) == 2 for inp in RANDOM_INSTANCES)
-
-
-# --------------------------------------------------------------------------------------------
 # Solver plumbing
 # --------------------------------------------------------------------------------------------
 
@@ -1003,7 +829,7 @@ FAMILY_TESTS = {
                   test_power_max_ignores_cloud_instances, test_power_max_with_only_cloud_instances,
                   test_diagnose_caps_names_the_power_cap],
 }
-"""Constraint family -> the hand-derived tests that exercise it (the brute force covers several more)."""
+"""Constraint family -> the hand-derived tests that exercise it (tests/test_exhaustive.py checks every family against a brute force of physically valid plans)."""
 
 
 def test_every_constraint_family_has_a_test():
