@@ -94,7 +94,7 @@ class CsvRow:
 
 
 def read_csv(text: str, path: str, required_cols: Iterable[str], error: type[InputError] = CatalogError,
-              columns_hint: str | None = None) -> list[tuple[int, dict[str, str]]]:
+             columns_hint: str | None = None) -> list[tuple[int, dict[str, str]]]:
     """The rows of a CSV table as (line, {column: cell}); every structural defect located.
 
     The line of a row is the last physical line it spans (as `csv.DictReader.line_num`); blank

@@ -100,8 +100,8 @@ def validate_cmd(file: Path, fmt: str, show_rows: bool) -> None:
     ))
     if show_rows:
         con.print(render_table("Rows", (("line", "line"), ("row", "row"), ("measured", "measured"),
-                                               ("predicted", "predicted"), ("ape", "APE"), ("naive_predicted", "naive")),
-                                      [{**r, "ape": _pct(r["ape"])} for r in rep["rows"]]))
+                                        ("predicted", "predicted"), ("ape", "APE"), ("naive_predicted", "naive")),
+                               [{**r, "ape": _pct(r["ape"])} for r in rep["rows"]]))
     if rep["skipped"]:
         con.print(render_table(f"Skipped rows ({len(rep['skipped'])})",
-                                      (("line", "line"), ("row", "row"), ("reason", "why")), rep["skipped"]))
+                               (("line", "line"), ("row", "row"), ("reason", "why")), rep["skipped"]))

@@ -51,7 +51,7 @@ def candidates_cmd(file: Path, fmt: str, rejected: bool, ladder: bool, catalog_f
     rows = candidate_records(cs, include_rejected=rejected or fmt != "table")
     if fmt == "json":
         click.echo(to_json({"name": res.spec.name, "summary": candidate_summary(cs),
-                                   "candidates": rows}), nl=False)
+                            "candidates": rows}), nl=False)
         return
     if fmt == "csv":
         click.echo(to_csv(CANDIDATE_COLUMNS, rows), nl=False)
@@ -75,8 +75,8 @@ def candidates_cmd(file: Path, fmt: str, rejected: bool, ladder: bool, catalog_f
             table_rows, "coverage = share of the workload's demand one replica serves"))
         if rejected:
             con.print(render_table(f"{w.name}: rejected", (("gpu", "GPU"), ("precision", "prec"), ("tp", "TP"),
-                                                                 ("reason", "reason"), ("detail", "detail")),
-                                          [r for r in rows if r["workload"] == w.name and r["status"] == "rejected"]))
+                                                           ("reason", "reason"), ("detail", "detail")),
+                                   [r for r in rows if r["workload"] == w.name and r["status"] == "rejected"]))
 
 
 @click.command("solve")

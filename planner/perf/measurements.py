@@ -149,7 +149,7 @@ def read_cases(cat: Catalog, text: str, path: str) -> tuple[list[Case], list[Ski
             more or fewer cells than the header, a cell past the CSV field limit), each located.
     """
     rows = read_csv(text, path, REQUIRED_COLUMNS, error=InputError,
-                     columns_hint="the columns of catalog/measured/calibration.csv")
+                    columns_hint="the columns of catalog/measured/calibration.csv")
     cases: list[Case] = []
     skipped: list[Skipped] = []
     for line, row in rows:
