@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from planner.catalog.gpus import Gpu
 from planner.catalog.models import Model
 from planner.catalog.precisions import Efficiency, Precision
@@ -66,8 +68,16 @@ def expected_experts_touched(n_experts: int, top_k: int, tokens: float) -> float
     """Expected distinct experts a batch of `tokens` routes to, with uniform independent routing:
     E x (1 - (1 - k/E)^tokens). One token touches k; a large batch touches all E."""
     if n_experts <= 1:
-        return 0.0
-    return n_experts * (1.0 - (1.0 - top_k / n_experts) ** max(tokens, 0.0))
+        return 0.0 * tokens
+    return n_experts * (1.0 - (1.0 - top_k / n_experts) ** _larger(tokens, 0.0))
+
+
+def _larger(a, b):
+    """max(a, b) for numbers, elementwise for arrays (the step formulas take an array of batch sizes
+    to evaluate many batches at once)."""
+    if np.ndim(a) == 0 and np.ndim(b) == 0:
+        return max(a, b)
+    return np.maximum(a, b)
 
 
 def decode_weight_bytes_read_per_gpu(m: Model, p: Precision, tp: int, batch: float, pp: int = 1) -> float:
@@ -106,8 +116,9 @@ class StepTime:
 
     @property
     def total_s(self) -> float:
+        """Seconds; an array when the step was evaluated at an array of batch sizes."""
         if self.overlapped:
-            core = max(self.memory_s, self.compute_s)
+            core = _larger(self.memory_s, self.compute_s)
         else:
             core = self.memory_s + self.compute_s
         return core + self.comm_s + self.overhead_s
