@@ -37,6 +37,7 @@ from planner.report.records import (
     deployment_records,
     estimate_record,
 )
+from planner.serving.fleet import DEFAULT_DURATION_S
 from planner.spec.loader import LoadedSpec, load_spec
 
 if TYPE_CHECKING:
@@ -117,13 +118,25 @@ def estimate(model: str, gpu: str, precision: str = "fp16", *, input_tokens: int
 
 
 def plan(source: str | Path | LoadedSpec, *, solver: str = "highs", time_limit_s: float = 60.0,
-         catalog_file: str | Path | None = None, today: date | None = None) -> PlanResult:
-    """The whole chain on a workload file: load, resolve, candidates, MILP, solve, verify."""
+         catalog_file: str | Path | None = None, today: date | None = None,
+         simulate_s: float | None = None, seed: int = 0) -> PlanResult:
+    """The whole chain on a workload file: load, resolve, candidates, MILP, solve, verify (and, with
+    `simulate_s`, the serving simulation of every plan for that many seconds of peak traffic)."""
     loaded = source if isinstance(source, LoadedSpec) else load(source)
     day = today or date.today()
     out = solve_loaded(loaded, solver=solver, time_limit_s=time_limit_s,
-                       catalog_file=Path(catalog_file) if catalog_file is not None else None, today=day)
+                       catalog_file=Path(catalog_file) if catalog_file is not None else None, today=day,
+                       simulate_s=simulate_s, seed=seed)
     return PlanResult(out, day)
+
+
+def simulate(source: str | Path | LoadedSpec, *, duration_s: float = DEFAULT_DURATION_S, seed: int = 0,
+             solver: str = "highs", time_limit_s: float = 60.0, catalog_file: str | Path | None = None,
+             today: date | None = None) -> PlanResult:
+    """Solve, then simulate every replica of every plan (`planner simulate`): each plan's
+    `.simulation` holds the per-workload percentiles, attainment and any SLO miss."""
+    return plan(source, solver=solver, time_limit_s=time_limit_s, catalog_file=catalog_file, today=today,
+                simulate_s=duration_s, seed=seed)
 
 
 def compare(source: str | Path | LoadedSpec, *, solver: str = "highs", time_limit_s: float = 60.0,

@@ -64,6 +64,18 @@ def plan_options(fn):
     return fn
 
 
+def simulation_options(fn):
+    """Options of the serving simulation: how long, and the seed."""
+    for option in reversed((
+        click.option("--duration-s", type=click.FloatRange(min=10.0, max=86_400.0), default=600.0, show_default=True,
+                     help="Seconds of peak traffic to simulate (the first tenth is warm-up, not counted)."),
+        click.option("--seed", type=click.IntRange(min=0, max=2**31 - 1), default=0, show_default=True,
+                     help="Seed of the simulated arrivals, lengths and routing (same seed, same figures)."),
+    )):
+        fn = option(fn)
+    return fn
+
+
 def write_plan_files(out, out_dir: Path, timings: bool, day) -> None:
     """--out DIR: plan.json, plan.md, deployments.csv, bom.csv, and the cost chart for compare."""
     from planner.report.csv_out import bom_csv, outcome_csv

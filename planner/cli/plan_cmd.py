@@ -13,6 +13,7 @@ from planner.cli.common import (
     parse_today,
     plan_options,
     shipped_catalog,
+    simulation_options,
     write_plan_files,
 )
 
@@ -87,9 +88,37 @@ def candidates_cmd(file: Path, fmt: str, rejected: bool, ladder: bool, catalog_f
               help="Also write plan.json, plan.md, deployments.csv and bom.csv to this directory "
                    "(and cumulative_cost.png for objective: compare).")
 @plan_options
+@click.option("--simulate", "simulate", is_flag=True,
+              help="Also simulate every replica of the plan at the peak (see `planner simulate`).")
+@simulation_options
 def solve_cmd(file: Path, fmt: str, solver: str, time_limit_s: float, out_dir: Path | None, timings: bool,
-              today: str | None, catalog_file: Path | None) -> None:
+              today: str | None, catalog_file: Path | None, simulate: bool, duration_s: float, seed: int) -> None:
     """Cheapest fleet meeting every workload's SLO: deployments, bill of materials, cost."""
+    _solve_and_render(file, fmt, solver, time_limit_s, out_dir, timings, today, catalog_file,
+                      duration_s if simulate else None, seed)
+
+
+@click.command("simulate")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv", "markdown"], case_sensitive=False),
+              default="table", show_default=True)
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Also write plan.json, plan.md, deployments.csv and bom.csv to this directory.")
+@plan_options
+@simulation_options
+def simulate_cmd(file: Path, fmt: str, solver: str, time_limit_s: float, out_dir: Path | None, timings: bool,
+                 today: str | None, catalog_file: Path | None, duration_s: float, seed: int) -> None:
+    """Solve FILE, then simulate every replica of the plan under its traffic: p50/p90/p99 of TTFT,
+    TPOT and end-to-end latency per workload, SLO attainment and peak queue, against the prediction.
+
+    Iteration-level: continuous batching with chunked prefill, the engine's max_num_seqs and KV
+    budget, step times from the performance model; arrivals Poisson (or the trace's own, or the
+    workload's arrival_cv); lengths from the workload's mix; routed as the plan says. Seeded."""
+    _solve_and_render(file, fmt, solver, time_limit_s, out_dir, timings, today, catalog_file, duration_s, seed)
+
+
+def _solve_and_render(file: Path, fmt: str, solver: str, time_limit_s: float, out_dir: Path | None, timings: bool,
+                      today: str | None, catalog_file: Path | None, simulate_s: float | None, seed: int) -> None:
     day = parse_today(today)
     loaded = load_checked(file)  # before importing the solver: bad input is reported at once
     from planner import api
@@ -99,7 +128,7 @@ def solve_cmd(file: Path, fmt: str, solver: str, time_limit_s: float, out_dir: P
     from planner.report.terminal import print_outcome
 
     out = api.plan(loaded, solver=solver, time_limit_s=time_limit_s, catalog_file=catalog_file,
-                   today=day).outcome
+                   today=day, simulate_s=simulate_s, seed=seed).outcome
     if out_dir is not None:
         write_plan_files(out, out_dir, timings, day)
     if fmt == "json":

@@ -1,25 +1,32 @@
-"""Candidates: every (workload × GPU × precision × TP × batch cap) the performance model admits.
+"""Candidates: every (workload × GPU × precision × TP × memory tier × batch cap) the models admit.
 
 For each workload and each GPU that passes the filters, each precision and each TP degree, the
-deployment is checked (precision supported, TP divides the heads and fits one server), then
-evaluated with `estimate` at a ladder of batch caps (powers of two up to the largest admissible
-batch, and that batch itself). A batch cap is admissible when its KV cache fits in memory and,
-for online traffic, its loaded TTFT and TPOT meet the SLO. Each candidate carries the request
-rate one replica sustains at `max_utilization` of its capacity (the headroom), and the share of
-the workload's demand that one replica covers. Everything that fails is kept as a `Rejection`
-with its reason, for `planner candidates` and for the infeasibility diagnosis.
+deployment is checked (precision supported, TP divides the heads and fits one server). The
+workload's requests come in length buckets (`serving.mix`); each distinct longest context among
+them is a memory tier. For each tier, the batch cap is the largest batch that fits in memory with
+every sequence at the tier's context (`estimate.max_batch`) and whose decode step at that batch
+meets the TPOT limit; then every bucket up to the tier gets its SLO capacity: the largest request
+rate at which one replica meets the SLO percentile of TTFT, TPOT (and E2E), waiting for a slot
+and prefill interference included (`serving.queueing.capacity_qps`). Buckets that miss the SLO
+even with no queue are not served by that candidate. A replica's planned capacity on bucket b is
+`max_utilization` x that rate; the share of the workload's demand it covers on b is capacity_b /
+demand. Everything that fails is kept as a `Rejection` with its reason, for `planner candidates`
+and for the infeasibility diagnosis.
 
 Dominance (`mark_dominated`): within one workload and one GPU type, candidate A dominates B when
-tp_A <= tp_B and coverage_A / tp_A >= coverage_B / tp_B. Then tp_B / tp_A replicas of A use the
-same GPUs as one of B (so cost, power and inventory are equal), pack into any host B fits in
-(TP sizes are powers of two), count at least as many replicas, and cover at least as much
-demand: no optimal plan needs B.
+tp_A <= tp_B, A serves every bucket B serves, and on each of them coverage_A,b / tp_A >=
+coverage_B,b / tp_B. Then tp_B / tp_A replicas of A use the same GPUs as one of B (so cost, power
+and inventory are equal), pack into any host B fits in (TP sizes are powers of two), count at
+least as many replicas, and carry B's routed flow with no more load (replica_load is linear in
+1 / coverage): no optimal plan needs B.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+
+import numpy as np
 
 from planner import perf
 from planner.catalog.gpus import Gpu
@@ -30,13 +37,20 @@ from planner.perf.estimate import (
     default_kv_precision,
     max_batch,
     memory_breakdown,
-    timings,
 )
+from planner.serving import queueing
 from planner.serving.demand import demand_qps
+from planner.serving.mix import LengthMix, workload_mixes
 from planner.units import GIB
 
-REASONS = ("filtered out", "precision unsupported", "tp invalid", "memory", "TTFT", "TPOT", "fleet too large")
+REASONS = ("filtered out", "precision unsupported", "tp invalid", "memory", "TTFT", "TPOT", "E2E", "fleet too large")
 """Rejection reasons, in the order the checks run."""
+CHUNK_TOKENS = 2048
+"""vLLM's default token budget per iteration (max_num_batched_tokens, V1 engine, OpenAI server) on
+GPUs under 70 GiB."""
+CHUNK_TOKENS_LARGE_GPU = 8192
+"""The same default on GPUs with at least 70 GiB (vLLM sizes it by device memory)."""
+LARGE_GPU_GIB = 70
 MAX_REPLICAS_PER_DEPLOYMENT = 100_000
 """The most replicas of one deployment a plan may use: about the largest GPU clusters built (some
 100,000 GPUs). Demand beyond it is out of scope; past it the plan, its placement and its JSON grow
@@ -45,7 +59,8 @@ with every replica (a million replicas take minutes and gigabytes to place and p
 
 @dataclass
 class Candidate:
-    """One admissible deployment of one workload. Times in seconds, memory in bytes per GPU."""
+    """One admissible deployment of one workload, serving the workload's length buckets up to a
+    context (a memory tier). Times in seconds, memory in bytes per GPU, rates in requests/s."""
 
     id: str
     workload: str
@@ -56,32 +71,74 @@ class Candidate:
     kv_precision: str
     tp: int
     batch: int
-    """Batch cap: concurrent sequences per replica (the engine's max_num_seqs)."""
+    """Batch cap: sequences running at once per replica (the engine's max_num_seqs)."""
     max_batch_memory: int
-    """Largest batch whose KV cache fits in memory."""
-    ttft_s: float
-    """Loaded TTFT: prefill + 1.5 decode steps (perf.loaded_ttft_s)."""
-    tpot_s: float
-    """Loaded TPOT at the batch cap (perf.loaded_tpot_s)."""
-    prefill_s: float
-    decode_step_s: float
-    output_tokens_per_s: float
-    """Steady-state output tokens/s of one replica at the batch cap."""
+    """Largest batch whose KV cache fits in memory at `context_tokens` per sequence."""
+    context_tokens: int
+    """Longest prompt + answer the deployment serves: memory holds `batch` sequences of it."""
+    buckets: tuple[int, ...]
+    """Indices of the workload's length buckets it can serve (each meets the SLO percentile alone)."""
+    shares: tuple[float, ...]
+    """Those buckets' shares of the workload's requests."""
+    slo_qps: tuple[float, ...]
+    """Per served bucket: the largest request rate one replica takes with the SLO percentile of
+    TTFT, TPOT (and E2E) met, queueing included (`serving.queueing.capacity_qps`); for a batch job,
+    the largest stable rate (`saturation_qps`)."""
     max_utilization: float
-    capacity_qps: float
-    """Requests/s one replica takes: max_utilization x output_tokens_per_s / output_tokens."""
     demand_qps: float
     """The workload's request rate if served by this candidate (Little's law for users)."""
-    coverage: float
-    """capacity_qps / demand_qps: the share of the workload one replica covers."""
+    ttft_s: float
+    """SLO-percentile TTFT at the planned capacity, worst served bucket."""
+    tpot_s: float
+    """SLO-percentile TPOT at the planned capacity, worst served bucket."""
+    e2e_s: float
+    """SLO-percentile end-to-end latency at the planned capacity, worst served bucket."""
+    prefill_s: float
+    """Prefill of the longest served prompt, alone."""
+    decode_step_s: float
+    """Decode step at the batch cap and the longest served context."""
+    percentile: int
+    """The SLO percentile the latencies are (50 for batch jobs)."""
+    chunk_tokens: int
+    """Engine token budget per iteration (chunked prefill)."""
     mem_used_bytes: float
     mem_capacity_bytes: float
     bottleneck: str
+    times: tuple = field(default=(), repr=False, compare=False)
+    """`serving.queueing.BucketTimes` of each served bucket (for predictions and the simulation)."""
     dominated_by: str | None = None
+
+    @property
+    def capacity_by_bucket(self) -> tuple[float, ...]:
+        """Planned requests/s per served bucket: max_utilization x slo_qps."""
+        return tuple(self.max_utilization * q for q in self.slo_qps)
+
+    @property
+    def coverage_by_bucket(self) -> tuple[float, ...]:
+        """Share of the workload's demand one replica takes, per served bucket, if it served only that bucket."""
+        return tuple(c / self.demand_qps for c in self.capacity_by_bucket)
+
+    @property
+    def capacity_qps(self) -> float:
+        """Planned requests/s of one replica on the mix of its served buckets (in their shares):
+        1 / sum_b (w_b / capacity_b), the aggregate form of the MILP's replica_load."""
+        total = sum(self.shares)
+        return 1.0 / sum(s / total / c for s, c in zip(self.shares, self.capacity_by_bucket))
+
+    @property
+    def coverage(self) -> float:
+        """capacity_qps / demand_qps."""
+        return self.capacity_qps / self.demand_qps
 
     @property
     def coverage_per_gpu(self) -> float:
         return self.coverage / self.tp
+
+    @property
+    def output_tokens_per_s(self) -> float:
+        """Output tokens/s of one replica at its planned capacity on its bucket mix."""
+        total = sum(self.shares)
+        return self.capacity_qps * sum(s / total * t.output_tokens for s, t in zip(self.shares, self.times))
 
 
 @dataclass(frozen=True)
@@ -101,6 +158,8 @@ class Rejection:
 
 @dataclass
 class CandidateSet:
+    mixes: dict[str, LengthMix] = field(default_factory=dict)
+    """Workload name → the length mix its candidates were evaluated on."""
     candidates: list[Candidate] = field(default_factory=list)
     rejections: list[Rejection] = field(default_factory=list)
     ladder_skipped: int = 0
@@ -125,9 +184,12 @@ class CandidateSet:
         return [r for r in self.rejections if r.workload == name]
 
 
-def candidate_id(workload: str, model: str, gpu: str, precision: str, tp: int, batch: int) -> str:
-    """Readable, stable id: `chat:qwen-7b@h100-sxm-80gb/fp16/tp1/b64`."""
-    return f"{workload}:{model}@{gpu}/{precision}/tp{tp}/b{batch}"
+def candidate_id(workload: str, model: str, gpu: str, precision: str, tp: int, batch: int,
+                 context_tokens: int | None = None) -> str:
+    """Readable, stable id: `chat:qwen-7b@h100-sxm-80gb/fp16/tp1/b64`; with several length buckets
+    the memory tier follows: `.../b64/ctx4096`."""
+    tier = f"/ctx{context_tokens}" if context_tokens is not None else ""
+    return f"{workload}:{model}@{gpu}/{precision}/tp{tp}/b{batch}{tier}"
 
 
 def batch_ladder(upper: int) -> list[int]:
@@ -140,20 +202,26 @@ def batch_ladder(upper: int) -> list[int]:
     return out
 
 
+def chunk_tokens_for(g: Gpu, max_num_batched_tokens: int | None) -> int:
+    """The engine's token budget per iteration: the workload file's, else vLLM's default (V1
+    engine, OpenAI server): 8192 tokens on GPUs with at least 70 GiB, 2048 below."""
+    if max_num_batched_tokens is not None:
+        return max_num_batched_tokens
+    return CHUNK_TOKENS_LARGE_GPU if g.mem_gb * 1e9 / GIB >= LARGE_GPU_GIB else CHUNK_TOKENS
 
 
-def generate(res: Resolved, ladder: bool = False) -> CandidateSet:
+def generate(res: Resolved, ladder: bool = False, mixes: dict[str, LengthMix] | None = None) -> CandidateSet:
     """Every candidate and rejection of every workload, in a stable order; dominance marked.
 
-    With `ladder=False` only the largest admissible batch cap of each (workload, GPU, precision,
-    TP) is materialised and the lower rungs are counted in `ladder_skipped`: they are dominated
-    by it. Coverage per replica = max_utilization x rate(b) / output_tokens / demand, where
-    rate(b) = b / (step(b) + b / output_tokens x prefill) and step(b) is affine-or-max-of-affine
-    in b with a non-negative intercept, so rate(b) never falls as b grows; the demand is fixed
-    (peak_qps, batch) or falls as the response time grows (Little's law). `ladder=True`
-    (`planner candidates --ladder`) materialises every rung.
+    For each (workload, GPU, precision, TP) and each memory tier (a distinct longest context among
+    the workload's length buckets), the batch cap is the largest batch that fits in memory with every
+    sequence at the tier's context and whose decode step at that batch meets the TPOT limit; each
+    bucket up to the tier then gets its SLO capacity (`serving.queueing.capacity_qps`). With
+    `ladder=False` only that batch cap is materialised and the lower rungs are counted in
+    `ladder_skipped`; `ladder=True` (`planner candidates --ladder`) evaluates them all.
+    `mixes` (workload → length mix) defaults to `serving.mix.workload_mixes(res.loaded)`.
     """
-    out = CandidateSet()
+    out = CandidateSet(mixes=mixes if mixes is not None else workload_mixes(res.loaded))
     spec = res.spec
     all_precisions = tuple(p for p in res.catalog.precisions.rows.values() if p.serving_default)
     for w in res.workloads:
@@ -190,100 +258,170 @@ def _evaluate_combo(res: Resolved, w: ResolvedWorkload, g: Gpu, p: Precision, tp
     d = Deployment(model=m, gpu=g, precision=p, kv_precision=kv, tp=tp, mem_utilization=planning.mem_utilization,
                    max_num_seqs=planning.max_num_seqs)
     eff = res.catalog.efficiency_for(g)
-    n_in, n_out = w.spec.input_tokens, w.spec.output_tokens
-    context = n_in + n_out
-    limit = max_batch(d, context)
-    if limit < 1:
-        mem = memory_breakdown(d, 1, context)
+    mix = out.mixes[w.name]
+    buckets = mix.buckets
+    slo = w.spec.slo
+    chunk = chunk_tokens_for(g, planning.max_num_batched_tokens)
+    tiers = sorted({b.max_context_tokens for b in buckets})
+    limits = {t: max_batch(d, t) for t in tiers}
+    if limits[tiers[0]] < 1:
+        mem = memory_breakdown(d, 1, tiers[0])
         reject("memory", f"needs {mem.total / GIB:.1f} GiB per GPU at batch 1, has {mem.capacity / GIB:.1f} GiB",
                mem.total / mem.capacity)
         return
-    pre = perf.prefill_time(m, g, p, tp, max(n_in, 1), eff)
+    made = 0
+    first_miss: tuple[str, str, float] | None = None
+    for tier in tiers:
+        limit = limits[tier]
+        if limit < 1:
+            break  # longer contexts fit even less
+        served = [i for i, b in enumerate(buckets) if b.max_context_tokens <= tier]
+        cap = limit
+        if slo is not None:
+            longest = max(buckets[i].input_tokens + buckets[i].output_tokens / 2.0 for i in served)
+            steps = np.atleast_1d(perf.decode_step_time(m, g, p, d.kv_bytes, tp, np.arange(1, limit + 1), longest,
+                                                        eff).total_s)
+            cap = int(np.searchsorted(steps, slo.tpot_ms / 1e3, side="right"))
+            if cap < 1:
+                ratio = float(steps[0]) / (slo.tpot_ms / 1e3)
+                first_miss = first_miss or ("TPOT", f"decode step {steps[0] * 1e3:.1f} ms > {slo.tpot_ms:g} ms "
+                                                    f"at batch 1 ({longest:,.0f}-token context)", ratio)
+                continue
+        rungs = batch_ladder(cap)
+        if not ladder:
+            out.ladder_skipped += len(rungs) - 1
+            rungs = rungs[-1:]
+        for b in rungs:
+            made += _add_candidate(res, w, d, eff, mix, served, tier, b, limit, chunk, out, len(tiers) > 1)
+            if not made and first_miss is None:
+                first_miss = _service_miss(d, eff, buckets[served[0]], chunk, slo)
+    if not made:
+        if first_miss is None:
+            first_miss = ("TTFT", "no length bucket meets the SLO", float("inf"))
+        reason, detail, ratio = first_miss
+        reject(reason, detail, ratio)
+
+
+def _add_candidate(res: Resolved, w: ResolvedWorkload, d: Deployment, eff, mix: LengthMix, served: list[int],
+                   tier: int, batch: int, limit: int, chunk: int, out: CandidateSet, tiered: bool) -> int:
+    """Evaluate one (deployment, tier, batch cap): SLO capacity of each bucket up to the tier; add the
+    candidate if it serves any bucket (return 1), else 0. Rejects it when it needs too many replicas."""
     slo = w.spec.slo
-
-    cache: dict[int, tuple] = {}
-
-    def timed(b: int) -> tuple:
-        if b not in cache:
-            cache[b] = timings(d, eff, b, n_in, n_out, pre)
-        return cache[b]
-
-    def within_slo(b: int) -> tuple[bool, float, float]:
-        step, _, tpot, _ = timed(b)
-        ttft = perf.loaded_ttft_s(pre.total_s, step.total_s)
-        if slo is None:
-            return True, ttft, tpot
-        return ttft <= slo.ttft_ms / 1e3 and tpot <= slo.tpot_ms / 1e3, ttft, tpot
-
-    ok1, ttft1, tpot1 = within_slo(1)
-    if not ok1:
-        if ttft1 > slo.ttft_ms / 1e3:
-            reject("TTFT", f"loaded TTFT {ttft1 * 1e3:.0f} ms > {slo.ttft_ms:g} ms at batch 1", ttft1 / (slo.ttft_ms / 1e3))
+    pct = slo.percentile if slo is not None else 50
+    times, rates, kept = [], [], []
+    for i in served:
+        bk = mix.buckets[i]
+        t = queueing.bucket_times(d, eff, bk.input_tokens, bk.output_tokens, batch, chunk)
+        if slo is not None:
+            q = queueing.capacity_qps(t, pct / 100.0, slo.ttft_ms / 1e3, slo.tpot_ms / 1e3,
+                                      slo.e2e_ms / 1e3 if slo.e2e_ms is not None else None)
         else:
-            reject("TPOT", f"loaded TPOT {tpot1 * 1e3:.1f} ms > {slo.tpot_ms:g} ms at batch 1", tpot1 / (slo.tpot_ms / 1e3))
-        return
-    upper = limit
-    if not within_slo(upper)[0]:
-        lo, hi = 1, upper  # within_slo(lo) holds, within_slo(hi) does not; both times rise with the batch
-        while hi - lo > 1:
-            mid = (lo + hi) // 2
-            if within_slo(mid)[0]:
-                lo = mid
-            else:
-                hi = mid
-        upper = lo
-    step, _, tpot, rate = timed(upper)
-    ttft = perf.loaded_ttft_s(pre.total_s, step.total_s)
-    replicas = demand_qps(w, ttft + (n_out - 1) * tpot) / (w.max_utilization * rate / n_out)
-    if replicas > MAX_REPLICAS_PER_DEPLOYMENT:
-        reject("fleet too large", f"needs {replicas:,.0f} replicas at batch {upper} "
-               f"(more than {MAX_REPLICAS_PER_DEPLOYMENT:,} of one deployment)", replicas / MAX_REPLICAS_PER_DEPLOYMENT)
-        return
-    rungs = batch_ladder(upper)
-    if not ladder:
-        out.ladder_skipped += len(rungs) - 1
-        rungs = rungs[-1:]
-    for b in rungs:
-        step, _, tpot, rate = timed(b)
-        ttft = perf.loaded_ttft_s(pre.total_s, step.total_s)
-        capacity = w.max_utilization * rate / n_out
-        response = ttft + (n_out - 1) * tpot
-        dem = demand_qps(w, response)
-        mem = memory_breakdown(d, b, context)
-        if b == limit and limit < d.max_num_seqs:
-            bottleneck = "memory capacity"
-        elif slo is not None and b == upper < limit:
-            step_next = timed(b + 1)[0]
-            ttft_next = perf.loaded_ttft_s(pre.total_s, step_next.total_s)
-            bottleneck = "TTFT SLO" if ttft_next > slo.ttft_ms / 1e3 else "TPOT SLO"
-        else:
-            bottleneck = step.bound
-        out.candidates.append(Candidate(
-            id=candidate_id(w.name, m.id, g.id, p.id, tp, b), workload=w.name, workload_index=w.index,
-            model=m.id, gpu=g.id, precision=p.id, kv_precision=kv.id, tp=tp, batch=b, max_batch_memory=limit,
-            ttft_s=ttft, tpot_s=tpot, prefill_s=pre.total_s, decode_step_s=step.total_s,
-            output_tokens_per_s=rate, max_utilization=w.max_utilization, capacity_qps=capacity,
-            demand_qps=dem, coverage=capacity / dem, mem_used_bytes=mem.total, mem_capacity_bytes=mem.capacity,
-            bottleneck=bottleneck,
-        ))
+            q = queueing.saturation_qps(t)
+        if q > 0:
+            times.append(t)
+            rates.append(q)
+            kept.append(i)
+    if not kept:
+        return 0
+    util = w.max_utilization
+    planned = [util * q for q in rates]
+    lat = [queueing.quantiles(t, np.array([r]), pct / 100.0) for t, r in zip(times, planned)]
+    shares = tuple(mix.buckets[i].share for i in kept)
+    dem = demand_qps(w, _mean_response_s(times, planned, shares))
+    need = sum(s / (c / dem) for s, c in zip(shares, planned)) / sum(shares)
+    if need > MAX_REPLICAS_PER_DEPLOYMENT:
+        out.rejections.append(Rejection(
+            w.name, d.gpu.id, d.precision.id, d.tp, "fleet too large",
+            f"needs {need:,.0f} replicas at batch {batch} (more than {MAX_REPLICAS_PER_DEPLOYMENT:,} of one deployment)",
+            need / MAX_REPLICAS_PER_DEPLOYMENT))
+        return 1  # admissible in itself; counted as made so no SLO rejection is added
+    longest = max(kept, key=lambda i: mix.buckets[i].max_context_tokens)
+    t_long = times[kept.index(longest)]
+    mem = memory_breakdown(d, batch, tier)
+    out.candidates.append(Candidate(
+        id=candidate_id(w.name, d.model.id, d.gpu.id, d.precision.id, d.tp, batch, tier if tiered else None),
+        workload=w.name, workload_index=w.index, model=d.model.id, gpu=d.gpu.id, precision=d.precision.id,
+        kv_precision=d.kv_precision.id, tp=d.tp, batch=batch, max_batch_memory=limit, context_tokens=tier,
+        buckets=tuple(kept), shares=shares, slo_qps=tuple(rates), max_utilization=util, demand_qps=dem,
+        ttft_s=max(float(x.ttft_s[0]) for x in lat), tpot_s=max(float(x.tpot_s[0]) for x in lat),
+        e2e_s=max(float(x.e2e_s[0]) for x in lat), prefill_s=t_long.prefill_s,
+        decode_step_s=float(t_long.step_s[batch]), percentile=pct, chunk_tokens=chunk,
+        mem_used_bytes=mem.total, mem_capacity_bytes=mem.capacity,
+        bottleneck=_bottleneck(d, eff, times, rates, shares, batch, limit, slo, tier),
+        times=tuple(times),
+    ))
+    return 1
+
+
+def _mean_response_s(times: list, rates: list[float], shares: tuple[float, ...]) -> float:
+    """Share-weighted mean end-to-end latency at the planned rates: the response time of Little's
+    law at the operating point (a replica loaded to its planned capacity)."""
+    total = sum(shares)
+    return sum(s / total * float(queueing.means(t, np.array([r])).e2e_s[0]) for t, r, s in zip(times, rates, shares))
+
+
+def _bottleneck(d: Deployment, eff, times: list, rates: list[float], shares: tuple[float, ...], batch: int,
+                limit: int, slo, tier: int) -> str:
+    """What limits the replica: memory (the batch cap is the largest that fits), the SLO limit that
+    binds at the capacity of its largest bucket, or the step's bound when the queue saturates."""
+    if batch == limit and limit < d.max_num_seqs:
+        return "memory capacity"
+    k = max(range(len(shares)), key=lambda i: (shares[i], -i))
+    t, q = times[k], rates[k]
+    if slo is not None:
+        pct = slo.percentile / 100.0
+        over = queueing.quantiles(t, np.array([q * 1.001]), pct)
+        if not bool(over.stable[0]):
+            pass
+        elif float(over.ttft_s[0]) > slo.ttft_ms / 1e3:
+            return "TTFT SLO"
+        elif float(over.tpot_s[0]) > slo.tpot_ms / 1e3:
+            return "TPOT SLO"
+        elif slo.e2e_ms is not None and float(over.e2e_s[0]) > slo.e2e_ms / 1e3:
+            return "E2E SLO"
+    step = perf.decode_step_time(d.model, d.gpu, d.precision, d.kv_bytes, d.tp, batch,
+                                 t.input_tokens + t.output_tokens / 2.0, eff)
+    return step.bound
+
+
+def _service_miss(d: Deployment, eff, bucket, chunk: int, slo) -> tuple[str, str, float] | None:
+    """Why the shortest bucket fails even with no queue: the reason, detail and miss ratio."""
+    if slo is None:
+        return None
+    t = queueing.bucket_times(d, eff, bucket.input_tokens, bucket.output_tokens, 1, chunk)
+    lat = queueing.quantiles(t, np.array([1e-9]), slo.percentile / 100.0)
+    ttft, tpot, e2e = float(lat.ttft_s[0]), float(lat.tpot_s[0]), float(lat.e2e_s[0])
+    if ttft > slo.ttft_ms / 1e3:
+        return "TTFT", f"TTFT {ttft * 1e3:.0f} ms > {slo.ttft_ms:g} ms with no queue", ttft / (slo.ttft_ms / 1e3)
+    if tpot > slo.tpot_ms / 1e3:
+        return "TPOT", f"TPOT {tpot * 1e3:.1f} ms > {slo.tpot_ms:g} ms with no queue", tpot / (slo.tpot_ms / 1e3)
+    if slo.e2e_ms is not None and e2e > slo.e2e_ms / 1e3:
+        return "E2E", f"E2E {e2e * 1e3:.0f} ms > {slo.e2e_ms:g} ms with no queue", e2e / (slo.e2e_ms / 1e3)
+    return None
 
 
 def mark_dominated(cs: CandidateSet) -> int:
-    """Mark dominated candidates (see the module docstring); return how many."""
-    groups: dict[tuple[str, str], list[int]] = {}
-    for i, c in enumerate(cs.candidates):
-        groups.setdefault((c.workload, c.gpu), []).append(i)
+    """Mark dominated candidates (see the module docstring); return how many.
+
+    A dominates B (same workload and GPU) when tp_A <= tp_B, A serves every bucket B serves, and
+    on each of those buckets A's coverage per GPU is at least B's."""
+    groups: dict[tuple[str, str], list[Candidate]] = {}
+    for c in cs.candidates:
+        groups.setdefault((c.workload, c.gpu), []).append(c)
     n = 0
-    for idx in groups.values():
-        order = sorted(idx, key=lambda i: (cs.candidates[i].tp, -cs.candidates[i].coverage_per_gpu, cs.candidates[i].id))
-        best: Candidate | None = None
-        for i in order:
-            c = cs.candidates[i]
-            if best is not None and c.coverage_per_gpu <= best.coverage_per_gpu:
-                c.dominated_by = best.id
-                n += 1
+    for group in groups.values():
+        order = sorted(group, key=lambda c: (c.tp, -sum(c.coverage_by_bucket) / c.tp, -len(c.buckets), c.id))
+        kept: list[Candidate] = []
+        for c in order:
+            mine = dict(zip(c.buckets, c.coverage_by_bucket))
+            for a in kept:
+                theirs = dict(zip(a.buckets, a.coverage_by_bucket))
+                if a.tp <= c.tp and all(b in theirs and theirs[b] / a.tp >= v / c.tp for b, v in mine.items()):
+                    c.dominated_by = a.id
+                    n += 1
+                    break
             else:
-                best = c
+                kept.append(c)
     return n
 
 

@@ -41,6 +41,7 @@ from planner.optimize.plan import (
     lines_at_hour,
     peak_hour,
 )
+from planner.optimize.serving_check import line_latencies, predict, simulate_plan
 from planner.optimize.verify import verify_plan
 from planner.spec.loader import LoadedSpec, load_spec
 from planner.text import count_of
@@ -49,17 +50,20 @@ from planner.units import HOURS_PER_DAY
 
 def solve_file(path: str | Path, solver: str = "highs", time_limit_s: float = 60.0,
                catalog: Catalog | None = None, book: PriceBook | None = None,
-               catalog_file: Path | None = None, today: date | None = None) -> Outcome:
+               catalog_file: Path | None = None, today: date | None = None,
+               simulate_s: float | None = None, seed: int = 0) -> Outcome:
     """Load, resolve and solve a workload file; raise InfeasibleError with a diagnosis when no plan exists.
 
     `catalog_file` (`--catalog`) is merged over the price tables, then the file's `costs:` applied,
-    dated `today` (default: today)."""
-    return solve_loaded(load_spec(path), solver, time_limit_s, catalog, book, catalog_file, today)
+    dated `today` (default: today). `simulate_s`: also simulate every plan for that many seconds of
+    peak traffic (seeded by `seed`)."""
+    return solve_loaded(load_spec(path), solver, time_limit_s, catalog, book, catalog_file, today, simulate_s, seed)
 
 
 def solve_loaded(loaded: LoadedSpec, solver: str = "highs", time_limit_s: float = 60.0,
                  catalog: Catalog | None = None, book: PriceBook | None = None,
-                 catalog_file: Path | None = None, today: date | None = None) -> Outcome:
+                 catalog_file: Path | None = None, today: date | None = None,
+                 simulate_s: float | None = None, seed: int = 0) -> Outcome:
     cat = catalog or load_catalog()
     book = prices_for_spec(book or load_prices(), loaded, cat, catalog_file, today or date.today())
     res = resolve(loaded, cat)
@@ -78,7 +82,11 @@ def solve_loaded(loaded: LoadedSpec, solver: str = "highs", time_limit_s: float 
             )
         plan = build_plan(res, inp, sol, book)
 
-        verify_plan(res, inp, plan, book)
+        verify_plan(res, inp, plan, book, cs.mixes)
+        plan.predicted = predict(res, plan)
+        plan.line_latencies = line_latencies(res, plan)
+        if simulate_s is not None:
+            plan.simulation = simulate_plan(res, plan, cs.mixes, simulate_s, seed)
         out.plans.append(plan)
     if res.spec.objective == "compare":
         out.comparison = compare_plans(out.plans)
@@ -126,6 +134,7 @@ def milp_input(res: Resolved, cs: CandidateSet, book: PriceBook, pricing: str) -
     inp = MilpInput(
         pricing=pricing, candidates=usable,
         min_replicas={w.name: w.min_replicas for w in spec.workloads},
+        shares={name: tuple(b.share for b in mix.buckets) for name, mix in cs.mixes.items()},
         hosts=hosts, cards={g: c for g, c in cards.items() if g in used_gpus},
         months=1 if pricing == "rent" else spec.horizon_months, pue=rates.pue,
         capex_max_usd=budget.capex_usd if budget else None,
@@ -168,19 +177,51 @@ def _diagnose_missing(res: Resolved, cs: CandidateSet, inp: MilpInput, priced_ou
         raise InfeasibleError(f"no {pricing} plan for {res.spec.name}: some workloads have no candidate", lines)
 
 
+def busiest_periods(inp: MilpInput) -> dict[str, int]:
+    """Workload → the period of its highest demand (the earliest of equals; 0 with one period)."""
+    return {w: max(range(inp.periods), key=lambda t: (inp.profile.get(w, (1.0,) * inp.periods)[t], -t))
+            for w in inp.min_replicas}
+
+
+def peak_routes(inp: MilpInput, sol: MilpSolution) -> dict[str, dict[int, float]]:
+    """Candidate id → bucket → share of its workload's peak demand routed to it, in the workload's
+    busiest period. Workloads of several buckets: the solver's routes. One bucket: the demand split
+    over the workload's replicas in proportion to their coverage (what demand_coverage implies)."""
+    by_id = {c.id: c for c in inp.candidates}
+    out: dict[str, dict[int, float]] = {}
+    busiest = busiest_periods(inp)
+
+    def replicas_at(cid: str, t: int) -> int:
+        return sol.replicas_by_hour[cid][t] if sol.replicas_by_hour else sol.replicas.get(cid, 0)
+
+    for (cid, b), per_period in sol.routes.items():
+        value = per_period[busiest[by_id[cid].workload]]
+        if value > 0:
+            out.setdefault(cid, {})[b] = value
+    cover: dict[str, float] = {}
+    for cid in sol.replicas:
+        c = by_id[cid]
+        if not milp.multi_bucket(inp, c.workload):
+            cover[c.workload] = cover.get(c.workload, 0.0) + replicas_at(cid, busiest[c.workload]) * c.coverage
+    for cid in sol.replicas:
+        c = by_id[cid]
+        if not milp.multi_bucket(inp, c.workload) and cover.get(c.workload, 0.0) > 0:
+            out[cid] = {c.buckets[0]: replicas_at(cid, busiest[c.workload]) * c.coverage / cover[c.workload]}
+    return out
+
+
 def build_plan(res: Resolved, inp: MilpInput, sol: MilpSolution, book: PriceBook) -> Plan:
     """Turn a MILP solution into a plan: deployments, hosts, placement, bill of materials, costs."""
 
     by_id = {c.id: c for c in inp.candidates}
     lines = []
     workload_order = {w.name: w.index for w in res.workloads}
-    raw_cover: dict[str, float] = {}
+    routes = peak_routes(inp, sol)
     for cid, n in sol.replicas.items():
         c = by_id[cid]
-        raw_cover[c.workload] = raw_cover.get(c.workload, 0.0) + n * c.coverage / c.max_utilization
-    for cid, n in sol.replicas.items():
-        c = by_id[cid]
-        lines.append(DeploymentLine(c, n, 1.0 / raw_cover[c.workload] if raw_cover[c.workload] > 0 else 0.0))
+        r = routes.get(cid, {})
+        load = sum(r.get(b, 0.0) / cov for b, cov in zip(c.buckets, c.coverage_by_bucket))
+        lines.append(DeploymentLine(c, n, r, load / n if n > 0 else 0.0))
     lines.sort(key=lambda d: (workload_order[d.candidate.workload], d.candidate.id))
     host_by_id = {h.id: h for h in inp.hosts}
     static = {**sol.hosts}
@@ -195,4 +236,5 @@ def build_plan(res: Resolved, inp: MilpInput, sol: MilpSolution, book: PriceBook
     return Plan(pricing=inp.pricing, solution=sol, deployments=lines, hosts=hosts, cards=cards, placement=placed.hosts,
                 placement_cards=placed.cards,
                 bom=bom, capex_usd=capex, monthly_usd=monthly, horizon_months=res.spec.horizon_months,
-                power_kw=power_kw, periods=inp.periods, peak_hour=hour if inp.periods > 1 else None)
+                power_kw=power_kw, periods=inp.periods, peak_hour=hour if inp.periods > 1 else None,
+                workload_peak_hours=busiest_periods(inp) if inp.periods > 1 else {})

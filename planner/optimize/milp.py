@@ -6,7 +6,11 @@ Formulation (each constraint family has a stable name; the coefficients come fro
 Data
     W                 workloads; min_w their minimum replica counts
     C_w               non-dominated candidates of workload w (planner.optimize.candidates)
-    cov_c             share of w's demand one replica of c covers (capacity_qps / demand_qps)
+    B_w               length buckets of workload w (planner.serving.mix), share_w,b of its requests each
+    B_c               the buckets candidate c serves (those up to its memory tier that meet the SLO alone)
+    cov_c,b           share of w's demand one replica of c covers if it served only bucket b:
+                      max_utilization x capacity_c,b / demand_qps (capacity_c,b: the SLO capacity,
+                      planner.serving.queueing); with one bucket, cov_c
     tp_c, g(c)        GPUs per replica and GPU type of candidate c
     H                 host types (planner.money.costs): rented instances, bought servers, servers on hand;
                       slots_h GPUs each, GPU type g(h), capex_h, monthly_h, power_w_h
@@ -17,14 +21,26 @@ Data
 Variables (with T > 1, replicas, pcie_replicas and rented instances get one variable per period,
 suffixed `,hNN`; bought and owned hosts, cards and racks are the same in every period; every row
 below that mentions replicas or instances is written once per period)
-    replicas[c]       integer >= 0, <= max(min_w, ceil(1 / cov_c))  (more is never needed)
+    replicas[c]       integer >= 0, <= max(min_w, ceil(sum_{b in B_c} share_w,b / cov_c,b))  (more is never needed)
+    route[c,b]        continuous >= 0, for workloads with several buckets: the share of w's peak demand
+                      that is bucket b and is sent to c (the router's table)
     pcie_replicas[c]  integer >= 0, of them on PCIe cards (only where g(c) has both pools)
     hosts[h]          integer >= 0 (<= the count on hand for owned servers)
     cards[g]          integer >= 0, PCIe cards bought, g in G_pcie
     owned_full[g]     binary, for GPU types with servers on hand that can serve and hosts or cards to acquire
     racks             integer >= 0, 42U racks for the bought servers (buying only)
 Constraints
-    demand_coverage[w]      sum_{c in C_w} cov_c replicas[c] >= level_w,t
+    demand_coverage[w]      (one bucket) sum_{c in C_w} cov_c replicas[c] >= level_w,t
+    bucket_routing[w,b]     (several buckets) sum_{c in C_w, b in B_c} route[c,b] >= share_w,b level_w,t:
+                            every bucket's requests are sent somewhere
+    replica_load[c]         (several buckets) sum_{b in B_c} route[c,b] / cov_c,b <= replicas[c]: a replica's
+                            load is the sum over buckets of rate / capacity at that bucket (the aggregate
+                            form of Melange, Griggs et al. 2024). Approximation: a replica serving a mix
+                            is taken to share its time between the buckets in proportion to their load,
+                            so bucket b at rate r_b sees the latency it would alone at rate u x capacity_b,
+                            u = sum_b r_b / capacity_b <= 1; `verify` and the serving simulation check it.
+                            With one bucket, route[c] = cov_c replicas[c] at best, and projecting the
+                            routes out gives demand_coverage, which is what is built.
     min_replicas[w]         sum_{c in C_w} replicas[c] >= min_w
     pcie_replicas_max[c]    (g(c) has PCIe cards and hosts with their GPUs) pcie_replicas[c] <= replicas[c]:
                             of c's replicas, pcie_replicas[c] run on PCIe cards bought into servers, the
@@ -67,10 +83,7 @@ Objective
 
 from __future__ import annotations
 
-import contextlib
 import math
-import os
-import sys
 import time
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -78,6 +91,7 @@ from datetime import timedelta
 from planner.errors import SolverBug, SolverError
 from planner.money.costs import CardCost, HostType
 from planner.optimize.candidates import Candidate
+from planner.optimize.milp_parts import check_unique_names, distinct, hourly, solver_output_to_stderr
 
 SOLVERS = ("highs", "scip")
 EPS_USD_PER_REPLICA_GPU = 1e-4
@@ -85,11 +99,15 @@ TP_SIZES = (1, 2, 4, 8)
 _ZERO = 0.0
 """Start value of sums that may be empty; such rows are added with the `lb=`/`ub=`, `expr=` form,
 which takes a constant (`0.0 <= cap` written with operators would be a Python bool)."""
+ROUTE_EPS = 1e-9
+"""Routes below this share of a workload's demand are solver noise and are not reported."""
 RACK_UNITS = 42
 """Height of a full-height rack (EIA-310), in rack units."""
 
 CONSTRAINT_FAMILIES = {
-    "demand_coverage": "each workload's demand is covered by its replicas",
+    "demand_coverage": "each workload's demand is covered by its replicas (workloads of one length bucket)",
+    "bucket_routing": "each length bucket's requests are routed to deployments that serve it",
+    "replica_load": "a deployment's routed load, summed over buckets as rate / capacity, fits its replicas",
     "min_replicas": "each workload runs at least its minimum replica count",
     "pcie_replicas_max": "replicas on PCIe cards are some of the candidate's replicas",
     "tp_packing": "every TP group fits inside one host of its GPU type that comes with its GPUs",
@@ -129,6 +147,8 @@ class MilpInput:
     hour by hour while bought and owned hosts stay fixed."""
     profile: dict[str, tuple[float, ...]] = field(default_factory=dict)
     """Workload name → demand per period as a fraction of its peak (absent: the peak every period)."""
+    shares: dict[str, tuple[float, ...]] = field(default_factory=dict)
+    """Workload name → its length buckets' shares (absent or one bucket: demand_coverage rows)."""
     objective: str = "cost"
     """cost (the plan's objective), or capex | monthly | power_kw | gpus:<id>: minimise that
     quantity instead (used to tell how far a binding cap would have to move)."""
@@ -151,6 +171,9 @@ class MilpSolution:
     racks: int = 0
     replicas_by_hour: dict[str, list[int]] = field(default_factory=dict)
     """With hourly periods: candidate id → replicas in each hour."""
+    routes: dict[tuple[str, int], list[float]] = field(default_factory=dict)
+    """(candidate id, bucket index) → share of the workload's peak demand routed there, per period
+    (workloads with several length buckets; one-bucket workloads' routes follow from the replicas)."""
     hosts_by_hour: dict[str, list[int]] = field(default_factory=dict)
     """With hourly periods: rented instance id → instances in each hour."""
     n_variables: int = 0
@@ -158,13 +181,19 @@ class MilpSolution:
 
 
 def replica_upper_bound(c: Candidate, min_replicas: int) -> int:
-    """Replicas of one candidate an optimal plan never exceeds: enough to cover the demand and the
-    minimum on their own (dropping any beyond that keeps every constraint)."""
-    return max(min_replicas, math.ceil(1.0 / c.coverage - 1e-9))
+    """Replicas of one candidate an optimal plan never exceeds: enough to carry every bucket it
+    serves and the minimum on their own (dropping any beyond that keeps every constraint)."""
+    load = sum(s / cov for s, cov in zip(c.shares, c.coverage_by_bucket))
+    return max(min_replicas, math.ceil(load - 1e-9))
+
+
+def multi_bucket(inp: MilpInput, workload: str) -> bool:
+    """Whether `workload` is planned with several length buckets (route variables), not one."""
+    return len(inp.shares.get(workload, (1.0,))) > 1
 
 
 def build(inp: MilpInput):
-    """The MathOpt model and its variables: (model, replicas, hosts, cards, racks or None).
+    """The MathOpt model and its variables: (model, replicas, hosts, cards, racks or None, routes).
 
     `replicas[c]` and `hosts[h]` are lists with one entry per period. With one period (the usual
     case) each holds one variable; with hourly periods replicas and rented instances get one
@@ -199,7 +228,7 @@ def build(inp: MilpInput):
         # Acquired hosts: never more than would hold every replica that could run on the GPU.
         # Hosts on hand: up to the count owned (owned_first may need them all switched on).
         hub = h.max_count if h.max_count is not None else math.ceil(gpu_demand_ub[h.gpu] / h.slots)
-        if _hourly(h, T):
+        if hourly(h, T):
             hosts[h.id] = [model.add_integer_variable(lb=0, ub=hub, name=f"hosts[{h.id}{suffix(t)}]") for t in hours]
         else:
             hosts[h.id] = [model.add_integer_variable(lb=0, ub=hub, name=f"hosts[{h.id}]")] * T
@@ -207,11 +236,27 @@ def build(inp: MilpInput):
     cards = {g: model.add_integer_variable(lb=0, ub=gpu_demand_ub[g], name=f"cards[{g}]")
              for g in gpus if g in inp.cards}
 
+    routes: dict[tuple[str, int], list] = {}
     for w, cs in by_w.items():
+        if multi_bucket(inp, w):
+            for c in cs:
+                for b in c.buckets:
+                    routes[c.id, b] = [model.add_variable(lb=0.0, name=f"route[{c.id},b{b}{suffix(t)}]") for t in hours]
         for t in hours:
-            # A workload without candidates keeps an empty, infeasible row (0 >= 1), as the math says.
-            model.add_linear_constraint(lb=level(w, t), expr=sum((c.coverage * replicas[c.id][t] for c in cs), _ZERO),
-                                        name=f"demand_coverage[{w}{suffix(t)}]")
+            if not multi_bucket(inp, w):
+                # A workload without candidates keeps an empty, infeasible row (0 >= 1), as the math says.
+                model.add_linear_constraint(lb=level(w, t),
+                                            expr=sum((c.coverage * replicas[c.id][t] for c in cs), _ZERO),
+                                            name=f"demand_coverage[{w}{suffix(t)}]")
+            else:
+                for b, share in enumerate(inp.shares[w]):
+                    model.add_linear_constraint(
+                        lb=share * level(w, t), expr=sum((routes[c.id, b][t] for c in cs if b in c.buckets), _ZERO),
+                        name=f"bucket_routing[{w},b{b}{suffix(t)}]")
+                for c in cs:
+                    load = sum(routes[c.id, b][t] / cov for b, cov in zip(c.buckets, c.coverage_by_bucket))
+                    model.add_linear_constraint(ub=0.0, expr=load - replicas[c.id][t],
+                                                name=f"replica_load[{c.id}{suffix(t)}]")
             if inp.min_replicas[w] > 0:
                 model.add_linear_constraint(lb=inp.min_replicas[w], expr=sum((replicas[c.id][t] for c in cs), _ZERO),
                                             name=f"min_replicas[{w}{suffix(t)}]")
@@ -263,7 +308,7 @@ def build(inp: MilpInput):
         useful_owned = [h for h in owned if smallest_tp is not None and h.slots >= smallest_tp]
         if useful_owned and (acquired or g in cards):
             full = model.add_binary_variable(name=f"owned_full[{g}]")
-            acquired_vars = [v for h in acquired for v in _distinct(hosts[h.id])]
+            acquired_vars = [v for h in acquired for v in distinct(hosts[h.id])]
             big_m = sum(v.upper_bound for v in acquired_vars) + (cards[g].upper_bound if g in cards else 0)
             model.add_linear_constraint(
                 ub=0.0, expr=sum(acquired_vars, _ZERO) + (cards.get(g, _ZERO)) - big_m * full,
@@ -277,7 +322,7 @@ def build(inp: MilpInput):
         total = _ZERO
         for h in host_of.values():
             unit = getattr(h, attr)
-            if _hourly(h, T):
+            if hourly(h, T):
                 total = total + sum(unit / T * v for v in hosts[h.id])
             else:
                 total = total + unit * hosts[h.id][0]
@@ -321,7 +366,7 @@ def build(inp: MilpInput):
         model.minimize(peak + eps)
     else:
         raise ValueError(f"unknown objective {inp.objective!r}")
-    return model, replicas, hosts, cards, racks
+    return model, replicas, hosts, cards, racks, routes
 
 
 def eps_usd(inp: MilpInput, sol: MilpSolution) -> float:
@@ -335,48 +380,6 @@ def eps_usd(inp: MilpInput, sol: MilpSolution) -> float:
     return EPS_USD_PER_REPLICA_GPU * gpu_periods / inp.periods
 
 
-def _hourly(h: HostType, periods: int) -> bool:
-    """Rented instances are chosen hour by hour when there are hourly periods; the rest is static."""
-    return periods > 1 and h.kind == "instance"
-
-
-def _distinct(variables: list) -> list:
-    """The distinct variables of a per-period list (a static host repeats one variable)."""
-    out, seen = [], set()
-    for v in variables:
-        if id(v) not in seen:
-            seen.add(id(v))
-            out.append(v)
-    return out
-
-
-def _check_unique_names(model) -> None:
-    """MathOpt rejects duplicate names with an opaque StatusNotOk; say which name instead."""
-    seen: set[str] = set()
-    for name in [v.name for v in model.variables()] + [c.name for c in model.linear_constraints()]:
-        if name in seen:
-            raise SolverBug(f"internal: duplicate MILP name {name!r} (a bug in planner)")
-        seen.add(name)
-
-
-@contextlib.contextmanager
-def _solver_output_to_stderr():
-    """Route what a solver's C++ code writes to the process's stdout (file descriptor 1) to stderr
-    while it runs, so stdout carries only the report (a stray line would break `--format json`)."""
-    try:
-        sys.stdout.flush()
-        saved = os.dup(1)
-    except (OSError, ValueError):  # no real descriptor 1 (an embedding host): nothing to guard
-        yield
-        return
-    try:
-        os.dup2(2, 1)
-        yield
-    finally:
-        os.dup2(saved, 1)
-        os.close(saved)
-
-
 def solve(inp: MilpInput, solver: str = "highs", time_limit_s: float = 60.0) -> MilpSolution:
     """Build and solve; map every solver failure to SolverError (MathOpt reports some input
     errors, e.g. duplicate names, as an AttributeError on a StatusNotOk)."""
@@ -384,8 +387,8 @@ def solve(inp: MilpInput, solver: str = "highs", time_limit_s: float = 60.0) -> 
 
     if solver not in SOLVERS:
         raise SolverError(f"unknown solver {solver!r}; expected one of {', '.join(SOLVERS)}")
-    model, replicas, hosts, cards, racks = build(inp)
-    _check_unique_names(model)
+    model, replicas, hosts, cards, racks, routes = build(inp)
+    check_unique_names(model)
     n_vars = sum(1 for _ in model.variables())
     n_cons = sum(1 for _ in model.linear_constraints())
     solver_type = {"highs": mathopt.SolverType.HIGHS, "scip": mathopt.SolverType.GSCIP}[solver]
@@ -394,7 +397,7 @@ def solve(inp: MilpInput, solver: str = "highs", time_limit_s: float = 60.0) -> 
     )
     start = time.perf_counter()
     try:
-        with _solver_output_to_stderr():
+        with solver_output_to_stderr():
             result = mathopt.solve(model, solver_type, params=params)
     except Exception as exc:  # an error status surfaces as AttributeError: 'StatusNotOk' ... in ortools 9.15
         raise SolverBug(f"internal: {solver} refused the fleet model MathOpt was given ({type(exc).__name__}: "
@@ -418,7 +421,7 @@ def solve(inp: MilpInput, solver: str = "highs", time_limit_s: float = 60.0) -> 
         return round(values[v])
 
     by_hour = {k: [val(v) for v in vs] for k, vs in replicas.items()}
-    hourly_ids = {h.id for h in inp.hosts if _hourly(h, inp.periods)}
+    hourly_ids = {h.id for h in inp.hosts if hourly(h, inp.periods)}
     hourly_hosts = {k: [val(v) for v in vs] for k, vs in hosts.items() if k in hourly_ids}
     static_hosts = {k: val(vs[0]) for k, vs in hosts.items() if k not in hourly_hosts}
     return MilpSolution(
@@ -428,6 +431,8 @@ def solve(inp: MilpInput, solver: str = "highs", time_limit_s: float = 60.0) -> 
         cards={k: val(v) for k, v in cards.items() if val(v) > 0},
         racks=val(racks) if racks is not None else 0,
         replicas_by_hour={k: v for k, v in by_hour.items() if max(v) > 0} if inp.periods > 1 else {},
+        routes={k: [max(values[v], 0.0) for v in vs] for k, vs in routes.items()
+                if any(values[v] > ROUTE_EPS for v in vs)},
         hosts_by_hour={k: v for k, v in hourly_hosts.items() if max(v) > 0},
         n_variables=n_vars, n_constraints=n_cons,
     )

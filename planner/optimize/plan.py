@@ -20,16 +20,29 @@ OBJECTIVE_PRICINGS = {"rent": ("rent",), "buy": ("buy",), "compare": ("rent", "b
 
 @dataclass(frozen=True)
 class DeploymentLine:
-    """Replicas of one candidate in a plan."""
+    """Replicas of one candidate in a plan, and the requests routed to them at the workload's peak."""
 
     candidate: Candidate
     replicas: int
-    utilization: float
-    """Share of the replicas' raw capacity the workload's demand uses."""
+    routes: dict[int, float]
+    """Bucket index → share of the workload's peak demand sent to this deployment."""
+    capacity_used: float
+    """Share of the replicas' planned capacity (at max_utilization) the routed demand takes:
+    sum_b route_b / coverage_b / replicas."""
+
+    @property
+    def utilization(self) -> float:
+        """Share of the replicas' SLO capacity (before the max_utilization headroom) the demand takes."""
+        return self.capacity_used * self.candidate.max_utilization
 
     @property
     def capacity_qps(self) -> float:
         return self.replicas * self.candidate.capacity_qps
+
+    @property
+    def demand_qps(self) -> float:
+        """Requests/s routed to these replicas at the workload's peak."""
+        return sum(self.routes.values()) * self.candidate.demand_qps
 
 
 @dataclass
@@ -54,6 +67,14 @@ class Plan:
     """1, or 24 when rented instances scale hour by hour with the traffic profile."""
     peak_hour: int | None = None
     """With hourly periods: the hour the placement shows (the most replica-GPUs in use)."""
+    workload_peak_hours: dict[str, int] = field(default_factory=dict)
+    """With hourly periods: workload → its busiest hour (where routes, predictions and the simulation are taken)."""
+    predicted: dict[str, dict] = field(default_factory=dict)
+    """Online workload → its SLO and the queueing model's p50/p90/p99 at the plan's load (`serving_check.predict`)."""
+    line_latencies: dict[str, tuple[float, float, float]] = field(default_factory=dict)
+    """Candidate id → (TTFT, TPOT, E2E) seconds at its SLO percentile at the routed load, worst routed bucket."""
+    simulation: object | None = None
+    """`serving_check.SimulationCheck` when the plan was simulated (`--simulate`, `planner simulate`)."""
 
     @property
     def total_usd(self) -> float:

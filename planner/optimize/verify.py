@@ -1,22 +1,29 @@
 """Check a solved plan against the formulas, not against the solver.
 
-Every deployment is re-evaluated from the catalogue with `estimate` (memory fit at its batch cap,
-loaded TTFT and TPOT, throughput); demand coverage, minimum replicas, the placement of every TP
-group inside one host, the caps and the cost are recomputed from the plan's own lines. Any
+Every deployment is re-evaluated from the catalogue (memory fit of its batch cap at its memory
+tier; each routed bucket's SLO capacity and its SLO-percentile TTFT, TPOT and E2E at the load the
+plan routes to it, from `serving.queueing`); demand coverage or bucket routing and replica load,
+minimum replicas, the placement of every TP group inside one host, the caps and the cost are
+recomputed from the plan's own lines. The serving simulation (`serving.simulate`, `--simulate`)
+checks the queueing approximation itself. Any
 violation is a bug in the planner: `VerificationError` (exit 1) lists them all.
 """
 
 from __future__ import annotations
 
-from planner import perf
+import numpy as np
+
 from planner.catalog.price_rows import PriceBook
 from planner.catalog.resolve import Resolved
 from planner.errors import EXIT_BUG, PlannerError
-from planner.optimize.milp import EPS_USD_PER_REPLICA_GPU, MilpInput
+from planner.optimize.candidates import chunk_tokens_for
+from planner.optimize.milp import EPS_USD_PER_REPLICA_GPU, MilpInput, multi_bucket
 from planner.optimize.placement import place
 from planner.optimize.plan import hosts_at_hour, lines_at_hour
-from planner.perf.estimate import Deployment, max_batch, memory_breakdown, timings
+from planner.perf.estimate import Deployment, max_batch, memory_breakdown
+from planner.serving import queueing
 from planner.serving.demand import demand_qps
+from planner.serving.mix import LengthMix
 from planner.units import GIB
 
 REL_TOL = 1e-6
@@ -35,35 +42,58 @@ class VerificationError(PlannerError):
         return ["the plan failed verification (a bug in planner; please report it):", *self.violations]
 
 
-def verify_plan(res: Resolved, inp: MilpInput, plan, book: PriceBook) -> None:
+def verify_plan(res: Resolved, inp: MilpInput, plan, book: PriceBook, mixes: dict[str, LengthMix]) -> None:
     """Raise VerificationError listing every violated condition of `plan`."""
     bad: list[str] = []
     cat = res.catalog
     spec = res.spec
     workloads = {w.name: w for w in res.workloads}
-    share: dict[str, float] = {}
+    cover: dict[tuple[str, int], float] = {}
     for line in plan.deployments:
         c = line.candidate
         w = workloads[c.workload]
+        mix = mixes[w.name]
         d = Deployment(model=w.model, gpu=cat.gpus.rows[c.gpu], precision=cat.precisions.rows[c.precision],
                        kv_precision=cat.precisions.rows[c.kv_precision], tp=c.tp,
                        mem_utilization=spec.planning.mem_utilization, max_num_seqs=spec.planning.max_num_seqs)
-        n_in, n_out = w.spec.input_tokens, w.spec.output_tokens
-        if c.batch > max_batch(d, n_in + n_out):
-            mem = memory_breakdown(d, c.batch, n_in + n_out)
-            bad.append(f"{c.id}: batch {c.batch} needs {mem.total / GIB:.2f} GiB per GPU, "
-                       f"has {mem.capacity / GIB:.2f} GiB")
         eff = cat.efficiency_for(d.gpu)
-        step, pre, tpot, rate = timings(d, eff, c.batch, n_in, n_out)
-        ttft = perf.loaded_ttft_s(pre.total_s, step.total_s)
+        if c.batch > max_batch(d, c.context_tokens):
+            mem = memory_breakdown(d, c.batch, c.context_tokens)
+            bad.append(f"{c.id}: batch {c.batch} of {c.context_tokens}-token contexts needs {mem.total / GIB:.2f} "
+                       f"GiB per GPU, has {mem.capacity / GIB:.2f} GiB")
         slo = w.spec.slo
+        pct = slo.percentile / 100.0 if slo is not None else 0.5
+        chunk = chunk_tokens_for(d.gpu, spec.planning.max_num_batched_tokens)
+        planned: list[tuple[float, object]] = []
+        for b in c.buckets:
+            bk = mix.buckets[b]
+            if bk.max_context_tokens > c.context_tokens:
+                bad.append(f"{c.id}: serves bucket {b} of {bk.max_context_tokens}-token contexts, above its "
+                           f"{c.context_tokens}-token memory tier")
+            t = queueing.bucket_times(d, eff, bk.input_tokens, bk.output_tokens, c.batch, chunk)
+            if slo is not None:
+                rate = queueing.capacity_qps(t, pct, slo.ttft_ms / 1e3, slo.tpot_ms / 1e3,
+                                             slo.e2e_ms / 1e3 if slo.e2e_ms is not None else None)
+            else:
+                rate = queueing.saturation_qps(t)
+            planned.append((w.max_utilization * rate, t))
         if slo is not None:
-            if ttft > slo.ttft_ms / 1e3 * (1 + REL_TOL):
-                bad.append(f"{c.id}: TTFT {ttft * 1e3:.1f} ms > SLO {slo.ttft_ms:g} ms")
-            if tpot > slo.tpot_ms / 1e3 * (1 + REL_TOL):
-                bad.append(f"{c.id}: TPOT {tpot * 1e3:.2f} ms > SLO {slo.tpot_ms:g} ms")
-        capacity = w.max_utilization * rate / n_out
-        share[c.id] = capacity / demand_qps(w, ttft + (n_out - 1) * tpot)
+            # The SLO percentile at the load the plan routes here: each bucket as if alone at the
+            # same share of its capacity (the MILP's aggregate form).
+            for b, (cap_b, t) in zip(c.buckets, planned):
+                if b not in line.routes:
+                    continue
+                lat = queueing.quantiles(t, np.array([min(line.capacity_used, 1.0) * cap_b]), pct)
+                for name, got, limit in (("TTFT", lat.ttft_s[0], slo.ttft_ms), ("TPOT", lat.tpot_s[0], slo.tpot_ms),
+                                         ("E2E", lat.e2e_s[0], slo.e2e_ms)):
+                    if limit is not None and not got <= limit / 1e3 * (1 + REL_TOL):
+                        bad.append(f"{c.id}: bucket {b} p{slo.percentile} {name} {got * 1e3:.1f} ms > SLO {limit:g} ms")
+        shares = [mix.buckets[b].share for b in c.buckets]
+        response = sum(s / sum(shares) * float(queueing.means(t, np.array([q])).e2e_s[0])
+                       for s, (q, t) in zip(shares, planned))
+        dem = demand_qps(w, response)
+        for b, (cap_b, _) in zip(c.buckets, planned):
+            cover[c.id, b] = cap_b / dem
 
     sol = plan.solution
     for hour in range(plan.periods):
@@ -72,10 +102,23 @@ def verify_plan(res: Resolved, inp: MilpInput, plan, book: PriceBook) -> None:
         hosts = hosts_at_hour(plan.hosts, sol, hour)
         for name, w in workloads.items():
             level = inp.profile.get(name, (1.0,) * plan.periods)[hour]
-            covered = sum(d.replicas * share[d.candidate.id] for d in lines if d.candidate.workload == name)
-            count = sum(d.replicas for d in lines if d.candidate.workload == name)
-            if covered < level * (1.0 - REL_TOL):
-                bad.append(f"workload {name}: replicas cover {covered:.4f} of its peak demand{at} (needs {level:g})")
+            mine = [d for d in lines if d.candidate.workload == name]
+            count = sum(d.replicas for d in mine)
+            if not multi_bucket(inp, name):
+                covered = sum(d.replicas * cover[d.candidate.id, d.candidate.buckets[0]] for d in mine)
+                if covered < level * (1.0 - REL_TOL):
+                    bad.append(f"workload {name}: replicas cover {covered:.4f} of its peak demand{at} (needs {level:g})")
+            else:
+                for b, bucket_share in enumerate(inp.shares[name]):
+                    routed = sum(sol.routes.get((d.candidate.id, b), [0.0] * plan.periods)[hour] for d in mine)
+                    if routed < bucket_share * level * (1.0 - REL_TOL) - 1e-9:
+                        bad.append(f"workload {name}: bucket {b} routes {routed:.4f} of the peak demand{at} "
+                                   f"(needs {bucket_share * level:.4f})")
+                for d in mine:
+                    load = sum(sol.routes.get((d.candidate.id, b), [0.0] * plan.periods)[hour] / cover[d.candidate.id, b]
+                               for b in d.candidate.buckets)
+                    if load > d.replicas * (1.0 + REL_TOL) + 1e-9:
+                        bad.append(f"{d.candidate.id}: routed load {load:.4f} replicas > {d.replicas} replicas{at}")
             if count < w.spec.min_replicas:
                 bad.append(f"workload {name}: {count} replicas{at} < min_replicas {w.spec.min_replicas}")
         placed = place(lines, hosts, plan.cards)

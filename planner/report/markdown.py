@@ -19,7 +19,11 @@ from planner.report.records import (
     DEPLOY_CAPTION,
     DEPLOY_TABLE,
     bom_records,
-    deployment_records,
+    PROMISE_CAPTION,
+    PROMISE_TABLE,
+    deployment_rows,
+    promise_rows,
+    simulation_lines,
     plan_title,
     price_dates,
     solver_line,
@@ -32,8 +36,15 @@ def outcome_markdown(out: Outcome, timings: bool, today: dt.date) -> str:
     lines = [f"# {spec.name}", "", spec.description.strip(), "", f"Objective: {spec.objective}.", ""]
     for p in out.plans:
         lines += [f"## {plan_title(p)}", "", "### Deployments", ""]
-        lines += _md_table(DEPLOY_TABLE, [{**r, "capacity_used": f"{r['capacity_used']:.0%}"} for r in deployment_records(p)])
+        lines += _md_table(DEPLOY_TABLE, deployment_rows(p))
         lines += ["", _sentence(DEPLOY_CAPTION)]
+        promise = promise_rows(out, p)
+        if promise:
+            lines += ["", f"SLO percentiles ({p.pricing}):", ""] + _md_table(PROMISE_TABLE, promise)
+            lines += ["", _sentence(PROMISE_CAPTION)]
+        sim = simulation_lines(p)
+        if sim:
+            lines += [""] + sim
         lines += ["", "### Bill of materials", ""]
         lines += _md_table(BOM_TABLE, bom_records(p))
         lines += ["", (f"Capex {usd(p.capex_usd)}; monthly {usd(p.monthly_usd)}; {p.horizon_months}-month total "

@@ -16,6 +16,7 @@ from planner.catalog.precisions import Precision
 from planner.money.compare import depreciation_usd_per_month
 from planner.optimize.candidates import CandidateSet, reason_counts
 from planner.optimize.plan import Outcome, Plan
+from planner.optimize.serving_check import SIM_TOLERANCE
 from planner.perf.estimate import Estimate
 from planner.report.comparison import add_comparison
 from planner.text import usd
@@ -141,9 +142,10 @@ STALE_AFTER_DAYS = 183
 
 
 DEPLOYMENT_COLUMNS = (
-    "pricing", "workload", "model", "gpu", "precision", "kv_precision", "tp", "replicas", "batch_cap", "ttft_ms",
-    "tpot_ms", "capacity_qps", "capacity_qps_per_replica", "demand_qps", "output_tokens_per_s_per_replica",
-    "utilization", "capacity_used", "mem_gib_per_gpu", "mem_capacity_gib_per_gpu", "bottleneck", "candidate",
+    "pricing", "workload", "model", "gpu", "precision", "kv_precision", "tp", "replicas", "batch_cap",
+    "context_tokens", "buckets", "latency_percentile", "ttft_ms", "tpot_ms", "e2e_ms", "capacity_qps",
+    "capacity_qps_per_replica", "demand_qps", "output_tokens_per_s_per_replica", "utilization", "capacity_used",
+    "mem_gib_per_gpu", "mem_capacity_gib_per_gpu", "chunk_tokens", "bottleneck", "candidate",
 )
 
 
@@ -151,22 +153,64 @@ BOM_COLUMNS = ("pricing", "item", "category", "quantity", "unit", "unit_usd", "t
 
 
 def deployment_records(plan: Plan) -> list[dict]:
+    """One record per deployment line. Latencies are at the workload's SLO percentile (50 for batch
+    jobs) at the load the plan routes to the line, worst routed bucket; `buckets` lists the length
+    buckets routed to it."""
     out = []
     for d in plan.deployments:
         c = d.candidate
+        lat = plan.line_latencies.get(c.id, (c.ttft_s, c.tpot_s, c.e2e_s))
         out.append({
             "pricing": plan.pricing, "workload": c.workload, "model": c.model, "gpu": c.gpu, "precision": c.precision,
             "kv_precision": c.kv_precision, "tp": c.tp, "replicas": d.replicas, "batch_cap": c.batch,
-            "ttft_ms": c.ttft_s * 1e3, "tpot_ms": c.tpot_s * 1e3, "capacity_qps": d.capacity_qps,
-            "capacity_qps_per_replica": c.capacity_qps, "demand_qps": c.demand_qps,
+            "context_tokens": c.context_tokens, "buckets": sorted(d.routes), "latency_percentile": c.percentile,
+            "ttft_ms": lat[0] * 1e3, "tpot_ms": lat[1] * 1e3, "e2e_ms": lat[2] * 1e3, "capacity_qps": d.capacity_qps,
+            "capacity_qps_per_replica": c.capacity_qps, "demand_qps": d.demand_qps,
             "output_tokens_per_s_per_replica": c.output_tokens_per_s, "utilization": d.utilization,
-            "capacity_used": d.utilization / c.max_utilization,
+            "capacity_used": d.capacity_used,
             "mem_gib_per_gpu": c.mem_used_bytes / GIB, "mem_capacity_gib_per_gpu": c.mem_capacity_bytes / GIB,
-            "bottleneck": c.bottleneck, "candidate": c.id,
+            "chunk_tokens": c.chunk_tokens, "bottleneck": c.bottleneck, "candidate": c.id,
         })
         if plan.periods > 1:
             out[-1]["replicas_by_hour"] = plan.solution.replicas_by_hour.get(c.id, [d.replicas] * plan.periods)
     return out
+
+
+def workload_records(out: Outcome, plan: Plan) -> list[dict]:
+    """The plan's promise per workload: its SLO, the predicted (and, when simulated, the simulated)
+    percentiles, and the routing table a length-aware router needs."""
+    sim = plan.simulation
+    rows = []
+    for w in out.resolved.workloads:
+        mix = out.candidates.mixes[w.name]
+        pred = plan.predicted.get(w.name)
+        routing = []
+        for d in plan.deployments:
+            if d.candidate.workload != w.name:
+                continue
+            for b, share in sorted(d.routes.items()):
+                bk = mix.buckets[b]
+                routing.append({"bucket": {"index": b, "input_tokens": bk.input_tokens, "output_tokens": bk.output_tokens,
+                                           "share": bk.share},
+                                "deployment": d.candidate.id, "share_of_bucket": share / bk.share})
+        routing.sort(key=lambda r: (r["bucket"]["index"], r["deployment"]))
+        record = {"name": w.name, "lengths": mix.source, "arrival_cv": mix.arrival_cv,
+                  "slo": pred["slo"] if pred else None, "predicted": pred["predicted"] if pred else None}
+        if sim is not None and w.name in sim.workloads:
+            r = sim.workloads[w.name]
+            record["simulated"] = {"ttft_ms": r.ttft_ms, "tpot_ms": r.tpot_ms, "e2e_ms": r.e2e_ms,
+                                   "attainment": r.attainment, "requests": r.requests, "peak_queue": r.peak_queue,
+                                   "rejected": r.rejected}
+        record["routing"] = routing
+        rows.append(record)
+    return rows
+
+
+def simulation_record(plan: Plan) -> dict | None:
+    sim = plan.simulation
+    if sim is None:
+        return None
+    return {"duration_s": sim.duration_s, "seed": sim.seed, "tolerance": SIM_TOLERANCE, "misses": sim.misses}
 
 
 def bom_records(plan: Plan) -> list[dict]:
@@ -214,6 +258,8 @@ def outcome_record(out: Outcome, timings: bool, today: dt.date) -> dict:
             "pricing": p.pricing,
             "status": s.status,
             "deployments": deployment_records(p),
+            "workloads": workload_records(out, p),
+            **({"simulation": simulation_record(p)} if p.simulation is not None else {}),
             "hosts": [{"host": h.id, "kind": h.kind, "gpu": h.gpu, "gpus_per_host": h.slots, "count": n,
                        "label": h.label, "unit_capex_usd": h.capex_usd, "unit_monthly_usd": h.monthly_usd,
                        "source": h.source, "as_of": h.as_of,
@@ -271,21 +317,68 @@ def solver_line(p: Plan, timings: bool) -> str:
 
 
 DEPLOY_TABLE = (("workload", "workload"), ("model", "model"), ("gpu", "GPU"), ("precision", "prec"), ("tp", "TP"),
-                ("replicas", "replicas"), ("batch_cap", "batch"), ("ttft_ms", "TTFT ms"), ("tpot_ms", "TPOT ms"),
+                ("replicas", "replicas"), ("batch_cap", "batch"), ("buckets", "buckets"), ("latency_percentile", "pct"),
+                ("ttft_ms", "TTFT ms"), ("tpot_ms", "TPOT ms"),
                 ("output_tokens_per_s_per_replica", "tok/s each"), ("capacity_qps", "cap. QPS"),
                 ("demand_qps", "demand QPS"), ("capacity_used", "cap. used"),
                 ("mem_gib_per_gpu", "GiB/GPU"), ("bottleneck", "bottleneck"))
 
 
-DEPLOY_CAPTION = ("cap. QPS: requests/s the replicas take at max_utilization (the headroom kept free); "
-                  "cap. used: the share of the workload's planned capacity its demand takes")
+DEPLOY_CAPTION = ("TTFT, TPOT: at the SLO percentile (pct) at the load routed here, queueing included; "
+                  "cap. QPS: requests/s the replicas take at max_utilization of their SLO capacity; "
+                  "cap. used: the share of that capacity the routed demand takes")
+PROMISE_TABLE = (("workload", "workload"), ("pct", "SLO pct"), ("what", "latency"), ("slo", "SLO ms"),
+                 ("p50", "p50"), ("p90", "p90"), ("p99", "p99"), ("attained", "met by"))
+PROMISE_CAPTION = ("predicted: the queueing model at the routed load, all length buckets; simulated: the serving "
+                   "simulation; met by: share of simulated requests within the SLO")
+
+
+def deployment_rows(plan: Plan) -> list[dict]:
+    """Deployment records laid out for a table: buckets as a list, the percentile as pNN, shares as %."""
+    return [{**r, "capacity_used": f"{r['capacity_used']:.0%}", "latency_percentile": f"p{r['latency_percentile']}",
+             "buckets": ",".join(str(b) for b in r["buckets"]) or "-"} for r in deployment_records(plan)]
+
+
+def promise_rows(out: Outcome, plan: Plan) -> list[dict]:
+    """Per online workload and latency: the SLO, predicted p50/p90/p99 and, when simulated, the simulated ones."""
+    rows = []
+    for w in workload_records(out, plan):
+        if w["slo"] is None:
+            continue
+        slo = w["slo"]
+        for what in ("ttft_ms", "tpot_ms", "e2e_ms"):
+            limit = slo.get(what)
+            kinds = [("predicted", w["predicted"])] + ([("simulated", w["simulated"])] if "simulated" in w else [])
+            for kind, figures in kinds:
+                f = figures[what]
+                met = w["simulated"]["attainment"].get(what[:-3]) if kind == "simulated" else None
+                rows.append({"workload": w["name"], "pct": f"p{slo['percentile']}", "what": f"{what[:-3].upper()} {kind}",
+                             "slo": f"{limit:,.0f}" if limit is not None else "-",
+                             **{k: (f"{v:,.1f}" if v is not None else "-") for k, v in f.items()},
+                             "attained": f"{met:.1%}" if met is not None else ""})
+    return rows
+
+
+def simulation_lines(plan: Plan) -> list[str]:
+    """The simulation's verdict in words (nothing when the plan was not simulated)."""
+    sim = plan.simulation
+    if sim is None:
+        return []
+    head = (f"simulation ({plan.pricing}): {sim.duration_s:g} s of peak traffic, seed {sim.seed}, every replica; "
+            f"tolerance {SIM_TOLERANCE:.0%} over the SLO")
+    if not sim.misses:
+        return [head + ": every workload meets its SLO percentile"]
+    return [head + ":", *(f"warning: {m}" for m in sim.misses)]
+
+
 BOM_TABLE = (("item", "item"), ("quantity", "qty"), ("unit_usd", "unit $"), ("total_usd", "total $"),
              ("cost_kind", "kind"), ("as_of", "as of"), ("source", "source"))
 
 
 CANDIDATE_COLUMNS = (
     "workload", "status", "gpu", "precision", "tp", "batch_cap", "ttft_ms", "tpot_ms", "capacity_qps", "demand_qps",
-    "coverage", "coverage_per_gpu", "mem_gib_per_gpu", "bottleneck", "reason", "detail", "id",
+    "coverage", "coverage_per_gpu", "buckets", "context_tokens", "mem_gib_per_gpu", "bottleneck", "reason", "detail",
+    "id",
 )
 
 
@@ -296,7 +389,8 @@ def candidate_records(cs: CandidateSet, include_rejected: bool = True) -> list[d
             "workload": c.workload, "status": "dominated" if c.dominated_by else "kept", "gpu": c.gpu,
             "precision": c.precision, "tp": c.tp, "batch_cap": c.batch, "ttft_ms": c.ttft_s * 1e3,
             "tpot_ms": c.tpot_s * 1e3, "capacity_qps": c.capacity_qps, "demand_qps": c.demand_qps,
-            "coverage": c.coverage, "coverage_per_gpu": c.coverage_per_gpu,
+            "coverage": c.coverage, "coverage_per_gpu": c.coverage_per_gpu, "buckets": list(c.buckets),
+            "context_tokens": c.context_tokens,
             "mem_gib_per_gpu": c.mem_used_bytes / GIB, "bottleneck": c.bottleneck, "reason": None,
             "detail": f"dominated by {c.dominated_by}" if c.dominated_by else None, "id": c.id,
         })

@@ -27,7 +27,11 @@ from planner.report.records import (
     DEPLOY_TABLE,
     bom_records,
     candidate_summary,
-    deployment_records,
+    PROMISE_CAPTION,
+    PROMISE_TABLE,
+    deployment_rows,
+    promise_rows,
+    simulation_lines,
     estimate_record,
     plan_title,
     price_dates,
@@ -96,8 +100,13 @@ def print_outcome(out: Outcome, timings: bool, today: dt.date, width: int = 160)
     con.print(f"[bold]{spec.name}[/bold]: objective {spec.objective}, {count_of(len(spec.workloads), 'workload')}")
     for p in out.plans:
         con.print()
-        rows = [{**r, "capacity_used": f"{r['capacity_used']:.0%}"} for r in deployment_records(p)]
+        rows = deployment_rows(p)
         con.print(render_table(plan_title(p), DEPLOY_TABLE, rows, DEPLOY_CAPTION))
+        promise = promise_rows(out, p)
+        if promise:
+            con.print(render_table(f"SLO percentiles ({p.pricing})", PROMISE_TABLE, promise, PROMISE_CAPTION))
+        for line in simulation_lines(p):
+            con.print(line)
         bom = [{**r, "source": short(r["source"])} for r in bom_records(p)]
         con.print(render_table(f"Bill of materials ({p.pricing})", BOM_TABLE, bom,
                                "full sources: --format json or --out DIR (bom.csv)"))

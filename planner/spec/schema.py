@@ -30,6 +30,7 @@ from pydantic import (
 )
 
 from planner.names import normalise_name
+from planner.spec.rules import MAX_BUCKETS, MIN_PROFILE_LEVEL, get_value, length_rules, profile_rules
 from planner.spec.values import (
     DAY_S,
     MAX_GPUS,
@@ -52,16 +53,8 @@ from planner.spec.values import (
     Utilization,
     rule_error,
 )
-from planner.units import HOURS_PER_DAY
 
 __all__ = ["RULE_ERROR", "TP_DEGREES", "ProblemSpec", "Workload", "rule_error"]
-
-def _get(obj: Any, key: str) -> Any:
-    """`obj[key]` for raw mappings, `obj.key` for models already built; None when absent."""
-    if isinstance(obj, Mapping):
-        return obj.get(key)
-    return getattr(obj, key, None)
-
 
 def _duplicates(items: Any, key: str | None = None) -> list[tuple[int, int, Any]]:
     """(index, index of first occurrence, value) of each repeated item (names compared normalised)."""
@@ -70,7 +63,7 @@ def _duplicates(items: Any, key: str | None = None) -> list[tuple[int, int, Any]
     seen: dict[Any, int] = {}
     out = []
     for i, item in enumerate(items):
-        value = _get(item, key) if key else item
+        value = get_value(item, key) if key else item
         norm = normalise_name(value) if isinstance(value, str) else value
         if isinstance(norm, bool) or not isinstance(norm, (str, int)):
             continue
@@ -167,14 +160,16 @@ class RentOptions(StrictModel):
 class Planning(StrictModel):
     """Knobs of the search and of the serving engine being modelled."""
 
-    max_utilization: Utilization = 0.8
-    """Fraction of a replica's capacity the demand may use; the rest is headroom."""
+    max_utilization: Utilization = 0.9
+    """Fraction of a replica's SLO capacity (the request rate at which the SLO percentile is met, queueing included) the demand may use; the rest is headroom against the performance model's error and forecast error."""
     tp_degrees: list[TpDegree] = Field(default=list(TP_DEGREES), min_length=1)
     """Tensor-parallel degrees (GPUs per replica) to consider, each 1, 2, 4 or 8, no repeats."""
     mem_utilization: Utilization = 0.9
     """Fraction of GPU memory the engine may use (vLLM's `gpu_memory_utilization`)."""
     max_num_seqs: Annotated[int, Ge(1), Le(1_000_000)] = 256
     """Engine cap on sequences served at once per replica (vLLM's `max_num_seqs`), count."""
+    max_num_batched_tokens: Annotated[int, Ge(64), Le(1_000_000)] | None = None
+    """Engine token budget of one iteration with chunked prefill (vLLM's `max_num_batched_tokens`), tokens; null = vLLM's default: 8192 on GPUs with 70 GiB or more, else 2048."""
 
     @classmethod
     def rules(cls, data: Mapping[str, Any]) -> list[tuple[Loc, str, str | None]]:
@@ -186,26 +181,15 @@ class Planning(StrictModel):
 
 
 
-def _profile_rules(profile: Any) -> list[tuple[Loc, str, str | None]]:
-    """`traffic.profile` holds one value per hour, not all of them zero (values are checked by type)."""
-    if not isinstance(profile, (list, tuple)):
-        return []
-    if len(profile) != HOURS_PER_DAY:
-        return [(("profile",), f"must have exactly {HOURS_PER_DAY} values, one per hour (got {len(profile)})",
-                 "24 multipliers of the peak, hour 0 = 00:00-01:00")]
-    numbers = [v for v in profile if isinstance(v, (int, float)) and not isinstance(v, bool)]
-    if len(numbers) == len(profile) and not any(v > 0 for v in numbers):
-        return [(("profile",), "every hour is 0: no demand at all", "at least one value > 0")]
-    # A sliver of the peak is below the solver's feasibility tolerance (1e-6 of a replica's share):
-    # the solver may serve it with no replica, and the plan would not cover the hour.
-    return [(("profile", i), f"must be 0 (an idle hour) or at least {MIN_PROFILE_LEVEL:g} of the peak (got {v:g})",
-             f"0, or a value in [{MIN_PROFILE_LEVEL:g}, 1]")
-            for i, v in enumerate(profile)
-            if isinstance(v, (int, float)) and not isinstance(v, bool) and 0 < v < MIN_PROFILE_LEVEL]
+class LengthBucket(StrictModel):
+    """Requests of one length: a bucket of a workload's request-length mix."""
 
-
-MIN_PROFILE_LEVEL = 0.001
-"""The smallest non-zero hour of a traffic profile: a thousandth of the peak."""
+    input_tokens: Tokens
+    """Prompt length, tokens per request."""
+    output_tokens: Tokens
+    """Answer length, tokens per request."""
+    share: Annotated[float, Ge(0.0001), Le(1)]
+    """Fraction of the workload's requests of this length, in [0.0001, 1]."""
 
 
 class Traffic(StrictModel):
@@ -217,16 +201,24 @@ class Traffic(StrictModel):
     """Seconds a user waits between getting an answer and sending the next request (with concurrent_users); 0 (the default) = each user sends the next request as soon as the answer arrives, the most load those users can make."""
     peak_qps: Qps | None = None
     """Peak request rate, requests per second (instead of concurrent_users)."""
-    input_tokens: Tokens
-    """Mean prompt length, tokens per request."""
-    output_tokens: Tokens
-    """Mean answer length, tokens per request."""
+    input_tokens: Tokens | None = None
+    """Prompt length, tokens per request (one length for every request; or give `lengths` or `trace`)."""
+    output_tokens: Tokens | None = None
+    """Answer length, tokens per request (with `input_tokens`)."""
+    lengths: list[LengthBucket] | None = Field(default=None, min_length=1, max_length=MAX_BUCKETS)
+    """Request-length mix instead of one length: buckets of {input_tokens, output_tokens, share}, shares summing to 1."""
+    trace: str | None = None
+    """CSV of requests (input_tokens,output_tokens[,arrival_s], or ContextTokens,GeneratedTokens,TIMESTAMP), relative to the YAML file: summarised into at most `trace_buckets` length buckets (log-spaced 2-D bins) and, when it has arrival times, their burstiness."""
+    trace_buckets: Annotated[int, Ge(1), Le(MAX_BUCKETS)] = 8
+    """Most length buckets a `trace` is summarised into, count."""
+    arrival_cv: Annotated[float, Ge(0.1), Le(10)] | None = None
+    """Burstiness: coefficient of variation of the times between arrivals (1 = Poisson); null = the trace's own, else 1."""
     profile: list[UnitInterval] | None = None
     """Hourly demand as multipliers of the peak: exactly 24 numbers, each 0 or in [0.001, 1], at least one > 0, hour 0 = 00:00-01:00 local time; null = flat at the peak all day."""
 
     @classmethod
     def rules(cls, data: Mapping[str, Any]) -> list[tuple[Loc, str, str | None]]:
-        out = _profile_rules(data.get("profile"))
+        out = profile_rules(data.get("profile")) + length_rules(data)
         users, qps = data.get("concurrent_users") is not None, data.get("peak_qps") is not None
         think = data.get("think_time_s") not in (None, 0)  # 0, the default, is what a dumped spec holds
         if users and qps:
@@ -239,12 +231,16 @@ class Traffic(StrictModel):
 
 
 class Slo(StrictModel):
-    """Latency targets of an online workload, met by the planner's predicted latencies under load."""
+    """Latency targets of an online workload: limits on a percentile of requests, queueing included."""
 
     ttft_ms: LatencyMs
-    """Time to first token must not exceed this, milliseconds."""
+    """Time to first token must not exceed this at the SLO percentile, milliseconds (queueing included)."""
     tpot_ms: LatencyMs
-    """Time per output token after the first must not exceed this, milliseconds."""
+    """Time per output token after the first must not exceed this at the SLO percentile, milliseconds."""
+    e2e_ms: LatencyMs | None = None
+    """Whole response (first to last token, queueing included) must not exceed this at the SLO percentile, milliseconds; null = no limit."""
+    percentile: Literal[50, 90, 95, 99] = 90
+    """Which percentile of requests the limits hold for: 50, 90, 95 or 99 (90 = nine requests in ten)."""
 
 
 class BatchJob(StrictModel):
@@ -252,25 +248,32 @@ class BatchJob(StrictModel):
 
     requests: Annotated[int, Ge(1), Le(10**10)]
     """Requests to process, count."""
-    input_tokens: Tokens
-    """Mean prompt length, tokens per request."""
-    output_tokens: Tokens
-    """Mean answer length, tokens per request."""
+    input_tokens: Tokens | None = None
+    """Prompt length, tokens per request (one length for every request; or give `lengths` or `trace`)."""
+    output_tokens: Tokens | None = None
+    """Answer length, tokens per request (with `input_tokens`)."""
+    lengths: list[LengthBucket] | None = Field(default=None, min_length=1, max_length=MAX_BUCKETS)
+    """Request-length mix instead of one length: buckets of {input_tokens, output_tokens, share}, shares summing to 1."""
+    trace: str | None = None
+    """CSV of the job's requests (as `traffic.trace`; arrival times are ignored), relative to the YAML file."""
+    trace_buckets: Annotated[int, Ge(1), Le(MAX_BUCKETS)] = 8
+    """Most length buckets a `trace` is summarised into, count."""
     deadline_hours: Annotated[float, Ge(0.01), Le(8_760)]
     """All requests must be done within this many hours; requests / deadline must be at most 1,000,000 requests/s, like `peak_qps`."""
 
     @classmethod
     def rules(cls, data: Mapping[str, Any]) -> list[tuple[Loc, str, str | None]]:
+        out = length_rules(data)
         requests, hours = data.get("requests"), data.get("deadline_hours")
         if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (requests, hours)):
-            return []
+            return out
         if not (1 <= requests <= 10**10 and 0.01 <= hours <= 8_760):
-            return []  # the field checks report it
+            return out  # the field checks report it
         rate = requests / (hours * 3600.0)
         if rate > MAX_QPS:
             why = f"{requests} requests in {hours:g} h is {rate:.4g} requests/s, more than {MAX_QPS:,.0f}"
-            return [(("requests",), why, "fewer requests or a later deadline")]
-        return []
+            out.append((("requests",), why, "fewer requests or a later deadline"))
+        return out
 
 
 class Workload(StrictModel):
@@ -293,7 +296,7 @@ class Workload(StrictModel):
     min_replicas: Annotated[int, Ge(0), Le(10_000)] = 1
     """At least this many replicas, count (redundancy)."""
     max_utilization: Utilization | None = None
-    """Fraction of a replica's capacity this workload may use; null = planning.max_utilization."""
+    """Fraction of a replica's SLO capacity this workload may use; null = planning.max_utilization."""
 
     @property
     def kind(self) -> Literal["traffic", "batch"]:
@@ -301,14 +304,9 @@ class Workload(StrictModel):
         return "traffic" if self.traffic is not None else "batch"
 
     @property
-    def input_tokens(self) -> int:
-        """Mean prompt length, tokens per request, from `traffic` or `batch`."""
-        return (self.traffic or self.batch).input_tokens  # type: ignore[union-attr]
-
-    @property
-    def output_tokens(self) -> int:
-        """Mean answer length, tokens per request, from `traffic` or `batch`."""
-        return (self.traffic or self.batch).output_tokens  # type: ignore[union-attr]
+    def demand(self) -> Traffic | BatchJob:
+        """The `traffic` or `batch` section, whichever is given (both carry the request lengths)."""
+        return self.traffic or self.batch  # type: ignore[return-value]
 
     @classmethod
     def rules(cls, data: Mapping[str, Any]) -> list[tuple[Loc, str, str | None]]:

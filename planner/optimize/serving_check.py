@@ -1,0 +1,126 @@
+"""What a plan promises each online workload, and the serving simulation that checks it.
+
+`predict` gives, per workload, the SLO percentile and the p50/p90/p99 of TTFT, TPOT and E2E the
+queueing model predicts at the load the plan routes (`serving.predict`). `simulate_plan` runs the
+iteration-level serving simulation (`serving.fleet`) on every replica of the plan at each
+workload's peak and says whether the simulated SLO percentile meets the SLO within
+`SIM_TOLERANCE`. Batch jobs have no latency target and are not simulated.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from planner.catalog.resolve import Resolved
+from planner.optimize.plan import Plan
+from planner.perf.estimate import Deployment
+from planner.serving.fleet import ReplicaGroup, WorkloadResult, WorkloadSlo, simulate_workload
+from planner.serving.mix import LengthMix
+from planner.serving.predict import Component, mixture_percentiles
+from planner.serving.queueing import quantiles
+from planner.serving.simulate import ReplicaSpec, kv_budget_tokens
+
+SIM_TOLERANCE = 0.10
+"""A simulated SLO percentile may exceed the SLO by at most this fraction before the plan is reported
+as missing it: the simulation is itself a sample (a few thousand requests in ten minutes), and the
+queueing model's approximations (Sakasegawa's waiting probability, summed quantiles) are meant to
+err on the safe side, not to be exact."""
+
+
+@dataclass
+class SimulationCheck:
+    """The simulation of one plan: per online workload, its figures and whether it meets the SLO."""
+
+    duration_s: float
+    seed: int
+    workloads: dict[str, WorkloadResult]
+    misses: list[str]
+    """One line per workload whose simulated SLO percentile misses the SLO by more than the tolerance."""
+
+
+def predict(res: Resolved, plan: Plan) -> dict[str, dict]:
+    """Workload name → {"slo": {...}, "predicted": {"ttft_ms": {"p50",...}, ...}} for online workloads."""
+    out: dict[str, dict] = {}
+    for w in res.workloads:
+        slo = w.spec.slo
+        if slo is None:
+            continue
+        parts = []
+        for line in plan.deployments:
+            c = line.candidate
+            if c.workload != w.name:
+                continue
+            for k, b in enumerate(c.buckets):
+                route = line.routes.get(b, 0.0)
+                if route > 0:
+                    rate = min(line.capacity_used, 1.0) * c.capacity_by_bucket[k]
+                    parts.append(Component(c.times[k], rate, route))
+        out[w.name] = {"slo": {"percentile": slo.percentile, "ttft_ms": slo.ttft_ms, "tpot_ms": slo.tpot_ms,
+                               **({"e2e_ms": slo.e2e_ms} if slo.e2e_ms is not None else {})},
+                       "predicted": mixture_percentiles(parts)}
+    return out
+
+
+def line_latencies(res: Resolved, plan: Plan) -> dict[str, tuple[float, float, float]]:
+    """Candidate id → (TTFT, TPOT, E2E) seconds at the workload's SLO percentile (p50 for batch jobs)
+    at the load routed to the line, the worst of its routed buckets."""
+    pct = {w.name: (w.spec.slo.percentile if w.spec.slo is not None else 50) / 100.0 for w in res.workloads}
+    out = {}
+    for line in plan.deployments:
+        c = line.candidate
+        worst = [0.0, 0.0, 0.0]
+        for k, b in enumerate(c.buckets):
+            if line.routes.get(b, 0.0) <= 0:
+                continue
+            rate = min(line.capacity_used, 1.0) * c.capacity_by_bucket[k]
+            lat = quantiles(c.times[k], np.array([rate]), pct[c.workload])
+            for i, v in enumerate((lat.ttft_s[0], lat.tpot_s[0], lat.e2e_s[0])):
+                worst[i] = max(worst[i], float(v))
+        out[c.id] = (worst[0], worst[1], worst[2])
+    return out
+
+
+def simulate_plan(res: Resolved, plan: Plan, mixes: dict[str, LengthMix], duration_s: float, seed: int) -> SimulationCheck:
+    """Simulate every replica of every online deployment of `plan` at its workload's peak."""
+    cat = res.catalog
+    spec = res.spec
+    results: dict[str, WorkloadResult] = {}
+    misses: list[str] = []
+    for w in res.workloads:
+        slo = w.spec.slo
+        if slo is None:
+            continue
+        groups = []
+        for line in plan.deployments:
+            c = line.candidate
+            if c.workload != w.name or not line.routes:
+                continue
+            d = Deployment(model=w.model, gpu=cat.gpus.rows[c.gpu], precision=cat.precisions.rows[c.precision],
+                           kv_precision=cat.precisions.rows[c.kv_precision], tp=c.tp,
+                           mem_utilization=spec.planning.mem_utilization, max_num_seqs=spec.planning.max_num_seqs)
+            rs = ReplicaSpec(d, cat.efficiency_for(d.gpu), c.batch, kv_budget_tokens(d), c.chunk_tokens)
+            replicas = _replicas_at_peak(plan, line, w.name)
+            groups.append(ReplicaGroup(c.id, w.name, replicas, rs,
+                                       {b: r * c.demand_qps for b, r in sorted(line.routes.items())}))
+        if not groups:
+            continue
+        limits = WorkloadSlo(slo.percentile, slo.ttft_ms / 1e3, slo.tpot_ms / 1e3,
+                             slo.e2e_ms / 1e3 if slo.e2e_ms is not None else None)
+        r = simulate_workload(groups, mixes[w.name], limits, duration_s, seed + w.index)
+        results[w.name] = r
+        for name, limit in (("ttft_ms", slo.ttft_ms), ("tpot_ms", slo.tpot_ms), ("e2e_ms", slo.e2e_ms)):
+            got = r.at_slo_percentile.get(name)
+            if limit is not None and got is not None and got > limit * (1 + SIM_TOLERANCE):
+                misses.append(f"workload {w.name}: simulated p{slo.percentile} {name[:-3].upper()} {got:,.1f} ms > "
+                              f"SLO {limit:g} ms (+{got / limit - 1:.0%}; tolerance {SIM_TOLERANCE:.0%})")
+    return SimulationCheck(duration_s, seed, results, misses)
+
+
+def _replicas_at_peak(plan: Plan, line, workload: str) -> int:
+    """The line's replicas in its workload's busiest period (all of them without hourly periods)."""
+    by_hour = plan.solution.replicas_by_hour.get(line.candidate.id)
+    if not by_hour or plan.workload_peak_hours.get(workload) is None:
+        return line.replicas
+    return by_hour[plan.workload_peak_hours[workload]]
