@@ -9,15 +9,20 @@ from planner.optimize.candidates import Candidate
 from planner.optimize.milp import MilpInput, MilpSolution, eps_usd
 
 
-def cand(workload: str, gpu: str, tp: int, coverage: float, id: str | None = None) -> Candidate:
+def cand(workload: str, gpu: str, tp: int, coverage: float, id: str | None = None,
+         buckets: tuple[int, ...] = (0,), shares: tuple[float, ...] = (1.0,),
+         coverages: tuple[float, ...] | None = None) -> Candidate:
     """A candidate whose one replica covers `coverage` of `workload`'s peak on `tp` GPUs of `gpu`
-    (the MILP reads only id, workload, gpu, tp and coverage; the rest are placeholders)."""
+    (the MILP reads only id, workload, gpu, tp and the coverage of each bucket it serves: with
+    max_utilization 1 and demand 1 request/s, coverage = slo_qps; the rest are placeholders).
+    `coverages` gives one coverage per bucket in `buckets` (default: `coverage` for each)."""
+    covs = coverages if coverages is not None else (coverage,) * len(buckets)
     return Candidate(
         id=id or f"{workload}@{gpu}/tp{tp}/cov{coverage}", workload=workload, workload_index=0, model="m",
-        gpu=gpu, precision="fp16", kv_precision="fp16", tp=tp, batch=1, max_batch_memory=1, ttft_s=0.1,
-        tpot_s=0.01, prefill_s=0.1, decode_step_s=0.01, output_tokens_per_s=1.0, max_utilization=1.0,
-        capacity_qps=coverage, demand_qps=1.0, coverage=coverage, mem_used_bytes=1.0, mem_capacity_bytes=2.0,
-        bottleneck="memory",
+        gpu=gpu, precision="fp16", kv_precision="fp16", tp=tp, batch=1, max_batch_memory=1, context_tokens=1,
+        buckets=buckets, shares=shares, slo_qps=covs, max_utilization=1.0, demand_qps=1.0, ttft_s=0.1,
+        tpot_s=0.01, e2e_s=1.0, prefill_s=0.1, decode_step_s=0.01, percentile=90, chunk_tokens=2048,
+        mem_used_bytes=1.0, mem_capacity_bytes=2.0, bottleneck="memory",
     )
 
 

@@ -586,8 +586,11 @@ def test_instances_cover_every_family_and_case():
     many instances are PCIe-pooling prone (cards and rented or owned hosts of one GPU, TP >= 2)."""
     inputs = _test_set()
     families = set().union(*(row_families(inp) for inp in inputs))
-    assert families <= set(CONSTRAINT_FAMILIES), sorted(families - set(CONSTRAINT_FAMILIES))
-    assert families == set(CONSTRAINT_FAMILIES), sorted(set(CONSTRAINT_FAMILIES) - families)
+    # Length-bucket routing (bucket_routing, replica_load) has continuous route variables, which this
+    # enumeration of integer plans does not cover: its hand-derived tests are in test_milp.py.
+    physical = set(CONSTRAINT_FAMILIES) - {"bucket_routing", "replica_load"}
+    assert families <= physical, sorted(families - physical)
+    assert families == physical, sorted(physical - families)
     plans = [_expected(k) for k in range(N_INSTANCES)]
     assert sum(p is not None for p in plans) >= N_INSTANCES // 2
     assert sum(p is None and brute_force(uncapped(inp)) is None for inp, p in zip(inputs, plans)) >= 10

@@ -13,18 +13,17 @@ import pytest
 
 from planner.money.costs import HostType
 from planner.optimize.candidates import Candidate
+
+from milp_factories import cand
 from planner.optimize.milp import EPS_USD_PER_REPLICA_GPU, MilpInput, solve
 
 REPO = Path(__file__).resolve().parent.parent
 
 
 def _cand(coverage: float) -> Candidate:
-    return Candidate(
-        id="chat@g/tp1", workload="chat", workload_index=0, model="m", gpu="g", precision="fp16",
-        kv_precision="fp16", tp=1, batch=8, max_batch_memory=8, ttft_s=0.1, tpot_s=0.02, prefill_s=0.05,
-        decode_step_s=0.02, output_tokens_per_s=100.0, max_utilization=1.0, capacity_qps=coverage,
-        demand_qps=1.0, coverage=coverage, mem_used_bytes=1.0, mem_capacity_bytes=2.0, bottleneck="bandwidth",
-    )
+    """A candidate covering `coverage` of the workload per replica (the MILP reads id, workload, gpu,
+    tp and coverage; factories in tests/milp_factories.py)."""
+    return cand("chat", "g", 1, coverage, id="chat@g/tp1")
 
 
 def _host(id: str, kind: str, capex: float, monthly: float) -> HostType:

@@ -15,6 +15,8 @@ from planner.catalog.prices import load_prices
 from planner.catalog.store import load_catalog
 from planner.money.costs import RunningRates, rental_hosts
 from planner.optimize.candidates import Candidate
+
+from milp_factories import cand
 from planner.optimize.milp import EPS_USD_PER_REPLICA_GPU, MilpInput, solve
 
 GPU = "h100-sxm-80gb"
@@ -28,12 +30,9 @@ def _offer(provider: str, gpus: int, usd_per_gpu_hour: float, spot: float | None
 
 
 def _tp2(coverage: float) -> Candidate:
-    return Candidate(
-        id="chat@h100/tp2", workload="chat", workload_index=0, model="m", gpu=GPU, precision="fp8",
-        kv_precision="fp8", tp=2, batch=64, max_batch_memory=64, ttft_s=0.1, tpot_s=0.03, prefill_s=0.05,
-        decode_step_s=0.03, output_tokens_per_s=1000.0, max_utilization=0.8, capacity_qps=coverage,
-        demand_qps=1.0, coverage=coverage, mem_used_bytes=1.0, mem_capacity_bytes=2.0, bottleneck="bandwidth",
-    )
+    """A candidate covering `coverage` of the workload per replica (the MILP reads id, workload, gpu,
+    tp and coverage; factories in tests/milp_factories.py)."""
+    return cand("chat", GPU, 2, coverage, id="chat@h100/tp2")
 
 
 def _hosts(offers: list[CloudOffer], tier: str = "on_demand"):

@@ -645,9 +645,12 @@ def _every_family() -> MilpInput:
 
 def test_every_constraint_is_named_for_a_registered_family():
     """build() names each linear constraint `<family>[...]` with a family of CONSTRAINT_FAMILIES, and
-    an instance with owned and PCIe GPUs, inventory, budgets, power and racks uses them all."""
-    model = build(_every_family())[0]
-    names = [c.name for c in model.linear_constraints()]
+    an instance with owned and PCIe GPUs, inventory, budgets, power and racks, beside one of two
+    length buckets (bucket_routing, replica_load), uses them all."""
+    routing = _two_buckets([cand("chat", "a", 1, 0.4, id="S"),
+                            cand("chat", "b", 1, 0.5, id="L", buckets=(0, 1), shares=(0.8, 0.2), coverages=(0.5, 0.1))],
+                           [host("inst-a", "a", 1, monthly=100), host("inst-b", "b", 1, monthly=300)])
+    names = [c.name for inp in (_every_family(), routing) for c in build(inp)[0].linear_constraints()]
     families = {n.split("[")[0] for n in names}
     assert families <= set(CONSTRAINT_FAMILIES), sorted(families - set(CONSTRAINT_FAMILIES))
     assert families == set(CONSTRAINT_FAMILIES), sorted(set(CONSTRAINT_FAMILIES) - families)
@@ -800,6 +803,68 @@ def test_diagnose_caps_inventory_is_the_busiest_hour(solver):
 
 
 # --------------------------------------------------------------------------------------------
+# bucket_routing and replica_load (several length buckets)
+# --------------------------------------------------------------------------------------------
+
+
+def _two_buckets(cands: list, hosts: list, **kw) -> MilpInput:
+    """A workload `chat` of two length buckets: 80 % short (bucket 0), 20 % long (bucket 1)."""
+    return problem(cands, hosts, shares={"chat": (0.8, 0.2)}, **kw)
+
+
+@both_solvers
+def test_bucket_routing_sends_each_bucket_to_the_cheapest_server_of_it(solver):
+    """Short requests are cheap on GPU a, long ones only fit GPU b (Melange's point).
+
+    S on a ($100/replica) serves only bucket 0 with coverage 0.4 (one replica takes 40 % of the
+    workload's demand rate if every request were short); L on b ($300) serves both buckets, coverage
+    0.5 on bucket 0 and 0.1 on bucket 1.
+    bucket_routing: route[S,0] + route[L,0] >= 0.8, route[L,1] >= 0.2.
+    replica_load: route[S,0] / 0.4 <= n_S;  route[L,0] / 0.5 + route[L,1] / 0.1 <= n_L.
+    All on L: 0.8 / 0.5 + 0.2 / 0.1 = 1.6 + 2 = 3.6 -> 4 x $300 = $1,200.
+    Split: long on L: 0.2 / 0.1 = 2 -> n_L = 2 ($600); short on S: 0.8 / 0.4 = 2 -> n_S = 2 ($200): $800.
+    Mixed fill: n_L = 2 leaves no spare (2.0 used), so no cheaper variant: optimum $800.
+    """
+    cands = [cand("chat", "a", 1, 0.4, id="S"),
+             cand("chat", "b", 1, 0.5, id="L", buckets=(0, 1), shares=(0.8, 0.2), coverages=(0.5, 0.1))]
+    inp = _two_buckets(cands, [host("inst-a", "a", 1, monthly=100), host("inst-b", "b", 1, monthly=300)])
+    sol = solved(inp, solver, 800.0)
+    assert sol.replicas == {"S": 2, "L": 2}
+    assert sol.routes[("S", 0)][0] == pytest.approx(0.8, abs=1e-6)
+    assert sol.routes[("L", 1)][0] == pytest.approx(0.2, abs=1e-6)
+
+
+@both_solvers
+def test_replica_load_fills_spare_capacity_with_the_other_bucket(solver):
+    """The long replicas' spare capacity takes short requests (the aggregate load form).
+
+    Shares 0.8 / 0.2. L (b, $300) covers 0.5 of bucket 0 and 0.15 of bucket 1; S (a, $100) covers
+    0.25 of bucket 0 only.
+      n_L = 2: the long bucket loads 0.2 / 0.15 = 1.33 replicas, the spare 0.67 carries 0.67 x 0.5 =
+               0.33 of short demand; the other 0.47 needs 0.47 / 0.25 = 1.87 -> n_S = 2: $600 + $200 = $800.
+               (n_S = 1 carries 0.33 + 0.25 = 0.58 < 0.8: short.)
+      n_L = 3: spare 1.67 carries 0.83 >= 0.8 of short demand, n_S = 0: $900.
+      n_L = 2 without the fill would need ceil(0.8 / 0.25) = 4 x S: $1,000.
+    Optimum $800, and L carries at least 0.8 - 2 x 0.25 = 0.3 of the short bucket.
+    """
+    cands = [cand("chat", "a", 1, 0.25, id="S"),
+             cand("chat", "b", 1, 0.5, id="L", buckets=(0, 1), shares=(0.8, 0.2), coverages=(0.5, 0.15))]
+    inp = _two_buckets(cands, [host("inst-a", "a", 1, monthly=100), host("inst-b", "b", 1, monthly=300)])
+    sol = solved(inp, solver, 800.0)
+    assert sol.replicas == {"S": 2, "L": 2}
+    load_l = sol.routes[("L", 0)][0] / 0.5 + sol.routes[("L", 1)][0] / 0.15
+    assert load_l <= 2 + 1e-6
+    assert sol.routes[("L", 0)][0] >= 0.8 - 2 * 0.25 - 1e-6  # S's two replicas carry at most 0.5
+
+
+@both_solvers
+def test_bucket_routing_infeasible_when_no_deployment_serves_a_bucket(solver):
+    """Only S, which serves bucket 0: bucket_routing[chat,b1] is 0 >= 0.2, infeasible."""
+    inp = _two_buckets([cand("chat", "a", 1, 0.4, id="S")], [host("inst-a", "a", 1, monthly=100)])
+    assert solve(inp, solver=solver).status == "infeasible"
+
+
+# --------------------------------------------------------------------------------------------
 # Every constraint family has a test
 # --------------------------------------------------------------------------------------------
 
@@ -807,6 +872,10 @@ def test_diagnose_caps_inventory_is_the_busiest_hour(solver):
 FAMILY_TESTS = {
     "demand_coverage": [test_demand_coverage_rounds_replicas_up, test_demand_coverage_picks_cheapest_gpu,
                         test_demand_coverage_mix_of_gpus_wins, test_demand_coverage_per_workload],
+    "bucket_routing": [test_bucket_routing_sends_each_bucket_to_the_cheapest_server_of_it,
+                       test_bucket_routing_infeasible_when_no_deployment_serves_a_bucket],
+    "replica_load": [test_bucket_routing_sends_each_bucket_to_the_cheapest_server_of_it,
+                     test_replica_load_fills_spare_capacity_with_the_other_bucket],
     "min_replicas": [test_min_replicas_above_demand, test_min_replicas_counts_replicas_of_every_candidate],
     "tp_packing": [test_tp_packing_tp2_cannot_split_across_1_slot_hosts, test_tp_packing_big_host_wins_when_cheaper,
                    test_tp_packing_workloads_share_a_host, test_tp_packing_infeasible_without_a_big_enough_host],
@@ -844,9 +913,9 @@ def test_every_constraint_family_has_a_test():
 def test_solver_output_goes_to_stderr(capfd):
     """What C++ solver code writes to file descriptor 1 during a solve lands on stderr, so stdout
     keeps only the report (`--format json` stays valid JSON)."""
-    from planner.optimize.milp import _solver_output_to_stderr
+    from planner.optimize.milp_parts import solver_output_to_stderr
 
-    with _solver_output_to_stderr():
+    with solver_output_to_stderr():
         os.write(1, b"solver chatter\n")
     os.write(1, b"report\n")
     out, err = capfd.readouterr()

@@ -21,7 +21,7 @@ from planner.spec.loader import load_spec_text
 
 
 def _line(gpu: str, tp: int, replicas: int, id: str) -> DeploymentLine:
-    return DeploymentLine(cand("w", gpu, tp, 0.1, id=id), replicas, 1.0)
+    return DeploymentLine(cand("w", gpu, tp, 0.1, id=id), replicas, {0: 1.0}, 1.0)
 
 
 def test_groups_go_to_hosts_with_their_gpus_before_cards():
@@ -110,7 +110,7 @@ def test_verify_rejects_the_pooled_plan(reproducer):
     (card_cost, n_cards), = plan.cards
     pooled = replace(plan, hosts=[*plan.hosts, (owned1, 1)], cards=[(card_cost, n_cards - 1)])
     with pytest.raises(VerificationError) as exc:
-        verify_plan(out.resolved, inp, pooled, out.book)
+        verify_plan(out.resolved, inp, pooled, out.book, out.candidates.mixes)
     assert any("do not fit on the GPUs physically in the plan's hosts" in v for v in exc.value.violations)
 
 

@@ -202,11 +202,11 @@ def test_verification_catches_a_tampered_plan():
     from planner.optimize.chain import milp_input
 
     inp, _ = milp_input(out.resolved, out.candidates, out.book, "rent")
-    verify_plan(out.resolved, inp, plan, out.book)  # the real plan passes
+    verify_plan(out.resolved, inp, plan, out.book, out.candidates.mixes)  # the real plan passes
     d = plan.deployments[0]
     plan.deployments[0] = replace(d, replicas=d.replicas - 1)
     with pytest.raises(VerificationError) as exc:
-        verify_plan(out.resolved, inp, plan, out.book)
+        verify_plan(out.resolved, inp, plan, out.book, out.candidates.mixes)
     assert exc.value.exit_code == 1
     assert any("cover" in v or "min_replicas" in v for v in exc.value.violations)
 
