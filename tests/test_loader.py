@@ -82,7 +82,7 @@ def test_spec_example_loads_as_written(example):
     # defaults of the sections the example leaves out
     assert (s.rent.pricing, s.rent.providers, s.rent.include_marketplace) == ("on_demand", ["any"], False)
     p = s.planning
-    assert (p.max_utilization, p.tp_degrees, p.mem_utilization, p.max_num_seqs) == (0.8, [1, 2, 4, 8], 0.9, 256)
+    assert (p.max_utilization, p.tp_degrees, p.mem_utilization, p.max_num_seqs) == (0.9, [1, 2, 4, 8], 0.9, 256)
 
     chat, nightly = s.workloads
     assert (chat.name, chat.model, chat.precisions, chat.kv_precision) == ("chat", "qwen-7b", ["fp16", "int8", "int4"], "fp16")
@@ -91,14 +91,14 @@ def test_spec_example_loads_as_written(example):
     assert (t.concurrent_users, t.think_time_s, t.peak_qps, t.input_tokens, t.output_tokens) == (50, 10.0, None, 512, 256)
     assert (chat.slo.ttft_ms, chat.slo.tpot_ms) == (800.0, 50.0)
     assert (chat.min_replicas, chat.max_utilization) == (2, None)
-    assert (chat.input_tokens, chat.output_tokens) == (512, 256)
+    assert (chat.demand.input_tokens, chat.demand.output_tokens) == (512, 256)
 
     assert (nightly.name, nightly.model, nightly.precisions, nightly.kv_precision) == ("nightly-summaries", "llama-3.1-8b", None, None)
     assert nightly.kind == "batch" and nightly.traffic is None and nightly.slo is None
     b = nightly.batch
     assert (b.requests, b.input_tokens, b.output_tokens, b.deadline_hours) == (100000, 2000, 200, 8.0)
     assert (nightly.min_replicas, nightly.max_utilization) == (1, None)
-    assert (nightly.input_tokens, nightly.output_tokens) == (2000, 200)
+    assert (nightly.demand.input_tokens, nightly.demand.output_tokens) == (2000, 200)
 
 
 def test_effective_max_utilization():
@@ -106,7 +106,7 @@ def test_effective_max_utilization():
     spec = load_spec_text(EXAMPLE.replace("    min_replicas: 2", "    min_replicas: 2\n    max_utilization: 0.6"),
                           "x.yaml").spec
     assert spec.max_utilization_for("chat") == 0.6
-    assert spec.max_utilization_for(spec.workloads[1]) == 0.8
+    assert spec.max_utilization_for(spec.workloads[1]) == 0.9
 
 
 @pytest.mark.parametrize(
@@ -215,7 +215,7 @@ def test_field_reference_documents_every_field():
     assert len(paths) == len(set(paths))
     for path, type_, default, description in rows:
         assert type_ and default and description, path
-    assert ("planning.max_utilization", "number in [0.1, 1]", "0.8") == rows[paths.index("planning.max_utilization")][:3]
+    assert ("planning.max_utilization", "number in [0.1, 1]", "0.9") == rows[paths.index("planning.max_utilization")][:3]
     assert rows[paths.index("workloads[].slo.tpot_ms")][1:3] == ("number in [0.1, 86400000]", "required")
     assert "workloads[].traffic.think_time_s" in paths and "owned[].count" in paths
 

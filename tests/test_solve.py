@@ -272,7 +272,7 @@ def test_capacity_used_is_demand_over_the_capacity_shown(run_cli):
             total = sum(d["capacity_qps"] for d in lines)
             for d in lines:
                 assert d["capacity_used"] == pytest.approx(d["demand_qps"] / total, abs=1e-3)
-                assert d["utilization"] == pytest.approx(d["capacity_used"] * 0.8, abs=1e-3)
+                assert d["utilization"] == pytest.approx(d["capacity_used"] * 0.9, abs=1e-3)
 
 
 def test_compare_file_solved_shows_break_even_in_every_format(run_cli):

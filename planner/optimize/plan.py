@@ -37,6 +37,10 @@ class DeploymentLine:
 
     @property
     def capacity_qps(self) -> float:
+        """Requests/s the replicas take at their planned capacity on the mix routed to them (on the
+        candidate's own bucket mix when nothing is routed)."""
+        if self.capacity_used > 0:
+            return self.demand_qps / self.capacity_used
         return self.replicas * self.candidate.capacity_qps
 
     @property
