@@ -110,7 +110,7 @@ def read_csv(text: str, path: str, required_cols: Iterable[str], error: type[Inp
     try:
         header = next(reader, [])
     except csv.Error as exc:
-        problems.append(Problem(_csv_message(exc), file=path, line=reader.line_num or 1))
+        problems.append(Problem(csv_message(exc), file=path, line=reader.line_num or 1))
     first_line = text.split("\n", 1)[0]
     starts = _cell_starts(first_line)
     seen: dict[str, int] = {}
@@ -133,7 +133,7 @@ def read_csv(text: str, path: str, required_cols: Iterable[str], error: type[Inp
         except StopIteration:
             break
         except csv.Error as exc:
-            problems.append(Problem(_csv_message(exc), file=path, line=reader.line_num))
+            problems.append(Problem(csv_message(exc), file=path, line=reader.line_num))
             continue
         if not cells:
             continue
@@ -148,7 +148,7 @@ def read_csv(text: str, path: str, required_cols: Iterable[str], error: type[Inp
     return rows
 
 
-def _csv_message(exc: csv.Error) -> str:
+def csv_message(exc: csv.Error) -> str:
     if "field larger than field limit" in str(exc):
         return f"a cell is longer than {csv.field_size_limit():,} characters (the CSV reader's limit)"
     return f"CSV syntax: {exc}"

@@ -38,6 +38,7 @@ from planner.perf.estimate import (
     max_batch,
     memory_breakdown,
 )
+from planner.optimize.slo import at_rate, mean_response_s, over_limits, slo_capacity_qps
 from planner.serving import queueing
 from planner.serving.demand import demand_qps
 from planner.serving.mix import LengthMix, workload_mixes
@@ -312,11 +313,7 @@ def _add_candidate(res: Resolved, w: ResolvedWorkload, d: Deployment, eff, mix: 
     for i in served:
         bk = mix.buckets[i]
         t = queueing.bucket_times(d, eff, bk.input_tokens, bk.output_tokens, batch, chunk)
-        if slo is not None:
-            q = queueing.capacity_qps(t, pct / 100.0, slo.ttft_ms / 1e3, slo.tpot_ms / 1e3,
-                                      slo.e2e_ms / 1e3 if slo.e2e_ms is not None else None)
-        else:
-            q = queueing.saturation_qps(t)
+        q = slo_capacity_qps(t, slo)
         if q > 0:
             times.append(t)
             rates.append(q)
@@ -325,9 +322,9 @@ def _add_candidate(res: Resolved, w: ResolvedWorkload, d: Deployment, eff, mix: 
         return 0
     util = w.max_utilization
     planned = [util * q for q in rates]
-    lat = [queueing.quantiles(t, np.array([r]), pct / 100.0) for t, r in zip(times, planned)]
+    lat = [at_rate(t, r, pct / 100.0) for t, r in zip(times, planned)]
     shares = tuple(mix.buckets[i].share for i in kept)
-    dem = demand_qps(w, _mean_response_s(times, planned, shares))
+    dem = demand_qps(w, mean_response_s(times, planned, list(shares)))
     need = sum(s / (c / dem) for s, c in zip(shares, planned)) / sum(shares)
     if need > MAX_REPLICAS_PER_DEPLOYMENT:
         out.rejections.append(Rejection(
@@ -343,42 +340,28 @@ def _add_candidate(res: Resolved, w: ResolvedWorkload, d: Deployment, eff, mix: 
         workload=w.name, workload_index=w.index, model=d.model.id, gpu=d.gpu.id, precision=d.precision.id,
         kv_precision=d.kv_precision.id, tp=d.tp, batch=batch, max_batch_memory=limit, context_tokens=tier,
         buckets=tuple(kept), shares=shares, slo_qps=tuple(rates), max_utilization=util, demand_qps=dem,
-        ttft_s=max(float(x.ttft_s[0]) for x in lat), tpot_s=max(float(x.tpot_s[0]) for x in lat),
-        e2e_s=max(float(x.e2e_s[0]) for x in lat), prefill_s=t_long.prefill_s,
+        ttft_s=max(x["ttft"] for x in lat), tpot_s=max(x["tpot"] for x in lat),
+        e2e_s=max(x["e2e"] for x in lat), prefill_s=t_long.prefill_s,
         decode_step_s=float(t_long.step_s[batch]), percentile=pct, chunk_tokens=chunk,
         mem_used_bytes=mem.total, mem_capacity_bytes=mem.capacity,
-        bottleneck=_bottleneck(d, eff, times, rates, shares, batch, limit, slo, tier),
+        bottleneck=_bottleneck(d, eff, times, rates, shares, batch, limit, slo),
         times=tuple(times),
     ))
     return 1
 
 
-def _mean_response_s(times: list, rates: list[float], shares: tuple[float, ...]) -> float:
-    """Share-weighted mean end-to-end latency at the planned rates: the response time of Little's
-    law at the operating point (a replica loaded to its planned capacity)."""
-    total = sum(shares)
-    return sum(s / total * float(queueing.means(t, np.array([r])).e2e_s[0]) for t, r, s in zip(times, rates, shares))
-
-
 def _bottleneck(d: Deployment, eff, times: list, rates: list[float], shares: tuple[float, ...], batch: int,
-                limit: int, slo, tier: int) -> str:
+                limit: int, slo) -> str:
     """What limits the replica: memory (the batch cap is the largest that fits), the SLO limit that
-    binds at the capacity of its largest bucket, or the step's bound when the queue saturates."""
+    binds just above the capacity of its largest bucket, or the step's bound when the queue saturates."""
     if batch == limit and limit < d.max_num_seqs:
         return "memory capacity"
     k = max(range(len(shares)), key=lambda i: (shares[i], -i))
-    t, q = times[k], rates[k]
+    t = times[k]
     if slo is not None:
-        pct = slo.percentile / 100.0
-        over = queueing.quantiles(t, np.array([q * 1.001]), pct)
-        if not bool(over.stable[0]):
-            pass
-        elif float(over.ttft_s[0]) > slo.ttft_ms / 1e3:
-            return "TTFT SLO"
-        elif float(over.tpot_s[0]) > slo.tpot_ms / 1e3:
-            return "TPOT SLO"
-        elif slo.e2e_ms is not None and float(over.e2e_s[0]) > slo.e2e_ms / 1e3:
-            return "E2E SLO"
+        over = over_limits(at_rate(t, rates[k] * 1.001, slo.percentile / 100.0), slo)
+        if over and np.isfinite(over[0][1]):  # inf: the queue saturates first
+            return f"{over[0][0].upper()} SLO"
     step = perf.decode_step_time(d.model, d.gpu, d.precision, d.kv_bytes, d.tp, batch,
                                  t.input_tokens + t.output_tokens / 2.0, eff)
     return step.bound
@@ -389,15 +372,12 @@ def _service_miss(d: Deployment, eff, bucket, chunk: int, slo) -> tuple[str, str
     if slo is None:
         return None
     t = queueing.bucket_times(d, eff, bucket.input_tokens, bucket.output_tokens, 1, chunk)
-    lat = queueing.quantiles(t, np.array([1e-9]), slo.percentile / 100.0)
-    ttft, tpot, e2e = float(lat.ttft_s[0]), float(lat.tpot_s[0]), float(lat.e2e_s[0])
-    if ttft > slo.ttft_ms / 1e3:
-        return "TTFT", f"TTFT {ttft * 1e3:.0f} ms > {slo.ttft_ms:g} ms with no queue", ttft / (slo.ttft_ms / 1e3)
-    if tpot > slo.tpot_ms / 1e3:
-        return "TPOT", f"TPOT {tpot * 1e3:.1f} ms > {slo.tpot_ms:g} ms with no queue", tpot / (slo.tpot_ms / 1e3)
-    if slo.e2e_ms is not None and e2e > slo.e2e_ms / 1e3:
-        return "E2E", f"E2E {e2e * 1e3:.0f} ms > {slo.e2e_ms:g} ms with no queue", e2e / (slo.e2e_ms / 1e3)
-    return None
+    over = over_limits(at_rate(t, 1e-9, slo.percentile / 100.0), slo)
+    if not over:
+        return None
+    name, got, limit = over[0]
+    digits = 1 if name == "tpot" else 0
+    return name.upper(), f"{name.upper()} {got * 1e3:.{digits}f} ms > {limit * 1e3:g} ms with no queue", got / limit
 
 
 def mark_dominated(cs: CandidateSet) -> int:

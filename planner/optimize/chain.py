@@ -40,6 +40,7 @@ from planner.optimize.plan import (
     hosts_at_hour,
     lines_at_hour,
     peak_hour,
+    replicas_at,
 )
 from planner.optimize.serving_check import line_latencies, predict, simulate_plan
 from planner.optimize.verify import verify_plan
@@ -190,23 +191,20 @@ def peak_routes(inp: MilpInput, sol: MilpSolution) -> dict[str, dict[int, float]
     by_id = {c.id: c for c in inp.candidates}
     out: dict[str, dict[int, float]] = {}
     busiest = busiest_periods(inp)
-
-    def replicas_at(cid: str, t: int) -> int:
-        return sol.replicas_by_hour[cid][t] if sol.replicas_by_hour else sol.replicas.get(cid, 0)
-
     for (cid, b), per_period in sol.routes.items():
         value = per_period[busiest[by_id[cid].workload]]
         if value > 0:
             out.setdefault(cid, {})[b] = value
-    cover: dict[str, float] = {}
-    for cid in sol.replicas:
+    # One bucket: each line's covered share at the workload's busiest period, normalised to 1.
+    covered = {cid: replicas_at(sol, cid, busiest[c.workload], n) * c.coverage
+               for cid, n in sol.replicas.items() if not milp.multi_bucket(inp, (c := by_id[cid]).workload)}
+    total: dict[str, float] = {}
+    for cid, v in covered.items():
+        total[by_id[cid].workload] = total.get(by_id[cid].workload, 0.0) + v
+    for cid, v in covered.items():
         c = by_id[cid]
-        if not milp.multi_bucket(inp, c.workload):
-            cover[c.workload] = cover.get(c.workload, 0.0) + replicas_at(cid, busiest[c.workload]) * c.coverage
-    for cid in sol.replicas:
-        c = by_id[cid]
-        if not milp.multi_bucket(inp, c.workload) and cover.get(c.workload, 0.0) > 0:
-            out[cid] = {c.buckets[0]: replicas_at(cid, busiest[c.workload]) * c.coverage / cover[c.workload]}
+        if total[c.workload] > 0:
+            out[cid] = {c.buckets[0]: v / total[c.workload]}
     return out
 
 

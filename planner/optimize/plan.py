@@ -109,6 +109,12 @@ def peak_hour(sol: MilpSolution, by_id: dict[str, Candidate]) -> int:
     return max(range(n), key=lambda t: (load[t], -t))
 
 
+def replicas_at(sol: MilpSolution, candidate_id: str, period: int | None, default: int) -> int:
+    """Replicas of a candidate in `period` when the plan scales by hour; `default` (its count) otherwise."""
+    by_hour = sol.replicas_by_hour.get(candidate_id)
+    return by_hour[period] if by_hour and period is not None else default
+
+
 def lines_at_hour(lines: list[DeploymentLine], sol: MilpSolution, hour: int) -> list[DeploymentLine]:
     """The deployments as they run in `hour` (all of them, as planned, with one period)."""
     if not sol.replicas_by_hour:

@@ -11,15 +11,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
-
 from planner.catalog.resolve import Resolved
-from planner.optimize.plan import Plan
-from planner.perf.estimate import Deployment
+from planner.optimize.plan import DeploymentLine, Plan, replicas_at
+from planner.optimize.slo import LATENCIES, at_rate, deployment_of, over_limits, slo_limits_s
 from planner.serving.fleet import ReplicaGroup, WorkloadResult, WorkloadSlo, simulate_workload
 from planner.serving.mix import LengthMix
 from planner.serving.predict import Component, mixture_percentiles
-from planner.serving.queueing import quantiles
 from planner.serving.simulate import ReplicaSpec, kv_budget_tokens
 
 SIM_TOLERANCE = 0.10
@@ -40,6 +37,16 @@ class SimulationCheck:
     """One line per workload whose simulated SLO percentile misses the SLO by more than the tolerance."""
 
 
+def _routed(line: DeploymentLine):
+    """(times, rate per replica, route) of each bucket routed to `line`: the bucket as if alone at the
+    share of its planned capacity the routed mix takes (the MILP's aggregate form)."""
+    c = line.candidate
+    for k, b in enumerate(c.buckets):
+        route = line.routes.get(b, 0.0)
+        if route > 0:
+            yield c.times[k], min(line.capacity_used, 1.0) * c.capacity_by_bucket[k], route
+
+
 def predict(res: Resolved, plan: Plan) -> dict[str, dict]:
     """Workload name → {"slo": {...}, "predicted": {"ttft_ms": {"p50",...}, ...}} for online workloads."""
     out: dict[str, dict] = {}
@@ -47,16 +54,8 @@ def predict(res: Resolved, plan: Plan) -> dict[str, dict]:
         slo = w.spec.slo
         if slo is None:
             continue
-        parts = []
-        for line in plan.deployments:
-            c = line.candidate
-            if c.workload != w.name:
-                continue
-            for k, b in enumerate(c.buckets):
-                route = line.routes.get(b, 0.0)
-                if route > 0:
-                    rate = min(line.capacity_used, 1.0) * c.capacity_by_bucket[k]
-                    parts.append(Component(c.times[k], rate, route))
+        parts = [Component(t, rate, route) for line in plan.deployments if line.candidate.workload == w.name
+                 for t, rate, route in _routed(line)]
         out[w.name] = {"slo": {"percentile": slo.percentile, "ttft_ms": slo.ttft_ms, "tpot_ms": slo.tpot_ms,
                                **({"e2e_ms": slo.e2e_ms} if slo.e2e_ms is not None else {})},
                        "predicted": mixture_percentiles(parts)}
@@ -69,23 +68,14 @@ def line_latencies(res: Resolved, plan: Plan) -> dict[str, tuple[float, float, f
     pct = {w.name: (w.spec.slo.percentile if w.spec.slo is not None else 50) / 100.0 for w in res.workloads}
     out = {}
     for line in plan.deployments:
-        c = line.candidate
-        worst = [0.0, 0.0, 0.0]
-        for k, b in enumerate(c.buckets):
-            if line.routes.get(b, 0.0) <= 0:
-                continue
-            rate = min(line.capacity_used, 1.0) * c.capacity_by_bucket[k]
-            lat = quantiles(c.times[k], np.array([rate]), pct[c.workload])
-            for i, v in enumerate((lat.ttft_s[0], lat.tpot_s[0], lat.e2e_s[0])):
-                worst[i] = max(worst[i], float(v))
-        out[c.id] = (worst[0], worst[1], worst[2])
+        got = [at_rate(t, rate, pct[line.candidate.workload]) for t, rate, _ in _routed(line)]
+        out[line.candidate.id] = tuple(max((g[k] for g in got), default=0.0) for k in LATENCIES)
     return out
 
 
 def simulate_plan(res: Resolved, plan: Plan, mixes: dict[str, LengthMix], duration_s: float, seed: int) -> SimulationCheck:
     """Simulate every replica of every online deployment of `plan` at its workload's peak."""
     cat = res.catalog
-    spec = res.spec
     results: dict[str, WorkloadResult] = {}
     misses: list[str] = []
     for w in res.workloads:
@@ -97,30 +87,25 @@ def simulate_plan(res: Resolved, plan: Plan, mixes: dict[str, LengthMix], durati
             c = line.candidate
             if c.workload != w.name or not line.routes:
                 continue
-            d = Deployment(model=w.model, gpu=cat.gpus.rows[c.gpu], precision=cat.precisions.rows[c.precision],
-                           kv_precision=cat.precisions.rows[c.kv_precision], tp=c.tp,
-                           mem_utilization=spec.planning.mem_utilization, max_num_seqs=spec.planning.max_num_seqs)
-            rs = ReplicaSpec(d, cat.efficiency_for(d.gpu), c.batch, kv_budget_tokens(d), c.chunk_tokens)
             replicas = _replicas_at_peak(plan, line, w.name)
+            if replicas == 0:  # runs in other hours only
+                continue
+            d = deployment_of(res, c)
+            rs = ReplicaSpec(d, cat.efficiency_for(d.gpu), c.batch, kv_budget_tokens(d), c.chunk_tokens)
             groups.append(ReplicaGroup(c.id, w.name, replicas, rs,
                                        {b: r * c.demand_qps for b, r in sorted(line.routes.items())}))
         if not groups:
             continue
-        limits = WorkloadSlo(slo.percentile, slo.ttft_ms / 1e3, slo.tpot_ms / 1e3,
-                             slo.e2e_ms / 1e3 if slo.e2e_ms is not None else None)
-        r = simulate_workload(groups, mixes[w.name], limits, duration_s, seed + w.index)
+        limits = slo_limits_s(slo)
+        r = simulate_workload(groups, mixes[w.name], WorkloadSlo(slo.percentile, limits["ttft"], limits["tpot"], limits["e2e"]), duration_s, seed + w.index)
         results[w.name] = r
-        for name, limit in (("ttft_ms", slo.ttft_ms), ("tpot_ms", slo.tpot_ms), ("e2e_ms", slo.e2e_ms)):
-            got = r.at_slo_percentile.get(name)
-            if limit is not None and got is not None and got > limit * (1 + SIM_TOLERANCE):
-                misses.append(f"workload {w.name}: simulated p{slo.percentile} {name[:-3].upper()} {got:,.1f} ms > "
-                              f"SLO {limit:g} ms (+{got / limit - 1:.0%}; tolerance {SIM_TOLERANCE:.0%})")
+        simulated_s = {k: r.at_slo_percentile[f"{k}_ms"] / 1e3 for k in LATENCIES}
+        for name, got, limit in over_limits(simulated_s, slo, SIM_TOLERANCE):
+            misses.append(f"workload {w.name}: simulated p{slo.percentile} {name.upper()} {got * 1e3:,.1f} ms > "
+                          f"SLO {limit * 1e3:g} ms (+{got / limit - 1:.0%}; tolerance {SIM_TOLERANCE:.0%})")
     return SimulationCheck(duration_s, seed, results, misses)
 
 
-def _replicas_at_peak(plan: Plan, line, workload: str) -> int:
+def _replicas_at_peak(plan: Plan, line: DeploymentLine, workload: str) -> int:
     """The line's replicas in its workload's busiest period (all of them without hourly periods)."""
-    by_hour = plan.solution.replicas_by_hour.get(line.candidate.id)
-    if not by_hour or plan.workload_peak_hours.get(workload) is None:
-        return line.replicas
-    return by_hour[plan.workload_peak_hours[workload]]
+    return replicas_at(plan.solution, line.candidate.id, plan.workload_peak_hours.get(workload), line.replicas)

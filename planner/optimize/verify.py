@@ -11,8 +11,6 @@ violation is a bug in the planner: `VerificationError` (exit 1) lists them all.
 
 from __future__ import annotations
 
-import numpy as np
-
 from planner.catalog.price_rows import PriceBook
 from planner.catalog.resolve import Resolved
 from planner.errors import EXIT_BUG, PlannerError
@@ -20,7 +18,8 @@ from planner.optimize.candidates import chunk_tokens_for
 from planner.optimize.milp import EPS_USD_PER_REPLICA_GPU, MilpInput, multi_bucket
 from planner.optimize.placement import place
 from planner.optimize.plan import hosts_at_hour, lines_at_hour
-from planner.perf.estimate import Deployment, max_batch, memory_breakdown
+from planner.optimize.slo import at_rate, deployment_of, mean_response_s, over_limits, slo_capacity_qps
+from planner.perf.estimate import max_batch, memory_breakdown
 from planner.serving import queueing
 from planner.serving.demand import demand_qps
 from planner.serving.mix import LengthMix
@@ -53,46 +52,34 @@ def verify_plan(res: Resolved, inp: MilpInput, plan, book: PriceBook, mixes: dic
         c = line.candidate
         w = workloads[c.workload]
         mix = mixes[w.name]
-        d = Deployment(model=w.model, gpu=cat.gpus.rows[c.gpu], precision=cat.precisions.rows[c.precision],
-                       kv_precision=cat.precisions.rows[c.kv_precision], tp=c.tp,
-                       mem_utilization=spec.planning.mem_utilization, max_num_seqs=spec.planning.max_num_seqs)
+        d = deployment_of(res, c)
         eff = cat.efficiency_for(d.gpu)
         if c.batch > max_batch(d, c.context_tokens):
             mem = memory_breakdown(d, c.batch, c.context_tokens)
             bad.append(f"{c.id}: batch {c.batch} of {c.context_tokens}-token contexts needs {mem.total / GIB:.2f} "
                        f"GiB per GPU, has {mem.capacity / GIB:.2f} GiB")
         slo = w.spec.slo
-        pct = slo.percentile / 100.0 if slo is not None else 0.5
         chunk = chunk_tokens_for(d.gpu, spec.planning.max_num_batched_tokens)
-        planned: list[tuple[float, object]] = []
+        times, planned = [], []
         for b in c.buckets:
             bk = mix.buckets[b]
             if bk.max_context_tokens > c.context_tokens:
                 bad.append(f"{c.id}: serves bucket {b} of {bk.max_context_tokens}-token contexts, above its "
                            f"{c.context_tokens}-token memory tier")
-            t = queueing.bucket_times(d, eff, bk.input_tokens, bk.output_tokens, c.batch, chunk)
-            if slo is not None:
-                rate = queueing.capacity_qps(t, pct, slo.ttft_ms / 1e3, slo.tpot_ms / 1e3,
-                                             slo.e2e_ms / 1e3 if slo.e2e_ms is not None else None)
-            else:
-                rate = queueing.saturation_qps(t)
-            planned.append((w.max_utilization * rate, t))
+            times.append(queueing.bucket_times(d, eff, bk.input_tokens, bk.output_tokens, c.batch, chunk))
+            planned.append(w.max_utilization * slo_capacity_qps(times[-1], slo))
         if slo is not None:
             # The SLO percentile at the load the plan routes here: each bucket as if alone at the
             # same share of its capacity (the MILP's aggregate form).
-            for b, (cap_b, t) in zip(c.buckets, planned):
+            for b, t, cap_b in zip(c.buckets, times, planned):
                 if b not in line.routes:
                     continue
-                lat = queueing.quantiles(t, np.array([min(line.capacity_used, 1.0) * cap_b]), pct)
-                for name, got, limit in (("TTFT", lat.ttft_s[0], slo.ttft_ms), ("TPOT", lat.tpot_s[0], slo.tpot_ms),
-                                         ("E2E", lat.e2e_s[0], slo.e2e_ms)):
-                    if limit is not None and not got <= limit / 1e3 * (1 + REL_TOL):
-                        bad.append(f"{c.id}: bucket {b} p{slo.percentile} {name} {got * 1e3:.1f} ms > SLO {limit:g} ms")
-        shares = [mix.buckets[b].share for b in c.buckets]
-        response = sum(s / sum(shares) * float(queueing.means(t, np.array([q])).e2e_s[0])
-                       for s, (q, t) in zip(shares, planned))
-        dem = demand_qps(w, response)
-        for b, (cap_b, _) in zip(c.buckets, planned):
+                got = at_rate(t, min(line.capacity_used, 1.0) * cap_b, slo.percentile / 100.0)
+                for name, value, limit in over_limits(got, slo, REL_TOL):
+                    bad.append(f"{c.id}: bucket {b} p{slo.percentile} {name.upper()} {value * 1e3:.1f} ms > "
+                               f"SLO {limit * 1e3:g} ms")
+        dem = demand_qps(w, mean_response_s(times, planned, [mix.buckets[b].share for b in c.buckets]))
+        for b, cap_b in zip(c.buckets, planned):
             cover[c.id, b] = cap_b / dem
 
     sol = plan.solution

@@ -19,7 +19,14 @@ import numpy as np
 
 from planner.serving.lengths import Bucket, Trace
 from planner.serving.mix import LengthMix
-from planner.serving.simulate import ReplicaSpec, attainment, percentiles, renewal_arrivals, simulate_replica
+from planner.serving.simulate import (
+    ReplicaSpec,
+    attainment,
+    percentiles,
+    renewal_arrivals,
+    route,
+    simulate_replica,
+)
 
 WARMUP_FRACTION = 0.1
 """Share of the simulated time at the start whose requests are not counted (the fleet starts empty)."""
@@ -87,7 +94,7 @@ def simulate_workload(groups: list[ReplicaGroup], mix: LengthMix, slo: WorkloadS
                       seed: int) -> WorkloadResult:
     """Simulate every replica of one workload's deployments for `duration_s` seconds at the peak."""
     rng = np.random.default_rng(seed)
-    pairs = [(g, b, r) for g in groups for b, r in sorted(g.rate_by_bucket.items()) if r > 0]
+    pairs = [(gi, b, r) for gi, g in enumerate(groups) for b, r in sorted(g.rate_by_bucket.items()) if r > 0]
     total = sum(r for _, _, r in pairs)
     arrivals = _arrivals(mix, total, duration_s, rng)
     pick = rng.choice(len(pairs), size=len(arrivals), p=np.array([r for _, _, r in pairs]) / total)
@@ -105,12 +112,11 @@ def simulate_workload(groups: list[ReplicaGroup], mix: LengthMix, slo: WorkloadS
     ttft, tpot, e2e = [], [], []
     peak_queue = rejected = 0
     counted: dict[str, int] = {}
-    group_of = np.array([groups.index(g) for g, _, _ in pairs])[pick] if len(pairs) else np.array([], dtype=int)
+    group_of = np.array([gi for gi, _, _ in pairs], dtype=int)[pick]
     for gi, g in enumerate(groups):
         mine = np.flatnonzero(group_of == gi)
-        replica = rng.integers(0, g.replicas, size=len(mine))
-        for r in range(g.replicas):
-            sel = mine[replica == r]
+        for idx in route(len(mine), g.replicas, rng):
+            sel = mine[idx]
             res = simulate_replica(g.spec, arrivals[sel], n_in[sel], n_out[sel])
             keep = res.arrival_s >= warm
             ttft.append(res.ttft_s[keep])
@@ -124,13 +130,12 @@ def simulate_workload(groups: list[ReplicaGroup], mix: LengthMix, slo: WorkloadS
     att = {"ttft": attainment(ttft_a, slo.ttft_s), "tpot": attainment(tpot_a, slo.tpot_s)}
     if slo.e2e_s is not None:
         att["e2e"] = attainment(e2e_a, slo.e2e_s)
-    at = percentiles
     p = slo.percentile
+    figures = {"ttft_ms": ttft_a, "tpot_ms": tpot_a, "e2e_ms": e2e_a}
     return WorkloadResult(
-        requests=int(len(ttft_a)), ttft_ms=ms(at(ttft_a)), tpot_ms=ms(at(tpot_a)), e2e_ms=ms(at(e2e_a)),
-        attainment=att,
-        at_slo_percentile={k: at(v, (p,))[f"p{p}"] * 1e3 for k, v in (("ttft_ms", ttft_a), ("tpot_ms", tpot_a),
-                                                                      ("e2e_ms", e2e_a))},
+        requests=int(len(ttft_a)), ttft_ms=ms(percentiles(ttft_a)), tpot_ms=ms(percentiles(tpot_a)),
+        e2e_ms=ms(percentiles(e2e_a)), attainment=att,
+        at_slo_percentile={k: percentiles(v, (p,))[f"p{p}"] * 1e3 for k, v in figures.items()},
         peak_queue=peak_queue, rejected=rejected, by_deployment=counted,
     )
 

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from planner.catalog.tables import csv_message
 from planner.errors import InputError, Problem
 from planner.spec.textfile import byte_position
 from planner.spec.values import MAX_TOKENS
@@ -125,7 +126,7 @@ def read_trace(path: Path, label: str) -> Trace:
         raise InputError(Problem("the file is empty", file=label, line=1, expected=(
             "a header such as input_tokens,output_tokens,arrival_s, then a row per request"))) from None
     except csv.Error as exc:
-        raise InputError(Problem(_csv_message(exc), file=label, line=reader.line_num)) from None
+        raise InputError(Problem(csv_message(exc), file=label, line=reader.line_num)) from None
     header_line = reader.line_num
     name = [h.strip() for h in header]
     i_in, i_out, i_arr = _find_columns(name, header_line, probs)
@@ -138,7 +139,7 @@ def read_trace(path: Path, label: str) -> Trace:
         except StopIteration:
             break
         except csv.Error as exc:
-            probs.add(_csv_message(exc), reader.line_num)
+            probs.add(csv_message(exc), reader.line_num)
             continue
         if not cells:
             continue
@@ -197,12 +198,6 @@ def _lines(text: str) -> Iterator[str]:
         end = text.find("\n", pos) + 1 or len(text)
         yield text[pos:end]
         pos = end
-
-
-def _csv_message(exc: csv.Error) -> str:
-    if "field larger than field limit" in str(exc):
-        return f"a cell is longer than {csv.field_size_limit():,} characters (the CSV reader's limit)"
-    return f"CSV syntax: {exc}"
 
 
 def _find_columns(header: list[str], line: int, probs: _Problems) -> tuple[int, int, int | None]:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from planner.errors import InputError, Problem
-from planner.serving.lengths import Bucket, Trace, interarrival_cv, read_trace, summarise
+from planner.serving.lengths import Bucket, Trace, buckets_from_list, interarrival_cv, read_trace, summarise
 from planner.spec.loader import LoadedSpec
 
 
@@ -29,14 +29,6 @@ class LengthMix:
     """`one length`, `lengths` or `trace FILE` (as the user wrote it)."""
     trace: Trace | None = None
     """The trace itself, when the lengths came from one (the simulation draws its rows)."""
-
-    @property
-    def mean_input_tokens(self) -> float:
-        return sum(b.share * b.input_tokens for b in self.buckets)
-
-    @property
-    def mean_output_tokens(self) -> float:
-        return sum(b.share * b.output_tokens for b in self.buckets)
 
 
 def workload_mixes(loaded: LoadedSpec) -> dict[str, LengthMix]:
@@ -65,8 +57,7 @@ def workload_mixes(loaded: LoadedSpec) -> dict[str, LengthMix]:
             out[w.name] = LengthMix(tuple(summarise(trace, demand.trace_buckets)), cv if cv else 1.0,
                                     f"trace {label}", trace)
         elif demand.lengths is not None:
-            buckets = sorted((Bucket(b.input_tokens, b.output_tokens, b.share, b.input_tokens + b.output_tokens)
-                              for b in demand.lengths), key=lambda b: (b.input_tokens, b.output_tokens))
+            buckets = sorted(buckets_from_list(demand.lengths), key=lambda b: (b.input_tokens, b.output_tokens))
             out[w.name] = LengthMix(tuple(buckets), cv_given or 1.0, "lengths")
         else:
             n_in, n_out = demand.input_tokens, demand.output_tokens

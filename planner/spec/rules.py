@@ -11,6 +11,8 @@ from planner.units import HOURS_PER_DAY
 
 MAX_BUCKETS = 32
 """Most length buckets of one workload: each adds a row per deployment to the MILP."""
+DEFAULT_TRACE_BUCKETS = 8
+"""Length buckets a trace is summarised into unless `trace_buckets` says otherwise."""
 SHARE_TOLERANCE = 1e-6
 """Length-bucket shares must sum to 1 within this."""
 
@@ -58,7 +60,8 @@ def length_rules(data: Mapping[str, Any]) -> list[tuple[Loc, str, str | None]]:
     elif n_in != n_out:
         missing = "output_tokens" if n_in else "input_tokens"
         out.append(((), f"missing required key '{missing}' (input_tokens and output_tokens go together)", expected))
-    if data.get("trace_buckets") not in (None, 8) and not trace:
+    # The default is what a dumped spec holds, so it is not a stray key.
+    if data.get("trace_buckets") not in (None, DEFAULT_TRACE_BUCKETS) and not trace:
         out.append((("trace_buckets",), "only allowed with trace", None))
     items = data.get("lengths")
     if isinstance(items, (list, tuple)) and items:

@@ -30,7 +30,7 @@ from pydantic import (
 )
 
 from planner.names import normalise_name
-from planner.spec.rules import MAX_BUCKETS, MIN_PROFILE_LEVEL, get_value, length_rules, profile_rules
+from planner.spec.rules import DEFAULT_TRACE_BUCKETS, MAX_BUCKETS, get_value, length_rules, profile_rules
 from planner.spec.values import (
     DAY_S,
     MAX_GPUS,
@@ -209,7 +209,7 @@ class Traffic(StrictModel):
     """Request-length mix instead of one length: buckets of {input_tokens, output_tokens, share}, shares summing to 1."""
     trace: str | None = None
     """CSV of requests (input_tokens,output_tokens[,arrival_s], or ContextTokens,GeneratedTokens,TIMESTAMP), relative to the YAML file: summarised into at most `trace_buckets` length buckets (log-spaced 2-D bins) and, when it has arrival times, their burstiness."""
-    trace_buckets: Annotated[int, Ge(1), Le(MAX_BUCKETS)] = 8
+    trace_buckets: Annotated[int, Ge(1), Le(MAX_BUCKETS)] = DEFAULT_TRACE_BUCKETS
     """Most length buckets a `trace` is summarised into, count."""
     arrival_cv: Annotated[float, Ge(0.1), Le(10)] | None = None
     """Burstiness: coefficient of variation of the times between arrivals (1 = Poisson); null = the trace's own, else 1."""
@@ -256,7 +256,7 @@ class BatchJob(StrictModel):
     """Request-length mix instead of one length: buckets of {input_tokens, output_tokens, share}, shares summing to 1."""
     trace: str | None = None
     """CSV of the job's requests (as `traffic.trace`; arrival times are ignored), relative to the YAML file."""
-    trace_buckets: Annotated[int, Ge(1), Le(MAX_BUCKETS)] = 8
+    trace_buckets: Annotated[int, Ge(1), Le(MAX_BUCKETS)] = DEFAULT_TRACE_BUCKETS
     """Most length buckets a `trace` is summarised into, count."""
     deadline_hours: Annotated[float, Ge(0.01), Le(8_760)]
     """All requests must be done within this many hours; requests / deadline must be at most 1,000,000 requests/s, like `peak_qps`."""
