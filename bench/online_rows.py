@@ -8,7 +8,7 @@ Sources (rows of catalog/measured/calibration.csv, selected by their columns):
   (ttft_ms, tpot_ms rows) and concurrency 250 (TTFT, ITL from the notes; output tok/s row).
 
 Assumptions:
-- Engine limits: batch cap 256 (vLLM max_num_seqs), chunk tokens from chunk_tokens_for(gpu, None),
+- Engine limits: batch cap 256 (vLLM max_num_seqs), chunk tokens from Deployment.chunk_tokens,
   KV budget kv_budget_tokens(d); efficiency cat.efficiency_for(gpu). KV dtype: bf16 where the row
   says "bf16 default assumed", otherwise the planner's default for the weights (fp8 -> fp8 KV).
   The TRT-LLM and NIM engines are not vLLM; the simulator's vLLM-like rules are used for all.
@@ -34,7 +34,6 @@ from pathlib import Path
 import numpy as np
 
 from planner.catalog.store import load_catalog
-from planner.optimize.candidates import chunk_tokens_for
 from planner.perf.estimate import resolve_deployment
 from planner.serving import queueing
 from planner.serving.simulate import ReplicaSpec, kv_budget_tokens, poisson_arrivals, simulate_replica
@@ -121,7 +120,7 @@ def main() -> None:
         model_name = c["model"].lower()
         d = resolve_deployment(cat, model_name, c["gpu"], c["prec"], c["kv"], tp=c["tp"], max_num_seqs=BATCH_CAP)
         eff = cat.efficiency_for(d.gpu)
-        chunk, kv = chunk_tokens_for(d.gpu, None), kv_budget_tokens(d)
+        chunk, kv = d.chunk_tokens, kv_budget_tokens(d)
         spec = ReplicaSpec(d, eff, BATCH_CAP, kv, chunk)
         lin, lout = c["lin"], c["lout"]
         if c["load"].startswith("QPS="):

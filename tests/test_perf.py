@@ -129,3 +129,20 @@ def test_throughput_rises_with_batch_and_tpot_limit_is_met(inp, out):
     limit = one.tpot_s * 1.5
     capped = evaluate(d, eff, inp, out, max_tpot_s=limit)
     assert capped.tpot_s <= limit or capped.batch == 1
+
+
+def test_engine_token_budget_defaults_to_vllms():
+    """vLLM V1's OpenAI-server default max_num_batched_tokens (`EngineArgs.get_batch_defaults` in
+    vllm/engine/arg_utils.py): 8192 on GPUs with at least 70 GiB unless the name contains "a100"
+    (PR #17885: a large budget lowers A100 throughput), else 2048. H100 80GB: 8192; A100 80GB and
+    L40S 48GB: 2048; a budget the workload file sets wins."""
+    from planner.perf.estimate import Deployment
+
+    cat = load_catalog()
+    assert perf.default_max_num_batched_tokens(cat.gpu("h100-sxm-80gb")) == 8192
+    assert perf.default_max_num_batched_tokens(cat.gpu("a100-sxm4-80gb")) == 2048
+    assert perf.default_max_num_batched_tokens(cat.gpu("l40s")) == 2048
+    fp16 = cat.precision("fp16")
+    d = Deployment(cat.model("llama-3.1-8b"), cat.gpu("h100-sxm-80gb"), fp16, fp16)
+    assert d.chunk_tokens == 8192
+    assert Deployment(d.model, d.gpu, fp16, fp16, max_num_batched_tokens=512).chunk_tokens == 512

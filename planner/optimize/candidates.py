@@ -46,12 +46,6 @@ from planner.units import GIB
 
 REASONS = ("filtered out", "precision unsupported", "tp invalid", "memory", "TTFT", "TPOT", "E2E", "fleet too large")
 """Rejection reasons, in the order the checks run."""
-CHUNK_TOKENS = 2048
-"""vLLM's default token budget per iteration (max_num_batched_tokens, V1 engine, OpenAI server) on
-GPUs under 70 GiB."""
-CHUNK_TOKENS_LARGE_GPU = 8192
-"""The same default on GPUs with at least 70 GiB (vLLM sizes it by device memory)."""
-LARGE_GPU_GIB = 70
 MAX_REPLICAS_PER_DEPLOYMENT = 100_000
 """The most replicas of one deployment a plan may use: about the largest GPU clusters built (some
 100,000 GPUs). Demand beyond it is out of scope; past it the plan, its placement and its JSON grow
@@ -203,14 +197,6 @@ def batch_ladder(upper: int) -> list[int]:
     return out
 
 
-def chunk_tokens_for(g: Gpu, max_num_batched_tokens: int | None) -> int:
-    """The engine's token budget per iteration: the workload file's, else vLLM's default (V1
-    engine, OpenAI server): 8192 tokens on GPUs with at least 70 GiB, 2048 below."""
-    if max_num_batched_tokens is not None:
-        return max_num_batched_tokens
-    return CHUNK_TOKENS_LARGE_GPU if g.mem_gb * 1e9 / GIB >= LARGE_GPU_GIB else CHUNK_TOKENS
-
-
 def generate(res: Resolved, ladder: bool = False, mixes: dict[str, LengthMix] | None = None) -> CandidateSet:
     """Every candidate and rejection of every workload, in a stable order; dominance marked.
 
@@ -257,12 +243,12 @@ def _evaluate_combo(res: Resolved, w: ResolvedWorkload, g: Gpu, p: Precision, tp
     kv = w.kv_precision or res.catalog.precision(default_kv_precision(p.id))
     planning = res.spec.planning
     d = Deployment(model=m, gpu=g, precision=p, kv_precision=kv, tp=tp, mem_utilization=planning.mem_utilization,
-                   max_num_seqs=planning.max_num_seqs)
+                   max_num_seqs=planning.max_num_seqs, max_num_batched_tokens=planning.max_num_batched_tokens)
     eff = res.catalog.efficiency_for(g)
     mix = out.mixes[w.name]
     buckets = mix.buckets
     slo = w.spec.slo
-    chunk = chunk_tokens_for(g, planning.max_num_batched_tokens)
+    chunk = d.chunk_tokens
     tiers = sorted({b.max_context_tokens for b in buckets})
     limits = {t: max_batch(d, t) for t in tiers}
     if limits[tiers[0]] < 1:

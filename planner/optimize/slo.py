@@ -58,4 +58,5 @@ def deployment_of(res: Resolved, c) -> Deployment:
     w = next(w for w in res.workloads if w.name == c.workload)
     return Deployment(model=w.model, gpu=cat.gpus.rows[c.gpu], precision=cat.precisions.rows[c.precision],
                       kv_precision=cat.precisions.rows[c.kv_precision], tp=c.tp,
-                      mem_utilization=planning.mem_utilization, max_num_seqs=planning.max_num_seqs)
+                      mem_utilization=planning.mem_utilization, max_num_seqs=planning.max_num_seqs,
+                      max_num_batched_tokens=planning.max_num_batched_tokens)

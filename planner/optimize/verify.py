@@ -14,7 +14,6 @@ from __future__ import annotations
 from planner.catalog.price_rows import PriceBook
 from planner.catalog.resolve import Resolved
 from planner.errors import EXIT_BUG, PlannerError
-from planner.optimize.candidates import chunk_tokens_for
 from planner.optimize.milp import EPS_USD_PER_REPLICA_GPU, MilpInput, multi_bucket
 from planner.optimize.placement import place
 from planner.optimize.plan import hosts_at_hour, lines_at_hour
@@ -59,7 +58,7 @@ def verify_plan(res: Resolved, inp: MilpInput, plan, book: PriceBook, mixes: dic
             bad.append(f"{c.id}: batch {c.batch} of {c.context_tokens}-token contexts needs {mem.total / GIB:.2f} "
                        f"GiB per GPU, has {mem.capacity / GIB:.2f} GiB")
         slo = w.spec.slo
-        chunk = chunk_tokens_for(d.gpu, spec.planning.max_num_batched_tokens)
+        chunk = d.chunk_tokens
         times, planned = [], []
         for b in c.buckets:
             bk = mix.buckets[b]

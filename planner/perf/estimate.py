@@ -32,6 +32,15 @@ class Deployment:
     pp: int = 1
     mem_utilization: float = perf.DEFAULT_MEM_UTILIZATION
     max_num_seqs: int = DEFAULT_MAX_NUM_SEQS
+    max_num_batched_tokens: int | None = None
+    """Engine token budget of one iteration (chunked prefill); None: vLLM's default for the GPU."""
+
+    @property
+    def chunk_tokens(self) -> int:
+        """Tokens one iteration carries: prompts are prefilled in chunks of it."""
+        if self.max_num_batched_tokens is not None:
+            return self.max_num_batched_tokens
+        return perf.default_max_num_batched_tokens(self.gpu)
 
     @property
     def kv_bytes(self) -> float:

@@ -30,8 +30,21 @@ IPC handles; 0.5 GiB covers both with margin."""
 
 
 DEFAULT_PREFILL_CHUNK_TOKENS = 8192
-"""Tokens processed in one forward pass when sizing activation memory (vLLM V1's default
-`max_num_batched_tokens` for chunked prefill on large GPUs)."""
+"""vLLM's default token budget of one iteration (`max_num_batched_tokens`, chunked prefill) for its
+OpenAI server on GPUs with at least 70 GiB other than the A100."""
+SMALL_GPU_PREFILL_CHUNK_TOKENS = 2048
+"""The same default on every other GPU (the A100 80GB included)."""
+LARGE_GPU_GIB = 70
+
+
+def default_max_num_batched_tokens(gpu: Gpu) -> int:
+    """vLLM's default `max_num_batched_tokens` for the OpenAI server: 8192 when the GPU has at least
+    70 GiB and is not an A100 ("setting large max_num_batched_tokens for A100 reduces throughput",
+    vLLM PR #17885), else 2048. Source: vLLM V1 `vllm/engine/arg_utils.py`,
+    `EngineArgs.get_batch_defaults` (read 2026-12-04). Memory is the datasheet figure read as GiB,
+    as in `usable_memory_bytes`."""
+    large = gpu.mem_gb >= LARGE_GPU_GIB and "a100" not in f"{gpu.id} {gpu.name}".lower()
+    return DEFAULT_PREFILL_CHUNK_TOKENS if large else SMALL_GPU_PREFILL_CHUNK_TOKENS
 
 
 ACTIVATION_BYTES = 2

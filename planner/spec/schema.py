@@ -169,7 +169,7 @@ class Planning(StrictModel):
     max_num_seqs: Annotated[int, Ge(1), Le(1_000_000)] = 256
     """Engine cap on sequences served at once per replica (vLLM's `max_num_seqs`), count."""
     max_num_batched_tokens: Annotated[int, Ge(64), Le(1_000_000)] | None = None
-    """Engine token budget of one iteration with chunked prefill (vLLM's `max_num_batched_tokens`), tokens; null = vLLM's default: 8192 on GPUs with 70 GiB or more, else 2048."""
+    """Engine token budget of one iteration with chunked prefill (vLLM's `max_num_batched_tokens`), tokens; null = vLLM's default: 8192 on GPUs with 70 GiB or more other than the A100, else 2048."""
 
     @classmethod
     def rules(cls, data: Mapping[str, Any]) -> list[tuple[Loc, str, str | None]]:
