@@ -258,6 +258,7 @@ def _evaluate_combo(res: Resolved, w: ResolvedWorkload, g: Gpu, p: Precision, tp
         return
     made = 0
     first_miss: tuple[str, str, float] | None = None
+    memo: dict[tuple[int, int], tuple | None] = {}
     for tier in tiers:
         limit = limits[tier]
         if limit < 1:
@@ -279,7 +280,7 @@ def _evaluate_combo(res: Resolved, w: ResolvedWorkload, g: Gpu, p: Precision, tp
             out.ladder_skipped += len(rungs) - 1
             rungs = rungs[-1:]
         for b in rungs:
-            made += _add_candidate(res, w, d, eff, mix, served, tier, b, limit, chunk, out, len(tiers) > 1)
+            made += _add_candidate(res, w, d, eff, mix, served, tier, b, limit, chunk, out, len(tiers) > 1, memo)
             if not made and first_miss is None:
                 first_miss = _service_miss(d, eff, buckets[served[0]], chunk, slo)
     if not made:
@@ -290,25 +291,30 @@ def _evaluate_combo(res: Resolved, w: ResolvedWorkload, g: Gpu, p: Precision, tp
 
 
 def _add_candidate(res: Resolved, w: ResolvedWorkload, d: Deployment, eff, mix: LengthMix, served: list[int],
-                   tier: int, batch: int, limit: int, chunk: int, out: CandidateSet, tiered: bool) -> int:
+                   tier: int, batch: int, limit: int, chunk: int, out: CandidateSet, tiered: bool,
+                   memo: dict) -> int:
     """Evaluate one (deployment, tier, batch cap): SLO capacity of each bucket up to the tier; add the
-    candidate if it serves any bucket (return 1), else 0. Rejects it when it needs too many replicas."""
+    candidate if it serves any bucket (return 1), else 0. Rejects it when it needs too many replicas.
+    `memo` holds the deployment's evaluated (bucket, batch cap) pairs across its tiers."""
     slo = w.spec.slo
     pct = slo.percentile if slo is not None else 50
-    times, rates, kept = [], [], []
+    util = w.max_utilization
+    times, rates, lat, kept = [], [], [], []
     for i in served:
-        bk = mix.buckets[i]
-        t = queueing.bucket_times(d, eff, bk.input_tokens, bk.output_tokens, batch, chunk)
-        q = slo_capacity_qps(t, slo)
-        if q > 0:
+        if (i, batch) not in memo:  # a higher tier with the same batch cap sees the same bucket again
+            bk = mix.buckets[i]
+            t = queueing.bucket_times(d, eff, bk.input_tokens, bk.output_tokens, batch, chunk)
+            q = slo_capacity_qps(t, slo)
+            memo[i, batch] = (t, q, at_rate(t, util * q, pct / 100.0)) if q > 0 else None
+        if memo[i, batch] is not None:
+            t, q, at_planned = memo[i, batch]
             times.append(t)
             rates.append(q)
+            lat.append(at_planned)
             kept.append(i)
     if not kept:
         return 0
-    util = w.max_utilization
     planned = [util * q for q in rates]
-    lat = [at_rate(t, r, pct / 100.0) for t, r in zip(times, planned)]
     shares = tuple(mix.buckets[i].share for i in kept)
     dem = demand_qps(w, mean_response_s(times, planned, list(shares)))
     need = sum(s / (c / dem) for s, c in zip(shares, planned)) / sum(shares)
