@@ -21,15 +21,20 @@ from hypothesis import strategies as st
 
 from planner import perf
 from planner.perf.estimate import Deployment
+from planner.serving.occupancy import Table, step_kinks
 from planner.serving.queueing import (
     BucketTimes,
     bucket_times,
+    capacities,
     capacity_qps,
     means,
     normal_quantile,
     poisson_quantile,
     quantiles,
     saturation_qps,
+    saturations,
+    table_means,
+    table_quantiles,
 )
 
 T0 = BucketTimes(input_tokens=1000, output_tokens=101, batch_cap=8, chunk_tokens=512, prefill_s=0.1,
@@ -349,3 +354,83 @@ def test_bad_inputs_are_refused():
         BucketTimes(10, 10, 0, 512, 0.1, [0.01])
     with pytest.raises(ValueError):
         quantiles(T0, 1.0, 1.0)
+
+
+# ---------------------------------------------------------------------------------------------
+# Many pairs side by side (Table) and the kinks of the step table
+# ---------------------------------------------------------------------------------------------
+
+
+@PROPERTY
+@given(ts=st.lists(replicas(), min_size=2, max_size=6), fractions=st.lists(st.floats(0.0, 1.2), min_size=3,
+                                                                          max_size=3),
+       p=st.sampled_from([0.5, 0.9, 0.99]))
+def test_rows_side_by_side_equal_each_row_alone(ts, fractions, p):
+    """A Table of several pairs with different batch caps (rows padded to the widest) gives each row
+    exactly what that pair alone gives: latencies at three rates per row, means, saturation and
+    the SLO capacity (limits at 3x the row's service-only TTFT and 2x its TPOT)."""
+    width = max(t.batch_cap for t in ts) + 1
+    steps = np.array([np.concatenate([t.step_s, np.full(width - len(t.step_s), 99.0)]) for t in ts])
+    tab = Table.build([t.input_tokens for t in ts], [t.output_tokens for t in ts], [t.batch_cap for t in ts],
+                      [t.chunk_tokens for t in ts], [t.prefill_s for t in ts], steps, [t.cs2 for t in ts])
+    rates = np.array([[f * saturation_qps(t) for f in fractions] for t in ts])
+    many, mean_many = table_quantiles(tab, rates, p), table_means(tab, rates)
+    for r, t in enumerate(ts):
+        one, mean_one = quantiles(t, rates[r], p), means(t, rates[r])
+        for name in ("ttft_s", "tpot_s", "e2e_s", "mean_running"):
+            np.testing.assert_array_equal(getattr(many, name)[r], getattr(one, name))
+            np.testing.assert_array_equal(getattr(mean_many, name)[r], getattr(mean_one, name))
+        assert saturations(tab)[r] == saturation_qps(t)
+    base = [quantiles(t, 0.0, p) for t in ts]
+    ttft_max = np.array([3.0 * float(b.ttft_s[0]) for b in base])
+    tpot_max = np.array([2.0 * float(b.tpot_s[0]) + 1e-6 for b in base])
+    caps = capacities(tab, p, ttft_max, tpot_max)
+    for r, t in enumerate(ts):
+        assert caps[r] == capacity_qps(t, p, float(ttft_max[r]), float(tpot_max[r]))
+
+
+def test_kinks_by_hand():
+    """step(n) = max(0.010 + 0.0001 n, 0.0003 n) for n = 1..100 (a weight stream overtaken by
+    compute): 0.010 + 0.0001 n = 0.0003 n at n = 50, so the slope changes at 50 (0.0001 on the
+    left, 0.0003 on the right) and at 1 (step(0) = step(1)); nowhere else."""
+    n = np.arange(101, dtype=float)
+    step = np.maximum(0.010 + 0.0001 * np.maximum(n, 1), 0.0003 * np.maximum(n, 1))
+    assert list(np.flatnonzero(step_kinks(step[None, :])[0])) == [1, 50]
+
+
+@PROPERTY
+@given(t=replicas(), fractions=st.lists(st.floats(0.0, 1.2), min_size=1, max_size=8),
+       p=st.sampled_from([0.5, 0.9, 0.99]))
+def test_kinks_only_give_what_every_integer_gives(t, fractions, p):
+    """Breakpoints only where the step table bends give the latencies that a breakpoint at every
+    integer gives (pieces merged where the slope is one line agree to the float rounding)."""
+    every = np.ones((1, t.batch_cap + 1), dtype=bool)
+    args = ([t.input_tokens], [t.output_tokens], [t.batch_cap], [t.chunk_tokens], [t.prefill_s], t.step_s[None, :],
+            [t.cs2])
+    rates = np.array([fractions]) * saturation_qps(t)
+    fine, coarse = Table.build(*args, kinks=every), Table.build(*args)
+    a, b = table_quantiles(fine, rates, p), table_quantiles(coarse, rates, p)
+    np.testing.assert_allclose(saturations(coarse), saturations(fine), rtol=1e-9)
+    for name in ("ttft_s", "tpot_s", "e2e_s"):
+        np.testing.assert_allclose(getattr(b, name), getattr(a, name), rtol=1e-8)
+
+
+@pytest.mark.parametrize("model, gpu, tp", [("llama-3.1-8b", "h100", 1), ("qwen2.5-72b", "h100", 4),
+                                            ("mixtral-8x7b", "h100", 2), ("llama-3.1-8b", "rtx-4090", 1)])
+def test_roofline_tables_bend_rarely_and_lose_nothing(cat, model, gpu, tp):
+    """A roofline step table at batch cap 256 bends a few times for a dense model (at 1 and where
+    compute overtakes the weight stream), at most at every integer for an MoE (experts touched grow
+    with the batch); either way the capacity and latencies equal those of a breakpoint at every
+    integer to 1e-8."""
+    fp16 = cat.precision("fp16")
+    d = Deployment(cat.model(model), cat.gpu(gpu), fp16, fp16, tp=tp)
+    t = bucket_times(d, cat.efficiency_for(d.gpu), 2000, 256, 256, 8192)
+    bends = int(step_kinks(t.step_s[None, :]).sum())
+    assert 1 <= bends <= (3 if not d.model.is_moe else 255)
+    args = ([t.input_tokens], [t.output_tokens], [t.batch_cap], [t.chunk_tokens], [t.prefill_s], t.step_s[None, :])
+    fine, coarse = Table.build(*args, kinks=np.ones((1, 257), dtype=bool)), Table.build(*args)
+    rates = np.linspace(0.0, 0.99, 12)[None, :] * saturations(fine)[0]
+    for name in ("ttft_s", "tpot_s", "e2e_s"):
+        np.testing.assert_allclose(getattr(table_quantiles(coarse, rates, 0.9), name),
+                                   getattr(table_quantiles(fine, rates, 0.9), name), rtol=1e-8)
+    assert capacities(coarse, 0.9, 2.0, 0.1)[0] == pytest.approx(capacities(fine, 0.9, 2.0, 0.1)[0], rel=1e-8)

@@ -35,10 +35,11 @@ from planner.catalog.resolve import Resolved, ResolvedWorkload
 from planner.perf.estimate import (
     Deployment,
     default_kv_precision,
-    max_batch,
+    max_batches,
     memory_breakdown,
 )
-from planner.optimize.slo import at_rate, mean_response_s, over_limits, slo_capacity_qps
+from planner.optimize import pair_eval
+from planner.optimize.slo import LATENCIES, over_limits
 from planner.serving import queueing
 from planner.serving.demand import demand_qps
 from planner.serving.mix import LengthMix, workload_mixes
@@ -203,173 +204,206 @@ def generate(res: Resolved, ladder: bool = False, mixes: dict[str, LengthMix] | 
     For each (workload, GPU, precision, TP) and each memory tier (a distinct longest context among
     the workload's length buckets), the batch cap is the largest batch that fits in memory with every
     sequence at the tier's context and whose decode step at that batch meets the TPOT limit; each
-    bucket up to the tier then gets its SLO capacity (`serving.queueing.capacity_qps`). With
+    bucket up to the tier then gets its SLO capacity (`serving.queueing.capacities`). With
     `ladder=False` only that batch cap is materialised and the lower rungs are counted in
     `ladder_skipped`; `ladder=True` (`planner candidates --ladder`) evaluates them all.
     `mixes` (workload → length mix) defaults to `serving.mix.workload_mixes(res.loaded)`.
+
+    It runs in three passes per workload, so that the queueing model sees every (deployment,
+    bucket, batch cap) of the workload in one numpy evaluation rather than one call each: the
+    deployments' memory tiers, batch caps and step tables (`_Combo`); the SLO capacities and
+    latencies of all their (bucket, batch cap) pairs (`pair_eval.evaluate`); then the candidates and
+    rejections, in the order of the deployments.
     """
     out = CandidateSet(mixes=mixes if mixes is not None else workload_mixes(res.loaded))
     spec = res.spec
     all_precisions = tuple(p for p in res.catalog.precisions.rows.values() if p.serving_default)
+    built: list[tuple[Candidate, _Combo, tuple[int, ...]]] = []
     for w in res.workloads:
         precisions = w.precisions if w.precisions is not None else all_precisions
         for gid in res.filtered_out:
             for p in precisions:
                 for tp in spec.planning.tp_degrees:
                     out.rejections.append(Rejection(w.name, gid, p.id, tp, "filtered out", res.filtered_out[gid]))
-        for g in res.gpus:
-            for p in precisions:
-                for tp in sorted(spec.planning.tp_degrees):
-                    _evaluate_combo(res, w, g, p, tp, out, ladder)
+        mix = out.mixes[w.name]
+        pairs = pair_eval.Pairs()
+        shape = pair_eval.Shape(mix)
+        combos = [_Combo.prepare(res, w, g, p, tp, shape, ladder, pairs, out)
+                  for g in res.gpus for p in precisions for tp in sorted(spec.planning.tp_degrees)]
+        results = pair_eval.evaluate(pairs, w, mix)
+        for combo in combos:
+            combo.emit(res, w, mix, results, out, built)
     mark_dominated(out)
+    for c, combo, served in built:
+        if c.dominated_by is None:  # the queueing inputs plan lines need (predictions, the simulation)
+            c.times = tuple(combo.bucket_times(i, c.batch) for i in served)
     return out
 
 
-def _evaluate_combo(res: Resolved, w: ResolvedWorkload, g: Gpu, p: Precision, tp: int, out: CandidateSet,
-                    ladder: bool) -> None:
-    m = w.model
-    reject = lambda reason, detail, ratio=None: out.rejections.append(
-        Rejection(w.name, g.id, p.id, tp, reason, detail, ratio))
-    if not g.supports(p.compute):
-        reject("precision unsupported", f"{g.id} cannot compute in {p.compute}")
-        return
-    if m.n_heads % tp:
-        reject("tp invalid", f"tp={tp} does not divide {m.n_heads} attention heads")
-        return
-    server = max(g.scaleup_domain_gpus, g.gpus_per_server)
-    if tp > server:
-        reject("tp invalid", f"tp={tp} exceeds one {g.id} server ({server} GPUs)")
-        return
-    kv = w.kv_precision or res.catalog.precision(default_kv_precision(p.id))
-    planning = res.spec.planning
-    d = Deployment(model=m, gpu=g, precision=p, kv_precision=kv, tp=tp, mem_utilization=planning.mem_utilization,
-                   max_num_seqs=planning.max_num_seqs, max_num_batched_tokens=planning.max_num_batched_tokens)
-    eff = res.catalog.efficiency_for(g)
-    mix = out.mixes[w.name]
-    buckets = mix.buckets
-    slo = w.spec.slo
-    chunk = d.chunk_tokens
-    tiers = sorted({b.max_context_tokens for b in buckets})
-    limits = {t: max_batch(d, t) for t in tiers}
-    if limits[tiers[0]] < 1:
-        mem = memory_breakdown(d, 1, tiers[0])
-        reject("memory", f"needs {mem.total / GIB:.1f} GiB per GPU at batch 1, has {mem.capacity / GIB:.1f} GiB",
-               mem.total / mem.capacity)
-        return
-    made = 0
-    first_miss: tuple[str, str, float] | None = None
-    memo: dict[tuple[int, int], tuple | None] = {}
-    for tier in tiers:
-        limit = limits[tier]
-        if limit < 1:
-            break  # longer contexts fit even less
-        served = [i for i, b in enumerate(buckets) if b.max_context_tokens <= tier]
-        cap = limit
-        if slo is not None:
-            longest = max(buckets[i].input_tokens + buckets[i].output_tokens / 2.0 for i in served)
-            steps = np.atleast_1d(perf.decode_step_time(m, g, p, d.kv_bytes, tp, np.arange(1, limit + 1), longest,
-                                                        eff).total_s)
-            cap = int(np.searchsorted(steps, slo.tpot_ms / 1e3, side="right"))
-            if cap < 1:
-                ratio = float(steps[0]) / (slo.tpot_ms / 1e3)
-                first_miss = first_miss or ("TPOT", f"decode step {steps[0] * 1e3:.1f} ms > {slo.tpot_ms:g} ms "
-                                                    f"at batch 1 ({longest:,.0f}-token context)", ratio)
+class _Combo:
+    """One (workload, GPU, precision, TP): its checks, memory tiers and batch caps, the decode step
+    table at every bucket's context, and the rungs (tier, batch cap) to make candidates of."""
+
+    def __init__(self) -> None:
+        self.rejection: Rejection | None = None
+        self.events: list[tuple] = []
+        """In tier order: ("tpot", reason, detail, ratio) for a tier whose batch 1 misses TPOT, or
+        ("rung", tier, memory limit, served bucket indices, batch cap, pair index per served bucket)."""
+
+    @staticmethod
+    def prepare(res: Resolved, w: ResolvedWorkload, g: Gpu, p: Precision, tp: int, shape: pair_eval.Shape, ladder: bool,
+                pairs: pair_eval.Pairs, out: CandidateSet) -> _Combo:
+        self = _Combo()
+        self.gpu, self.precision, self.tp = g, p, tp
+        m = w.model
+        reject = lambda reason, detail, ratio=None: Rejection(w.name, g.id, p.id, tp, reason, detail, ratio)
+        if not g.supports(p.compute):
+            self.rejection = reject("precision unsupported", f"{g.id} cannot compute in {p.compute}")
+            return self
+        if m.n_heads % tp:
+            self.rejection = reject("tp invalid", f"tp={tp} does not divide {m.n_heads} attention heads")
+            return self
+        server = max(g.scaleup_domain_gpus, g.gpus_per_server)
+        if tp > server:
+            self.rejection = reject("tp invalid", f"tp={tp} exceeds one {g.id} server ({server} GPUs)")
+            return self
+        kv = w.kv_precision or res.catalog.precision(default_kv_precision(p.id))
+        planning = res.spec.planning
+        d = Deployment(model=m, gpu=g, precision=p, kv_precision=kv, tp=tp, mem_utilization=planning.mem_utilization,
+                       max_num_seqs=planning.max_num_seqs, max_num_batched_tokens=planning.max_num_batched_tokens)
+        self.d, self.eff, self.chunk = d, res.catalog.efficiency_for(g), d.chunk_tokens
+        slo = w.spec.slo
+        tiers = shape.tiers
+        self.memory = memory_breakdown(d, 0, 0)
+        limits = max_batches(d, tiers, self.memory)
+        if limits[0] < 1:
+            mem = memory_breakdown(d, 1, tiers[0])
+            self.rejection = reject("memory", f"needs {mem.total / GIB:.1f} GiB per GPU at batch 1, has "
+                                              f"{mem.capacity / GIB:.1f} GiB", mem.total / mem.capacity)
+            return self
+        self.kv_per_token = perf.kv_cache_bytes_per_token_per_gpu(m, d.kv_bytes, tp, d.pp)
+        # Decode steps at batch 1..(largest limit) at each bucket's mean context, and each bucket's prefill.
+        self.step = perf.decode_step_time(m, g, p, d.kv_bytes, tp, np.arange(1.0, limits[0] + 1.0)[None, :],
+                                          shape.contexts[:, None], self.eff, d.pp)
+        self.steps_s = pair_eval.full(self.step.total_s, (len(shape.contexts), limits[0]))
+        self.prefill_s = pair_eval.full(perf.prefill_time(m, g, p, tp, shape.prompts, self.eff, d.pp).total_s, shape.prompts.shape)
+        self.tiered = len(tiers) > 1
+        seen: dict[tuple[int, int], int] = {}
+        for tier, limit, served, longest in zip(tiers, limits, shape.served, shape.longest):
+            if limit < 1:
+                break  # longer contexts fit even less
+            cap = limit
+            if slo is not None:
+                steps = self.steps_s[longest, :limit]
+                cap = int(np.searchsorted(steps, slo.tpot_ms / 1e3, side="right"))
+                if cap < 1:
+                    self.events.append(("tpot", "TPOT", f"decode step {steps[0] * 1e3:.1f} ms > {slo.tpot_ms:g} ms "
+                                                        f"at batch 1 ({shape.contexts[longest]:,.0f}-token context)",
+                                        float(steps[0]) / (slo.tpot_ms / 1e3)))
+                    continue
+            rungs = batch_ladder(cap)
+            if not ladder:
+                out.ladder_skipped += len(rungs) - 1
+                rungs = rungs[-1:]
+            for b in rungs:
+                index = []
+                for i in served:  # a higher tier with the same batch cap sees the same bucket again
+                    if (i, b) not in seen:
+                        seen[i, b] = pairs.add(self, i, b)
+                    index.append(seen[i, b])
+                self.events.append(("rung", tier, limit, served, b, index))
+        return self
+
+    def bucket_times(self, bucket: int, batch: int) -> queueing.BucketTimes:
+        """The queueing inputs of one bucket at one batch cap, from the step table."""
+        row = self.steps_s[bucket]
+        bk_in, bk_out = self.buckets_lengths[bucket]
+        return queueing.BucketTimes(bk_in, bk_out, batch, self.chunk, float(self.prefill_s[bucket]),
+                                    np.concatenate([row[:1], row[:batch]]))
+
+    def emit(self, res: Resolved, w: ResolvedWorkload, mix: LengthMix, results: pair_eval.Results, out: CandidateSet,
+             built: list) -> None:
+        """Append this deployment's candidates and rejections (in the order the checks ran)."""
+        if self.rejection is not None:
+            out.rejections.append(self.rejection)
+            return
+        self.buckets_lengths = [(b.input_tokens, b.output_tokens) for b in mix.buckets]
+        slo = w.spec.slo
+        made = 0
+        first_miss: tuple[str, str, float] | None = None
+        for event in self.events:
+            if event[0] == "tpot":
+                first_miss = first_miss or event[1:]
                 continue
-        rungs = batch_ladder(cap)
-        if not ladder:
-            out.ladder_skipped += len(rungs) - 1
-            rungs = rungs[-1:]
-        for b in rungs:
-            made += _add_candidate(res, w, d, eff, mix, served, tier, b, limit, chunk, out, len(tiers) > 1, memo)
+            _, tier, limit, served, batch, index = event
+            made += self._add_candidate(w, mix, results, served, index, tier, batch, limit, out, built)
             if not made and first_miss is None:
-                first_miss = _service_miss(d, eff, buckets[served[0]], chunk, slo)
-    if not made:
-        if first_miss is None:
-            first_miss = ("TTFT", "no length bucket meets the SLO", float("inf"))
-        reason, detail, ratio = first_miss
-        reject(reason, detail, ratio)
+                first_miss = pair_eval.service_miss(self.d, self.eff, mix.buckets[served[0]], self.chunk, slo)
+        if not made:
+            if first_miss is None:
+                first_miss = ("TTFT", "no length bucket meets the SLO", float("inf"))
+            reason, detail, ratio = first_miss
+            out.rejections.append(Rejection(w.name, self.gpu.id, self.precision.id, self.tp, reason, detail, ratio))
 
+    def _add_candidate(self, w: ResolvedWorkload, mix: LengthMix, results: pair_eval.Results, served: list[int],
+                       index: list[int], tier: int, batch: int, limit: int, out: CandidateSet, built: list) -> int:
+        """One (tier, batch cap): the candidate serving every bucket up to the tier that meets the SLO
+        alone (return 1), none if no bucket does (0); a rejection when it needs too many replicas."""
+        d = self.d
+        slo = w.spec.slo
+        pct = slo.percentile if slo is not None else 50
+        util = w.max_utilization
+        kept = [(i, k) for i, k in zip(served, index) if results.slo_qps[k] > 0]
+        if not kept:
+            return 0
+        rates = [float(results.slo_qps[k]) for _, k in kept]
+        planned = [util * q for q in rates]
+        shares = tuple(mix.buckets[i].share for i, _ in kept)
+        total = sum(shares)
+        response_s = sum(s / total * float(results.mean_e2e_s[k]) for s, (_, k) in zip(shares, kept))
+        dem = demand_qps(w, response_s)
+        need = sum(s / (c / dem) for s, c in zip(shares, planned)) / total
+        if need > MAX_REPLICAS_PER_DEPLOYMENT:
+            out.rejections.append(Rejection(
+                w.name, d.gpu.id, d.precision.id, d.tp, "fleet too large",
+                f"needs {need:,.0f} replicas at batch {batch} (more than {MAX_REPLICAS_PER_DEPLOYMENT:,} of one deployment)",
+                need / MAX_REPLICAS_PER_DEPLOYMENT))
+            return 1  # admissible in itself; counted as made so no SLO rejection is added
+        longest = max(range(len(kept)), key=lambda j: (mix.buckets[kept[j][0]].max_context_tokens, -j))
+        kv_cache = self.kv_per_token * tier * batch
+        mem = self.memory
+        keys = [k for _, k in kept]
+        c = Candidate(
+            id=candidate_id(w.name, d.model.id, d.gpu.id, d.precision.id, d.tp, batch, tier if self.tiered else None),
+            workload=w.name, workload_index=w.index, model=d.model.id, gpu=d.gpu.id, precision=d.precision.id,
+            kv_precision=d.kv_precision.id, tp=d.tp, batch=batch, max_batch_memory=limit, context_tokens=tier,
+            buckets=tuple(i for i, _ in kept), shares=shares, slo_qps=tuple(rates), max_utilization=util,
+            demand_qps=dem, ttft_s=float(results.planned["ttft"][keys].max()),
+            tpot_s=float(results.planned["tpot"][keys].max()), e2e_s=float(results.planned["e2e"][keys].max()),
+            prefill_s=float(self.prefill_s[kept[longest][0]]),
+            decode_step_s=float(self.steps_s[kept[longest][0], batch - 1]), percentile=pct, chunk_tokens=self.chunk,
+            mem_used_bytes=mem.weights + kv_cache + mem.activations + mem.overhead, mem_capacity_bytes=mem.capacity,
+            bottleneck=self._bottleneck(results, kept, shares, batch, limit, slo),
+        )
+        out.candidates.append(c)
+        built.append((c, self, c.buckets))
+        return 1
 
-def _add_candidate(res: Resolved, w: ResolvedWorkload, d: Deployment, eff, mix: LengthMix, served: list[int],
-                   tier: int, batch: int, limit: int, chunk: int, out: CandidateSet, tiered: bool,
-                   memo: dict) -> int:
-    """Evaluate one (deployment, tier, batch cap): SLO capacity of each bucket up to the tier; add the
-    candidate if it serves any bucket (return 1), else 0. Rejects it when it needs too many replicas.
-    `memo` holds the deployment's evaluated (bucket, batch cap) pairs across its tiers."""
-    slo = w.spec.slo
-    pct = slo.percentile if slo is not None else 50
-    util = w.max_utilization
-    times, rates, lat, kept = [], [], [], []
-    for i in served:
-        if (i, batch) not in memo:  # a higher tier with the same batch cap sees the same bucket again
-            bk = mix.buckets[i]
-            t = queueing.bucket_times(d, eff, bk.input_tokens, bk.output_tokens, batch, chunk)
-            q = slo_capacity_qps(t, slo)
-            memo[i, batch] = (t, q, at_rate(t, util * q, pct / 100.0)) if q > 0 else None
-        if memo[i, batch] is not None:
-            t, q, at_planned = memo[i, batch]
-            times.append(t)
-            rates.append(q)
-            lat.append(at_planned)
-            kept.append(i)
-    if not kept:
-        return 0
-    planned = [util * q for q in rates]
-    shares = tuple(mix.buckets[i].share for i in kept)
-    dem = demand_qps(w, mean_response_s(times, planned, list(shares)))
-    need = sum(s / (c / dem) for s, c in zip(shares, planned)) / sum(shares)
-    if need > MAX_REPLICAS_PER_DEPLOYMENT:
-        out.rejections.append(Rejection(
-            w.name, d.gpu.id, d.precision.id, d.tp, "fleet too large",
-            f"needs {need:,.0f} replicas at batch {batch} (more than {MAX_REPLICAS_PER_DEPLOYMENT:,} of one deployment)",
-            need / MAX_REPLICAS_PER_DEPLOYMENT))
-        return 1  # admissible in itself; counted as made so no SLO rejection is added
-    longest = max(kept, key=lambda i: mix.buckets[i].max_context_tokens)
-    t_long = times[kept.index(longest)]
-    mem = memory_breakdown(d, batch, tier)
-    out.candidates.append(Candidate(
-        id=candidate_id(w.name, d.model.id, d.gpu.id, d.precision.id, d.tp, batch, tier if tiered else None),
-        workload=w.name, workload_index=w.index, model=d.model.id, gpu=d.gpu.id, precision=d.precision.id,
-        kv_precision=d.kv_precision.id, tp=d.tp, batch=batch, max_batch_memory=limit, context_tokens=tier,
-        buckets=tuple(kept), shares=shares, slo_qps=tuple(rates), max_utilization=util, demand_qps=dem,
-        ttft_s=max(x["ttft"] for x in lat), tpot_s=max(x["tpot"] for x in lat),
-        e2e_s=max(x["e2e"] for x in lat), prefill_s=t_long.prefill_s,
-        decode_step_s=float(t_long.step_s[batch]), percentile=pct, chunk_tokens=chunk,
-        mem_used_bytes=mem.total, mem_capacity_bytes=mem.capacity,
-        bottleneck=_bottleneck(d, eff, times, rates, shares, batch, limit, slo),
-        times=tuple(times),
-    ))
-    return 1
-
-
-def _bottleneck(d: Deployment, eff, times: list, rates: list[float], shares: tuple[float, ...], batch: int,
-                limit: int, slo) -> str:
-    """What limits the replica: memory (the batch cap is the largest that fits), the SLO limit that
-    binds just above the capacity of its largest bucket, or the step's bound when the queue saturates."""
-    if batch == limit and limit < d.max_num_seqs:
-        return "memory capacity"
-    k = max(range(len(shares)), key=lambda i: (shares[i], -i))
-    t = times[k]
-    if slo is not None:
-        over = over_limits(at_rate(t, rates[k] * 1.001, slo.percentile / 100.0), slo)
-        if over and np.isfinite(over[0][1]):  # inf: the queue saturates first
-            return f"{over[0][0].upper()} SLO"
-    step = perf.decode_step_time(d.model, d.gpu, d.precision, d.kv_bytes, d.tp, batch,
-                                 t.input_tokens + t.output_tokens / 2.0, eff)
-    return step.bound
-
-
-def _service_miss(d: Deployment, eff, bucket, chunk: int, slo) -> tuple[str, str, float] | None:
-    """Why the shortest bucket fails even with no queue: the reason, detail and miss ratio."""
-    if slo is None:
-        return None
-    t = queueing.bucket_times(d, eff, bucket.input_tokens, bucket.output_tokens, 1, chunk)
-    over = over_limits(at_rate(t, 1e-9, slo.percentile / 100.0), slo)
-    if not over:
-        return None
-    name, got, limit = over[0]
-    digits = 1 if name == "tpot" else 0
-    return name.upper(), f"{name.upper()} {got * 1e3:.{digits}f} ms > {limit * 1e3:g} ms with no queue", got / limit
+    def _bottleneck(self, results: pair_eval.Results, kept: list[tuple[int, int]], shares: tuple[float, ...], batch: int,
+                    limit: int, slo) -> str:
+        """What limits the replica: memory (the batch cap is the largest that fits), the SLO limit that
+        binds just above the capacity of its largest bucket, or the step's bound when the queue saturates."""
+        if batch == limit and limit < self.d.max_num_seqs:
+            return "memory capacity"
+        j = max(range(len(shares)), key=lambda i: (shares[i], -i))
+        bucket, k = kept[j]
+        if slo is not None:
+            over = over_limits({name: float(results.above[name][k]) for name in LATENCIES}, slo)
+            if over and np.isfinite(over[0][1]):  # inf: the queue saturates first
+                return f"{over[0][0].upper()} SLO"
+        at = lambda a: float(np.broadcast_to(a, self.steps_s.shape)[bucket, batch - 1])
+        return perf.StepTime(at(self.step.memory_s), at(self.step.compute_s), at(self.step.comm_s),
+                             self.step.overhead_s).bound
 
 
 def mark_dominated(cs: CandidateSet) -> int:
@@ -382,13 +416,15 @@ def mark_dominated(cs: CandidateSet) -> int:
         groups.setdefault((c.workload, c.gpu), []).append(c)
     n = 0
     for group in groups.values():
-        order = sorted(group, key=lambda c: (c.tp, -sum(c.coverage_by_bucket) / c.tp, -len(c.buckets), c.id))
+        cover = {id(c): c.coverage_by_bucket for c in group}
+        order = sorted(group, key=lambda c: (c.tp, -sum(cover[id(c)]) / c.tp, -len(c.buckets), c.id))
+        per_gpu = {id(c): {b: v / c.tp for b, v in zip(c.buckets, cover[id(c)])} for c in order}
         kept: list[Candidate] = []
         for c in order:
-            mine = dict(zip(c.buckets, c.coverage_by_bucket))
+            mine = per_gpu[id(c)].items()
             for a in kept:
-                theirs = dict(zip(a.buckets, a.coverage_by_bucket))
-                if a.tp <= c.tp and all(b in theirs and theirs[b] / a.tp >= v / c.tp for b, v in mine.items()):
+                theirs = per_gpu[id(a)]
+                if a.tp <= c.tp and all(b in theirs and theirs[b] >= v for b, v in mine):
                     c.dominated_by = a.id
                     n += 1
                     break

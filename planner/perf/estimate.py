@@ -135,10 +135,16 @@ def memory_breakdown(d: Deployment, batch: int, context_tokens: int) -> MemoryBr
 def max_batch(d: Deployment, context_tokens: int) -> int:
     """Largest number of sequences of `context_tokens` whose KV cache fits beside the weights,
     activations and overhead, capped by the engine's max_num_seqs."""
-    base = memory_breakdown(d, 0, context_tokens)
+    return max_batches(d, [context_tokens])[0]
+
+
+def max_batches(d: Deployment, contexts_tokens: list[int], base: MemoryBreakdown | None = None) -> list[int]:
+    """`max_batch` at each context, the memory beside the KV cache computed once (`base`:
+    `memory_breakdown(d, 0, 0)` when the caller has it)."""
+    base = base or memory_breakdown(d, 0, 0)
     free = base.capacity - base.weights - base.activations - base.overhead
-    kv_per_seq = perf.kv_cache_bytes_per_token_per_gpu(d.model, d.kv_bytes, d.tp, d.pp) * context_tokens
-    return min(perf.max_sequences(free, kv_per_seq), d.max_num_seqs)
+    kv_per_token = perf.kv_cache_bytes_per_token_per_gpu(d.model, d.kv_bytes, d.tp, d.pp)
+    return [min(perf.max_sequences(free, kv_per_token * t), d.max_num_seqs) for t in contexts_tokens]
 
 
 def timings(

@@ -162,7 +162,8 @@ def prefill_time(
     total   = compute + memory + comm + overhead (not overlapped; see StepTime).
     With PP the stages run in sequence for one prompt, so the stage time is multiplied by pp.
     """
-    flops = batch * prefill_flops(m, int(tokens)) / (tp * pp)
+    whole = np.floor(tokens) if np.ndim(tokens) else int(tokens)  # an array of prompt lengths evaluates each
+    flops = batch * prefill_flops(m, whole) / (tp * pp)
     compute_s = compute_time_s(flops, gpu.tflops(p.compute), eff.prefill_mfu)
     memory_s = weight_bytes(m, p) / (tp * pp) / (gpu.mem_bw_gb_per_s * GB * eff.bw_eff)
     comm_s = tp_comm_time_s(m, gpu, tp, tokens * batch, eff)

@@ -17,8 +17,9 @@ prefill. With rate lambda (requests/s), P = prefill_s, step(n) = step_s interpol
 Stable iff rho_p < 1 and lambda x S(c) < c: with the slots full the replica finishes c / S(c)
 requests/s, which must exceed the arrivals. The percentile latencies then add (sums of
 quantiles, conservative) the slot wait, the prefill queue and the service at a high occupancy;
-`quantiles` documents each term, `means` the means. Every latency is non-decreasing in the rate,
-which lets `capacity_qps` search a grid.
+`table_quantiles` documents each term, `table_means` the means. Every latency is non-decreasing in the rate,
+which lets `capacities` bisect for the largest rate that meets an SLO. `Table` holds many (replica,
+bucket) pairs side by side so that one numpy pass evaluates them all; `BucketTimes` is one pair.
 """
 
 from __future__ import annotations
@@ -32,46 +33,28 @@ import numpy as np
 
 from planner import perf
 from planner.catalog.precisions import Efficiency
+from planner.serving.occupancy import Table
 
 if TYPE_CHECKING:
     from planner.perf.estimate import Deployment
 
-CAPACITY_GRID_POINTS = 64
-"""Rates evaluated at once per refinement of `capacity_qps`."""
 CAPACITY_LOWEST_FRACTION = 1e-6
 """`capacity_qps` searches rates from this fraction of the saturation rate up to it."""
 CAPACITY_REL_PRECISION = 2e-4
-"""`capacity_qps` refines until the bracket's upper end is within this fraction of its lower end."""
+"""`capacity_qps` bisects until the bracket's upper end is within this fraction of its lower end."""
+CAPACITY_HALVINGS = math.ceil(math.log2(math.log(1.0 / CAPACITY_LOWEST_FRACTION) / math.log1p(CAPACITY_REL_PRECISION)))
+"""Bisections of the log-rate bracket that take its ratio from 1 / CAPACITY_LOWEST_FRACTION to
+within 1 + CAPACITY_REL_PRECISION (17)."""
 SATURATION_MARGIN = 1e-9
 """`saturation_qps` is this fraction below the root of lambda S(c) = c, so that it is a stable rate."""
-_GRID_SPAN = np.linspace(0.0, 1.0, CAPACITY_GRID_POINTS)
-_GRID_INSIDE = np.arange(1.0, CAPACITY_GRID_POINTS + 1.0) / (CAPACITY_GRID_POINTS + 1.0)
-
-
-@dataclass(frozen=True)
-class _Pieces:
-    """The slot occupancy n in [0, c] cut where S(n) changes form: every integer (the step table
-    is linear between them) and every n = B - L_in / j where the chunk count ceil(L_in / (B - n))
-    steps from j to j + 1. Piece i is (x[i-1], x[i]]; on it step(n) = step_at_0_s[i] +
-    step_slope_s[i] x n and the chunk count is chunks[i] (left-continuous: its value at x[i]).
-    Index 0 is a dummy piece [0, 0]."""
-
-    x: np.ndarray
-    step_at_0_s: np.ndarray
-    step_slope_s: np.ndarray
-    chunks: np.ndarray
-    reach_qps: np.ndarray
-    """Running maximum over breakpoints of the largest rate with lambda x S(x[i]) <= x[i]."""
-    saturation_qps: float
-    """The root of lambda x S(c) = c itself (the last breakpoint's rate, not the running maximum)."""
 
 
 @dataclass(frozen=True, eq=False)
 class BucketTimes:
     """One replica serving one length bucket: the inputs of the queueing model.
 
-    Compared by identity (it holds an array). Built, it also holds its cut of the occupancy axis
-    (`_Pieces`), so the many rate evaluations of `capacity_qps` share it.
+    Compared by identity (it holds an array). Its one-row `Table` (the cut of the occupancy axis)
+    is built on first use and kept, so the many rate evaluations of `capacity_qps` share it.
 
     Attributes:
         input_tokens: Prompt length L_in (tokens).
@@ -92,7 +75,7 @@ class BucketTimes:
     prefill_s: float
     step_s: np.ndarray
     cs2: float = 1.0
-    _pieces: _Pieces = field(init=False, repr=False)
+    _table: list = field(init=False, repr=False, default_factory=list)
 
     def __post_init__(self) -> None:
         step_s = np.array(self.step_s, dtype=float)
@@ -103,7 +86,13 @@ class BucketTimes:
                              f"batch_cap + 1 positive step_s, prefill_s > 0 and cs2 >= 0: {self!r}")
         step_s.setflags(write=False)
         object.__setattr__(self, "step_s", step_s)
-        object.__setattr__(self, "_pieces", _cut(self))
+
+    def table(self) -> Table:
+        """This bucket as a one-row Table (built once)."""
+        if not self._table:
+            self._table.append(Table.build([self.input_tokens], [self.output_tokens], [self.batch_cap],
+                                           [self.chunk_tokens], [self.prefill_s], self.step_s[None, :], [self.cs2]))
+        return self._table[0]
 
 
 @dataclass(frozen=True, eq=False)
@@ -191,11 +180,30 @@ def saturation_qps(t: BucketTimes) -> float:
     4 A P c)) with T = A + G + c P (no cancellation), is at most 1 / P, so rho_p < 1 below it too.
     The margin makes the rate returned itself stable, as a bisection's lower end would be.
     """
-    return t._pieces.saturation_qps * (1.0 - SATURATION_MARGIN)
+    return float(saturations(t.table())[0])
+
+
+def saturations(tab: Table) -> np.ndarray:
+    """`saturation_qps` of every row of `tab`, (N,)."""
+    return tab.saturation_qps * (1.0 - SATURATION_MARGIN)
 
 
 def quantiles(t: BucketTimes, rate_qps, p: float) -> Latencies:
-    """p-quantiles of TTFT, TPOT and end-to-end latency at each rate.
+    """p-quantiles of TTFT, TPOT and end-to-end latency at each rate (`table_quantiles` of one row).
+
+    Args:
+        t: The replica and bucket.
+        rate_qps: Poisson arrival rates at this replica, requests/s (scalar or 1-D array).
+        p: The percentile as a probability, 0 < p < 1 (0.9 for p90).
+
+    Returns:
+        Latencies, 1-D, inf at unstable rates.
+    """
+    return _row(table_quantiles(t.table(), np.atleast_1d(np.asarray(rate_qps, dtype=float))[None, :], p))
+
+
+def table_quantiles(tab: Table, rate_qps: np.ndarray, p: float) -> Latencies:
+    """p-quantiles of TTFT, TPOT and end-to-end latency of every row at its rates.
 
     Slot wait: M/G/c with Sakasegawa's (1977) probability of waiting, as in Hopp & Spearman,
     Factory Physics, and the Allen-Cunneen variability factor (Poisson arrivals, ca^2 = 1):
@@ -212,66 +220,68 @@ def quantiles(t: BucketTimes, rate_qps, p: float) -> Latencies:
       TTFT_p = W_p + W_pre,p + TTFT_svc(n_p);   E2E_p = TTFT_p + (L_out - 1) TPOT_p.
 
     Args:
-        t: The replica and bucket.
-        rate_qps: Poisson arrival rates at this replica, requests/s (scalar or array).
+        tab: The rows (replica and bucket each).
+        rate_qps: (N, G) Poisson arrival rates, requests/s: G rates for each row.
         p: The percentile as a probability, 0 < p < 1 (0.9 for p90).
 
     Returns:
-        Latencies, inf at unstable rates.
+        Latencies, (N, G), inf at unstable rates.
     """
     z = normal_quantile(p)
-    s = _state(t, rate_qps)
-    c, decode_tokens, prefill_s = t.batch_cap, t.output_tokens - 1, t.prefill_s
-    theta_s = s.hold_s / (c * (1.0 - s.rho)) * (1.0 + t.cs2) / 2.0
+    s = _state(tab, rate_qps)
+    c, decode_tokens, prefill_s = tab.batch_cap, tab.output_tokens - 1.0, tab.prefill_s
+    theta_s = s.hold_s / (c * (1.0 - s.rho)) * (1.0 + tab.cs2) / 2.0
     # ln(max(x / (1 - p), 1)) is ln(x / (1 - p)) when x > 1 - p, else 0.
     slot_wait_s = theta_s * np.log(np.maximum(s.p_wait / (1.0 - p), 1.0))
     prefill_wait_s = prefill_s * s.stretch * np.log(np.maximum(s.rho_p / (1.0 - p), 1.0))
     n_p = np.minimum(np.maximum(_poisson_quantile(s.n_bar, z, p), 1.0), c)
-    step_p_s = t.step_s[n_p.astype(np.intp)]
-    chunks = np.ceil(t.input_tokens / np.maximum(t.chunk_tokens - n_p, 1.0))
+    step_p_s = np.take_along_axis(tab.step_s, n_p.astype(np.intp), axis=1)
+    chunks = np.ceil(tab.input_tokens / np.maximum(tab.chunk_tokens - n_p, 1.0))
     ttft_s = slot_wait_s + prefill_wait_s + prefill_s + (chunks + 0.5) * step_p_s
-    if decode_tokens > 0:
-        landed = _poisson_quantile(s.rate_qps * decode_tokens * s.tpot_mean_s, z, p)
-        tpot_s = step_p_s + landed * prefill_s / decode_tokens
-    else:
-        tpot_s = np.zeros_like(ttft_s)
-    return _latencies(t, s, ttft_s, tpot_s, ttft_s + decode_tokens * tpot_s)
+    landed = _poisson_quantile(s.rate_qps * decode_tokens * s.tpot_mean_s, z, p)
+    tpot_s = np.where(decode_tokens > 0, step_p_s + landed * prefill_s / np.maximum(decode_tokens, 1.0), 0.0)
+    return _latencies(tab, s, ttft_s, tpot_s, ttft_s + decode_tokens * tpot_s)
 
 
 def means(t: BucketTimes, rate_qps) -> Latencies:
-    """Mean latencies at each rate.
-
-    TTFT = Wq + rho_p P / (1 - rho_p) (the M/M/1 prefill queue's mean) + TTFT_svc(n_bar), with Wq
-    as in `quantiles`; TPOT = TPOT_mean(n_bar) (0 when L_out = 1); E2E = TTFT + (L_out - 1) TPOT.
+    """Mean latencies at each rate (`table_means` of one row).
 
     Args:
         t: The replica and bucket.
-        rate_qps: Poisson arrival rates at this replica, requests/s (scalar or array).
+        rate_qps: Poisson arrival rates at this replica, requests/s (scalar or 1-D array).
 
     Returns:
-        Latencies, inf at unstable rates.
+        Latencies, 1-D, inf at unstable rates.
     """
-    s = _state(t, rate_qps)
-    decode_tokens = t.output_tokens - 1
-    wq_s = s.p_wait * s.hold_s / (t.batch_cap * (1.0 - s.rho)) * (1.0 + t.cs2) / 2.0
-    ttft_s = wq_s + s.rho_p * t.prefill_s * s.stretch + s.ttft_service_s
-    tpot_s = s.tpot_mean_s if decode_tokens > 0 else np.zeros_like(ttft_s)
-    return _latencies(t, s, ttft_s, tpot_s, ttft_s + decode_tokens * tpot_s)
+    return _row(table_means(t.table(), np.atleast_1d(np.asarray(rate_qps, dtype=float))[None, :]))
+
+
+def table_means(tab: Table, rate_qps: np.ndarray) -> Latencies:
+    """Mean latencies of every row at its rates.
+
+    TTFT = Wq + rho_p P / (1 - rho_p) (the M/M/1 prefill queue's mean) + TTFT_svc(n_bar), with Wq
+    as in `table_quantiles`; TPOT = TPOT_mean(n_bar) (0 when L_out = 1); E2E = TTFT + (L_out - 1) TPOT.
+
+    Args:
+        tab: The rows.
+        rate_qps: (N, G) Poisson arrival rates, requests/s.
+
+    Returns:
+        Latencies, (N, G), inf at unstable rates.
+    """
+    s = _state(tab, rate_qps)
+    decode_tokens = tab.output_tokens - 1.0
+    wq_s = s.p_wait * s.hold_s / (tab.batch_cap * (1.0 - s.rho)) * (1.0 + tab.cs2) / 2.0
+    ttft_s = wq_s + s.rho_p * tab.prefill_s * s.stretch + s.ttft_service_s
+    tpot_s = np.where(decode_tokens > 0, s.tpot_mean_s, 0.0)
+    return _latencies(tab, s, ttft_s, tpot_s, ttft_s + decode_tokens * tpot_s)
 
 
 def capacity_qps(
     t: BucketTimes, p: float, ttft_max_s: float | None, tpot_max_s: float | None,
     e2e_max_s: float | None = None,
 ) -> float:
-    """Largest rate at which the stable p-quantiles meet every given limit.
-
-    Every latency is non-decreasing in the rate (step_s being non-decreasing in n): rho_p and
-    lambda S(n) grow with lambda, so the least fixed point n_bar does; with them rho, P_w, theta,
-    S(n_bar) and the Poisson means n_bar and lambda D, hence n_p, N_p, TTFT_svc(n_p) and step(n_p);
-    and the stable rates are those below saturation. So the passing rates are an interval from 0,
-    and a grid brackets its end: CAPACITY_GRID_POINTS geometric points from saturation x
-    CAPACITY_LOWEST_FRACTION to saturation, then as many inside the bracket, until it is within
-    CAPACITY_REL_PRECISION (three rounds: ratios 1.25, 1.0034, 1.00005).
+    """Largest rate at which the stable p-quantiles meet every given limit (`capacities` of one row).
 
     Args:
         t: The replica and bucket.
@@ -281,59 +291,64 @@ def capacity_qps(
         e2e_max_s: Limit on E2E_p, seconds, or None.
 
     Returns:
-        The last passing rate (requests/s), never a failing one; 0.0 when the lowest rate of the
-        grid (CAPACITY_LOWEST_FRACTION of saturation, nearly no load) misses a limit.
+        A passing rate (requests/s) within CAPACITY_REL_PRECISION of the last one, never a failing
+        one; 0.0 when CAPACITY_LOWEST_FRACTION of saturation (nearly no load) misses a limit.
     """
-    limits = [(name, x) for name, x in (("ttft_s", ttft_max_s), ("tpot_s", tpot_max_s), ("e2e_s", e2e_max_s))
+    return float(capacities(t.table(), p, ttft_max_s, tpot_max_s, e2e_max_s)[0])
+
+
+def capacities(
+    tab: Table, p: float, ttft_max_s: float | None, tpot_max_s: float | None,
+    e2e_max_s: float | None = None,
+) -> np.ndarray:
+    """Per row, the largest rate at which the stable p-quantiles meet every given limit.
+
+    Every latency is non-decreasing in the rate (step_s being non-decreasing in n): rho_p and
+    lambda S(n) grow with lambda, so the least fixed point n_bar does; with them rho, P_w, theta,
+    S(n_bar) and the Poisson means n_bar and lambda D, hence n_p, N_p, TTFT_svc(n_p) and step(n_p);
+    and the stable rates are those below saturation. So the passing rates are an interval from 0,
+    and bisection finds its end: saturation itself if it passes, 0 if saturation x
+    CAPACITY_LOWEST_FRACTION fails, else CAPACITY_HALVINGS bisections of the log-rate bracket
+    between them (all rows at once), which leave the upper end within CAPACITY_REL_PRECISION of
+    the lower, passing one.
+
+    Args:
+        tab: The rows.
+        p: The percentile as a probability, 0 < p < 1.
+        ttft_max_s, tpot_max_s, e2e_max_s: Limits on TTFT_p, TPOT_p and E2E_p, seconds (a scalar,
+            or one per row), or None.
+
+    Returns:
+        (N,) requests/s.
+    """
+    limits = [(name, np.asarray(x, dtype=float).reshape(-1, 1))
+              for name, x in (("ttft_s", ttft_max_s), ("tpot_s", tpot_max_s), ("e2e_s", e2e_max_s))
               if x is not None]
 
-    def passes(rates_qps: np.ndarray) -> np.ndarray:
-        q = quantiles(t, rates_qps, p)
-        ok = q.stable.copy()
+    def passes(rows: Table, keep: np.ndarray, rates_qps: np.ndarray) -> np.ndarray:
+        q = table_quantiles(rows, rates_qps[:, None], p)
+        ok = q.stable[:, 0].copy()
         for name, limit in limits:
-            ok &= getattr(q, name) <= limit
+            ok &= getattr(q, name)[:, 0] <= (limit[keep, 0] if limit.shape[0] > 1 else limit[0, 0])
         return ok
 
-    top_qps = saturation_qps(t)
-    grid_qps = top_qps * CAPACITY_LOWEST_FRACTION ** (1.0 - _GRID_SPAN)
-    ok = passes(grid_qps)
-    if not ok[0]:
-        return 0.0
-    if ok.all():
-        return float(grid_qps[-1])
-    k = int(np.argmin(ok))
-    lo_qps, hi_qps = float(grid_qps[k - 1]), float(grid_qps[k])
-    while hi_qps > lo_qps * (1.0 + CAPACITY_REL_PRECISION):
-        grid_qps = lo_qps * (hi_qps / lo_qps) ** _GRID_INSIDE
-        ok = passes(grid_qps)
-        k = len(grid_qps) if ok.all() else int(np.argmin(ok))
-        lo_qps = float(grid_qps[k - 1]) if k > 0 else lo_qps
-        hi_qps = float(grid_qps[k]) if k < len(grid_qps) else hi_qps
-    return lo_qps
-
-
-def _cut(t: BucketTimes) -> _Pieces:
-    """The pieces of [0, c] on which S(n) is linear (see _Pieces), and for each breakpoint x the
-    largest rate with lambda S(x) <= x (the quadratic of `saturation_qps` with c replaced by x)."""
-    c, b_tok, l_in = t.batch_cap, t.chunk_tokens, t.input_tokens
-    x = np.arange(c + 1, dtype=float)
-    j_hi = l_in if b_tok - c < 1 else min(l_in, math.ceil(l_in / (b_tok - c)))
-    if l_in >= 1 and j_hi > l_in // b_tok:
-        jumps = b_tok - l_in / np.arange(l_in // b_tok + 1, j_hi + 1, dtype=float)
-        x = np.unique(np.concatenate([x, jumps[(jumps > 0.0) & (jumps < c)]]))
-    mid = np.concatenate([[0.5], (x[:-1] + x[1:]) / 2.0])  # index 0: a dummy piece [0, 0]
-    k = mid.astype(np.intp)  # floor: each piece lies in [k, k + 1], 0 <= k < c
-    step_s = np.concatenate([t.step_s[1:2], t.step_s[1:]])  # step(n) is step_s[1] on [0, 1]
-    slope_s = step_s[k + 1] - step_s[k]
-    at_0_s = step_s[k] - slope_s * k
-    chunks = np.ceil(l_in / np.maximum(b_tok - mid, 1.0))
-    step_at_x_s = at_0_s + slope_s * x
-    ttft_s = t.prefill_s + (chunks + 0.5) * step_at_x_s
-    total_s = ttft_s + (t.output_tokens - 1) * step_at_x_s + x * t.prefill_s
-    disc_s2 = np.maximum(total_s * total_s - 4.0 * ttft_s * t.prefill_s * x, 0.0)
-    reach_qps = 2.0 * x / (total_s + np.sqrt(disc_s2))
-    return _Pieces(x=x, step_at_0_s=at_0_s, step_slope_s=slope_s, chunks=chunks,
-                   reach_qps=np.maximum.accumulate(reach_qps), saturation_qps=float(reach_qps[-1]))
+    every = np.arange(len(tab))
+    top_qps = saturations(tab)
+    low_qps = top_qps * CAPACITY_LOWEST_FRACTION
+    ok_top = passes(tab, every, top_qps)
+    ok_low = passes(tab, every, low_qps)
+    out = np.where(ok_top, top_qps, 0.0)
+    todo = np.flatnonzero(ok_low & ~ok_top)
+    if len(todo):
+        rows = tab.rows(todo)
+        lo_qps, hi_qps = low_qps[todo], top_qps[todo]
+        for _ in range(CAPACITY_HALVINGS):
+            mid_qps = np.sqrt(lo_qps * hi_qps)
+            ok = passes(rows, todo, mid_qps)
+            lo_qps = np.where(ok, mid_qps, lo_qps)
+            hi_qps = np.where(ok, hi_qps, mid_qps)
+        out[todo] = lo_qps
+    return out
 
 
 def _poisson_quantile(mean: np.ndarray, z: float, p: float) -> np.ndarray:
@@ -359,42 +374,64 @@ class _State(NamedTuple):
     p_wait: np.ndarray
 
 
-def _state(t: BucketTimes, rate_qps) -> _State:
-    """n_bar and what follows from it at each rate.
+def _state(tab: Table, rate_qps: np.ndarray) -> _State:
+    """n_bar and what follows from it at each rate, (N, G).
 
     The least fixed point of f(n) = lambda S(n) is found exactly rather than by iterating from 0:
     f is non-decreasing and jumps only upward, so it is the root, inside the first piece whose
     right end x has f(x) <= x, of the linear equation n = lambda (P + W (a + b n)) (a + b n =
     step(n) on the piece, W = chunks + 0.5 + (L_out - 1) / (1 - rho_p)), so n = lambda (P + W a) /
     (1 - lambda W b). That piece is the first breakpoint whose reach (running maximum) is at least
-    lambda: one searchsorted. (Unlike iterating n <- lambda S(n) from 0, it needs no stopping rule
-    near saturation, where the iteration converges slowly.)
+    lambda: a binary search along each row. (Unlike iterating n <- lambda S(n) from 0, it needs no
+    stopping rule near saturation, where the iteration converges slowly.)
     """
-    pc = t._pieces
-    rate = np.atleast_1d(np.asarray(rate_qps, dtype=float))
-    stable = (rate >= 0.0) & (rate < pc.saturation_qps) & (rate * t.prefill_s < 1.0)
+    rate = np.asarray(rate_qps, dtype=float)
+    stable = (rate >= 0.0) & (rate < tab.saturation_qps[:, None]) & (rate * tab.prefill_s < 1.0)
     if not stable.all():
         rate = np.where(stable, rate, 0.0)
-    rho_p = rate * t.prefill_s
+    rho_p = rate * tab.prefill_s
     stretch = 1.0 / (1.0 - rho_p)
-    i = np.maximum(np.searchsorted(pc.reach_qps, rate), 1)  # rate 0 -> piece 1, n_bar 0
-    at_0_s, slope_s, attend = pc.step_at_0_s[i], pc.step_slope_s[i], pc.chunks[i] + 0.5
-    w = attend + (t.output_tokens - 1) * stretch
-    n_bar = rate * (t.prefill_s + w * at_0_s) / np.maximum(1.0 - rate * w * slope_s, 1e-300)
-    n_bar = np.minimum(np.maximum(n_bar, pc.x[i - 1]), pc.x[i])
+    i = np.maximum(_first_reaching(tab.reach_qps, rate), 1)  # rate 0 -> piece 1, n_bar 0
+    at = lambda a, idx: np.take_along_axis(a, idx, axis=1)
+    at_0_s, slope_s, attend = at(tab.step_at_0_s, i), at(tab.step_slope_s, i), at(tab.chunks, i) + 0.5
+    w = attend + (tab.output_tokens - 1.0) * stretch
+    n_bar = rate * (tab.prefill_s + w * at_0_s) / np.maximum(1.0 - rate * w * slope_s, 1e-300)
+    n_bar = np.minimum(np.maximum(n_bar, at(tab.x, i - 1)), at(tab.x, i))
     step_s = at_0_s + slope_s * n_bar
-    hold_s = t.prefill_s + w * step_s
-    rho = np.minimum(rate * hold_s / t.batch_cap, 1.0 - 1e-15)
+    hold_s = tab.prefill_s + w * step_s
+    rho = np.minimum(rate * hold_s / tab.batch_cap, 1.0 - 1e-15)
     return _State(rate_qps=rate, stable=stable, rho_p=rho_p, stretch=stretch, n_bar=n_bar,
-                  ttft_service_s=t.prefill_s + attend * step_s, tpot_mean_s=step_s * stretch, hold_s=hold_s,
-                  rho=rho, p_wait=rho ** (math.sqrt(2.0 * (t.batch_cap + 1)) - 1.0))
+                  ttft_service_s=tab.prefill_s + attend * step_s, tpot_mean_s=step_s * stretch, hold_s=hold_s,
+                  rho=rho, p_wait=rho ** (np.sqrt(2.0 * (tab.batch_cap + 1.0)) - 1.0))
 
 
-def _latencies(t: BucketTimes, s: _State, ttft_s, tpot_s, e2e_s) -> Latencies:
+def _first_reaching(reach_qps: np.ndarray, rate_qps: np.ndarray) -> np.ndarray:
+    """Per element of the (N, G) rates, the first column of its row of the (N, K) non-decreasing
+    reach with reach >= rate (K when none): numpy's searchsorted (side 'left') row by row, as one
+    binary search over all rows at once."""
+    width = reach_qps.shape[1]
+    lo = np.zeros(rate_qps.shape, dtype=np.intp)
+    hi = np.full(rate_qps.shape, width, dtype=np.intp)
+    for _ in range(max(width, 1).bit_length()):
+        mid = (lo + hi) >> 1
+        go = np.take_along_axis(reach_qps, np.minimum(mid, width - 1), axis=1) < rate_qps
+        more = lo < hi
+        lo = np.where(more & go, mid + 1, lo)
+        hi = np.where(more & ~go, mid, hi)
+    return lo
+
+
+def _latencies(tab: Table, s: _State, ttft_s, tpot_s, e2e_s) -> Latencies:
     """Latencies with inf (and batch_cap running) where the rate is unstable."""
     if s.stable.all():
         return Latencies(ttft_s=ttft_s, tpot_s=tpot_s, e2e_s=e2e_s, stable=s.stable, mean_running=s.n_bar)
     bad = ~s.stable
     return Latencies(ttft_s=np.where(bad, np.inf, ttft_s), tpot_s=np.where(bad, np.inf, tpot_s),
                      e2e_s=np.where(bad, np.inf, e2e_s), stable=s.stable,
-                     mean_running=np.where(bad, float(t.batch_cap), s.n_bar))
+                     mean_running=np.where(bad, np.broadcast_to(tab.batch_cap, bad.shape), s.n_bar))
+
+
+def _row(lat: Latencies) -> Latencies:
+    """Row 0 of a table's latencies."""
+    return Latencies(ttft_s=lat.ttft_s[0], tpot_s=lat.tpot_s[0], e2e_s=lat.e2e_s[0], stable=lat.stable[0],
+                     mean_running=lat.mean_running[0])
