@@ -90,6 +90,7 @@ from datetime import timedelta
 
 from planner.errors import SolverBug, SolverError
 from planner.money.costs import CardCost, HostType
+from planner.optimize import warm_start
 from planner.optimize.candidates import Candidate
 from planner.optimize.milp_parts import check_unique_names, distinct, hourly, solver_output_to_stderr
 
@@ -382,7 +383,8 @@ def eps_usd(inp: MilpInput, sol: MilpSolution) -> float:
 
 def solve(inp: MilpInput, solver: str = "highs", time_limit_s: float = 60.0) -> MilpSolution:
     """Build and solve; map every solver failure to SolverError (MathOpt reports some input
-    errors, e.g. duplicate names, as an AttributeError on a StatusNotOk)."""
+    errors, e.g. duplicate names, as an AttributeError on a StatusNotOk). Models with several
+    length buckets start from `warm_start.hint` (its time counts in `time_limit_s`)."""
     from ortools.math_opt.python import mathopt
 
     if solver not in SOLVERS:
@@ -392,13 +394,16 @@ def solve(inp: MilpInput, solver: str = "highs", time_limit_s: float = 60.0) -> 
     n_vars = sum(1 for _ in model.variables())
     n_cons = sum(1 for _ in model.linear_constraints())
     solver_type = {"highs": mathopt.SolverType.HIGHS, "scip": mathopt.SolverType.GSCIP}[solver]
-    params = mathopt.SolveParameters(
-        time_limit=timedelta(seconds=time_limit_s), relative_gap_tolerance=1e-9, absolute_gap_tolerance=1e-6,
-    )
     start = time.perf_counter()
     try:
         with solver_output_to_stderr():
-            result = mathopt.solve(model, solver_type, params=params)
+            values = warm_start.hint(inp, model, replicas, build, time_limit_s)
+            hints = mathopt.ModelSolveParameters(solution_hints=[mathopt.SolutionHint(variable_values=values)]
+                                                 ) if values else None
+            left_s = max(time_limit_s - (time.perf_counter() - start), time_limit_s * warm_start.WARM_START_SHARE)
+            params = mathopt.SolveParameters(time_limit=timedelta(seconds=left_s), relative_gap_tolerance=1e-9,
+                                             absolute_gap_tolerance=1e-6)
+            result = mathopt.solve(model, solver_type, params=params, model_params=hints)
     except Exception as exc:  # an error status surfaces as AttributeError: 'StatusNotOk' ... in ortools 9.15
         raise SolverBug(f"internal: {solver} refused the fleet model MathOpt was given ({type(exc).__name__}: "
                         f"{exc}); this is a bug in planner: re-run with --debug and report it") from exc
