@@ -30,6 +30,7 @@ from planner.serving.queueing import (
     means,
     normal_quantile,
     poisson_quantile,
+    quantile_function,
     quantiles,
     saturation_qps,
     saturations,
@@ -434,3 +435,16 @@ def test_roofline_tables_bend_rarely_and_lose_nothing(cat, model, gpu, tp):
         np.testing.assert_allclose(getattr(table_quantiles(coarse, rates, 0.9), name),
                                    getattr(table_quantiles(fine, rates, 0.9), name), rtol=1e-8)
     assert capacities(coarse, 0.9, 2.0, 0.1)[0] == pytest.approx(capacities(fine, 0.9, 2.0, 0.1)[0], rel=1e-8)
+
+
+@PROPERTY
+@given(t=replicas(), fraction=st.floats(0.0, 1.1))
+def test_quantile_function_is_each_quantile(t, fraction):
+    """quantile_function at one rate over many probabilities equals quantiles called once per probability."""
+    rate = fraction * saturation_qps(t)
+    ps = np.array([0.01, 0.3, 0.5, 0.77, 0.9, 0.95, 0.99, 0.999])
+    many = quantile_function(t, rate, ps)
+    for k, p in enumerate(ps):
+        one = quantiles(t, rate, float(p))
+        for name in ("ttft_s", "tpot_s", "e2e_s"):
+            assert getattr(many, name)[k] == getattr(one, name)[0]

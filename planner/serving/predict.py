@@ -2,7 +2,7 @@
 
 A workload's requests are spread over (deployment, bucket) components: component i carries a share
 w_i of the requests, and its latency distribution has the quantile function Q_i(p) of
-`serving.queueing.quantiles` at the rate the plan gives it. The workload's latency is the mixture:
+`serving.queueing.quantiles` (`quantile_function`) at the rate the plan gives it. The workload's latency is the mixture:
 P(X <= x) = sum_i w_i F_i(x), with F_i read off Q_i on a grid of probabilities (linear between grid
 points) and the mixture's p-quantile found by bisection on x. A component's rate is the rate at
 which its bucket alone would load the replica as much as the whole routed mix does (the MILP's
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from planner.serving.queueing import BucketTimes, quantiles
+from planner.serving.queueing import BucketTimes, quantile_function
 
 PROBABILITY_GRID = np.concatenate([np.linspace(0.01, 0.95, 95), np.array([0.96, 0.97, 0.98, 0.99, 0.995, 0.999])])
 """Probabilities at which each component's quantile function is evaluated."""
@@ -34,8 +34,8 @@ class Component:
 
 def _quantile_table(c: Component) -> dict[str, np.ndarray]:
     """Each latency's quantiles over PROBABILITY_GRID (seconds), one row per grid point."""
-    rows = [quantiles(c.times, np.array([c.rate_qps]), float(p)) for p in PROBABILITY_GRID]
-    return {name: np.array([float(getattr(r, name)[0]) for r in rows]) for name in ("ttft_s", "tpot_s", "e2e_s")}
+    lat = quantile_function(c.times, c.rate_qps, PROBABILITY_GRID)
+    return {name: np.array(getattr(lat, name), dtype=float) for name in ("ttft_s", "tpot_s", "e2e_s")}
 
 
 def mixture_percentiles(components: list[Component], percentiles: tuple[int, ...] = REPORTED) -> dict[str, dict[str, float]]:

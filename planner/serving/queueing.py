@@ -202,7 +202,7 @@ def quantiles(t: BucketTimes, rate_qps, p: float) -> Latencies:
     return _row(table_quantiles(t.table(), np.atleast_1d(np.asarray(rate_qps, dtype=float))[None, :], p))
 
 
-def table_quantiles(tab: Table, rate_qps: np.ndarray, p: float) -> Latencies:
+def table_quantiles(tab: Table, rate_qps: np.ndarray, p: float | np.ndarray) -> Latencies:
     """p-quantiles of TTFT, TPOT and end-to-end latency of every row at its rates.
 
     Slot wait: M/G/c with Sakasegawa's (1977) probability of waiting, as in Hopp & Spearman,
@@ -222,12 +222,13 @@ def table_quantiles(tab: Table, rate_qps: np.ndarray, p: float) -> Latencies:
     Args:
         tab: The rows (replica and bucket each).
         rate_qps: (N, G) Poisson arrival rates, requests/s: G rates for each row.
-        p: The percentile as a probability, 0 < p < 1 (0.9 for p90).
+        p: The percentile as a probability, 0 < p < 1 (0.9 for p90); or an array of them
+            broadcasting with the rates.
 
     Returns:
         Latencies, (N, G), inf at unstable rates.
     """
-    z = normal_quantile(p)
+    z = normal_quantile(p) if np.ndim(p) == 0 else np.vectorize(normal_quantile, otypes=[float])(p)
     s = _state(tab, rate_qps)
     c, decode_tokens, prefill_s = tab.batch_cap, tab.output_tokens - 1.0, tab.prefill_s
     theta_s = s.hold_s / (c * (1.0 - s.rho)) * (1.0 + tab.cs2) / 2.0
@@ -241,6 +242,12 @@ def table_quantiles(tab: Table, rate_qps: np.ndarray, p: float) -> Latencies:
     landed = _poisson_quantile(s.rate_qps * decode_tokens * s.tpot_mean_s, z, p)
     tpot_s = np.where(decode_tokens > 0, step_p_s + landed * prefill_s / np.maximum(decode_tokens, 1.0), 0.0)
     return _latencies(tab, s, ttft_s, tpot_s, ttft_s + decode_tokens * tpot_s)
+
+
+def quantile_function(t: BucketTimes, rate_qps: float, probabilities: np.ndarray) -> Latencies:
+    """The p-quantiles of `quantiles` at one rate for each p in `probabilities` (1-D), in one pass."""
+    probabilities = np.asarray(probabilities, dtype=float)
+    return _row(table_quantiles(t.table(), np.full((1, len(probabilities)), float(rate_qps)), probabilities[None, :]))
 
 
 def means(t: BucketTimes, rate_qps) -> Latencies:
@@ -351,11 +358,17 @@ def capacities(
     return out
 
 
-def _poisson_quantile(mean: np.ndarray, z: float, p: float) -> np.ndarray:
-    """poisson_quantile with z = normal_quantile(p) given (mean >= 0)."""
-    m = np.maximum(mean, z * z / 4.0) if z < 0 else mean
+def _poisson_quantile(mean: np.ndarray, z, p) -> np.ndarray:
+    """poisson_quantile with z = normal_quantile(p) given (mean >= 0); p and z scalars or arrays
+    broadcasting with `mean`."""
+    if np.ndim(p) == 0:
+        m = np.maximum(mean, z * z / 4.0) if z < 0 else mean
+        at_zero = -math.log(p)
+    else:
+        m = np.where(z < 0, np.maximum(mean, z * z / 4.0), mean)
+        at_zero = -np.log(p)
     k = np.maximum(np.ceil(m + z * np.sqrt(m) + (z * z - 1.0) / 6.0 - 0.5), 0.0)
-    return np.where(mean <= -math.log(p), 0.0, k)
+    return np.where(mean <= at_zero, 0.0, k)
 
 
 class _State(NamedTuple):
