@@ -180,7 +180,7 @@ def target(repeats: int) -> list[str]:
         parts["milp build"].append(wall - sol.seconds)
         t = time.perf_counter()
         plan = build_plan(res, inp, sol, book)
-        verify_plan(res, inp, plan, book)
+        verify_plan(res, inp, plan, book, cs.mixes)
         t, parts["plan + verify"] = _lap(t, parts["plan + verify"])
         sols.append(sol)
     e2e, e2e_sols = [], []
@@ -235,7 +235,6 @@ def main() -> None:
         ap.error(f"solvers must be among {', '.join(SOLVERS)}; sizes and repeats must be >= 1")
 
     import ortools
-    from ortools.math_opt.python import mathopt  # noqa: F401  (imported here, not inside the first timing)
 
     print(f"cpu_count {os.cpu_count()}, ortools {ortools.__version__}, python {sys.version.split()[0]}")
     print("Ratios between rows of one run mean more than absolute seconds on a shared machine.")

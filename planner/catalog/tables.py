@@ -7,7 +7,7 @@ import difflib
 import io
 import math
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
@@ -127,25 +127,34 @@ def read_csv(text: str, path: str, required_cols: Iterable[str], error: type[Inp
     if problems and not header:
         raise error(problems)
     rows = []
+    add = lambda message, line, expected: problems.append(Problem(message, file=path, line=line, expected=expected))
+    for line, cells in data_rows(reader, len(header), add):
+        rows.append((line, dict(zip(header, cells))))
+    if problems:
+        raise error(problems)
+    return rows
+
+
+def data_rows(reader, width: int, problem: Callable[[str, int, str | None], None]) -> Iterator[tuple[int, list[str]]]:
+    """The non-blank rows a csv reader has left (after its header), each with its line (the last
+    physical line it spans) and exactly `width` cells. A CSV syntax error, or a row of another
+    width, goes to `problem(message, line, expected)` and the row is skipped."""
     while True:
         try:
             cells = next(reader)
         except StopIteration:
-            break
+            return
         except csv.Error as exc:
-            problems.append(Problem(csv_message(exc), file=path, line=reader.line_num))
+            problem(csv_message(exc), reader.line_num, None)
             continue
         if not cells:
             continue
-        if len(cells) != len(header):
-            hint = " (an unquoted comma?)" if len(cells) > len(header) else " (a missing cell, or a row cut short?)"
-            problems.append(Problem(f"{len(cells)} cells, but the header has {len(header)}{hint}", file=path,
-                                    line=reader.line_num, expected=f"{len(header)} cells, like the header"))
+        if len(cells) != width:
+            hint = " (an unquoted comma?)" if len(cells) > width else " (a missing cell, or a row cut short?)"
+            problem(f"{len(cells)} cells, but the header has {width}{hint}", reader.line_num,
+                    f"{width} cells, like the header")
             continue
-        rows.append((reader.line_num, dict(zip(header, cells))))
-    if problems:
-        raise error(problems)
-    return rows
+        yield reader.line_num, cells
 
 
 def csv_message(exc: csv.Error) -> str:

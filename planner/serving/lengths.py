@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from planner.catalog.tables import csv_message
+from planner.catalog.tables import csv_message, data_rows
 from planner.errors import InputError, Problem
 from planner.spec.textfile import byte_position
 from planner.spec.values import MAX_TOKENS
@@ -133,27 +133,13 @@ def read_trace(path: Path, label: str) -> Trace:
     probs.raise_if_any()
     inputs, outputs, arrivals, rows = [], [], [], 0
     clock = _Clock(name[i_arr], probs) if i_arr is not None else None
-    while True:
-        try:
-            cells = next(reader)
-        except StopIteration:
-            break
-        except csv.Error as exc:
-            probs.add(csv_message(exc), reader.line_num)
-            continue
-        if not cells:
-            continue
-        line = reader.line_num
+    report = lambda message, at, expected: probs.add(message, at, expected=expected)
+    for line, cells in data_rows(reader, len(header), report):
         rows += 1
         if rows > MAX_TRACE_ROWS:
             probs.add(f"more than {MAX_TRACE_ROWS:,} rows", line,
                       expected=f"a trace of at most {MAX_TRACE_ROWS:,} requests (sample it)")
             break
-        if len(cells) != len(header):
-            hint = " (an unquoted comma?)" if len(cells) > len(header) else " (a missing cell, or a row cut short?)"
-            probs.add(f"{len(cells)} cells, but the header has {len(header)}{hint}", line,
-                      expected=f"{len(header)} cells, like the header")
-            continue
         try:  # the common case first: two plain integers in range
             n_in, n_out = int(cells[i_in]), int(cells[i_out])
             ok = 0 <= n_in <= MAX_TOKENS and 1 <= n_out <= MAX_TOKENS
