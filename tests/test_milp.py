@@ -910,17 +910,28 @@ def test_every_constraint_family_has_a_test():
             assert t.__name__.startswith("test_") and globals()[t.__name__] is t, (family, t)
 
 
-def test_solver_output_goes_to_stderr(capfd):
-    """What C++ solver code writes to file descriptor 1 during a solve lands on stderr, so stdout
-    keeps only the report (`--format json` stays valid JSON)."""
-    from planner.optimize.milp_parts import solver_output_to_stderr
+def test_solver_output_stays_off_stdout(capfd):
+    """What C++ solver code writes to file descriptor 1 during a solve never reaches stdout, so
+    stdout keeps only the report (`--format json` stays valid JSON): it is dropped, or put on
+    stderr when the solver log is at DEBUG (`planner --debug`)."""
+    import logging
+
+    from planner.optimize.milp_parts import SOLVER_LOG, solver_output_to_stderr
 
     with solver_output_to_stderr():
         os.write(1, b"solver chatter\n")
     os.write(1, b"report\n")
     out, err = capfd.readouterr()
-    assert out == "report\n"
-    assert "solver chatter" in err
+    assert out == "report\n" and "solver chatter" not in err
+    level = SOLVER_LOG.level
+    SOLVER_LOG.setLevel(logging.DEBUG)
+    try:
+        with solver_output_to_stderr():
+            os.write(1, b"solver chatter\n")
+    finally:
+        SOLVER_LOG.setLevel(level)
+    out, err = capfd.readouterr()
+    assert out == "" and "solver chatter" in err
 
 
 def test_a_solver_error_status_is_a_bug_not_a_limit(monkeypatch):

@@ -7,6 +7,7 @@ Tracebacks only with --debug.
 from __future__ import annotations
 
 import io
+import logging
 import os
 import sys
 
@@ -44,6 +45,8 @@ def main(argv: list[str] | None = None) -> int:
     stdout pipe ends quietly with EXIT_CLOSED_PIPE."""
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args
+    if debug:
+        logging.getLogger("planner.solver").setLevel(logging.DEBUG)  # solver output on stderr
     stdout_was_devnull = _is_devnull(sys.stdout)
     try:
         cli.main(args=args, prog_name="planner", standalone_mode=False)

@@ -4,6 +4,7 @@ distinct variables, the name check, and keeping solver output off stdout."""
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import sys
 
@@ -35,19 +36,32 @@ def check_unique_names(model) -> None:
         seen.add(name)
 
 
+SOLVER_LOG = logging.getLogger("planner.solver")
+"""At DEBUG (`planner --debug`), what the solvers write goes to stderr; otherwise it is dropped."""
+
+
 @contextlib.contextmanager
 def solver_output_to_stderr():
-    """Route what a solver's C++ code writes to the process's stdout (file descriptor 1) to stderr
-    while it runs, so stdout carries only the report (a stray line would break `--format json`)."""
+    """Keep what a solver's C++ code writes to the process's stdout (file descriptor 1) off stdout
+    while it runs, so stdout carries only the report (a stray line would break `--format json`):
+    to stderr when SOLVER_LOG is at DEBUG, else nowhere (solver logs and debug chatter, such as
+    HiGHS's when it takes a solution hint, are not the report; its status and gap are)."""
     try:
         sys.stdout.flush()
         saved = os.dup(1)
     except (OSError, ValueError):  # no real descriptor 1 (an embedding host): nothing to guard
         yield
         return
+    sink = None
     try:
-        os.dup2(2, 1)
+        if SOLVER_LOG.isEnabledFor(logging.DEBUG):
+            os.dup2(2, 1)
+        else:
+            sink = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(sink, 1)
         yield
     finally:
         os.dup2(saved, 1)
         os.close(saved)
+        if sink is not None:
+            os.close(sink)
