@@ -32,13 +32,8 @@ from planner import perf
 from planner.catalog.gpus import Gpu
 from planner.catalog.precisions import Precision
 from planner.catalog.resolve import Resolved, ResolvedWorkload
-from planner.perf.estimate import (
-    Deployment,
-    default_kv_precision,
-    max_batches,
-    memory_breakdown,
-)
 from planner.optimize import pair_eval
+from planner.perf.estimate import Deployment, max_batches, memory_breakdown
 from planner.optimize.slo import LATENCIES, over_limits
 from planner.serving import queueing
 from planner.serving.demand import demand_qps
@@ -267,7 +262,7 @@ class _Combo:
         if tp > server:
             self.rejection = reject("tp invalid", f"tp={tp} exceeds one {g.id} server ({server} GPUs)")
             return self
-        kv = w.kv_precision or res.catalog.precision(default_kv_precision(p.id))
+        kv = w.kv_precision or shape.kv_precision(res, p)
         planning = res.spec.planning
         d = Deployment(model=m, gpu=g, precision=p, kv_precision=kv, tp=tp, mem_utilization=planning.mem_utilization,
                        max_num_seqs=planning.max_num_seqs, max_num_batched_tokens=planning.max_num_batched_tokens)
@@ -353,14 +348,16 @@ class _Combo:
         slo = w.spec.slo
         pct = slo.percentile if slo is not None else 50
         util = w.max_utilization
-        kept = [(i, k) for i, k in zip(served, index) if results.slo_qps[k] > 0]
+        slo_qps = results.slo_qps
+        kept = [(i, k) for i, k in zip(served, index) if slo_qps[k] > 0]
         if not kept:
             return 0
-        rates = [float(results.slo_qps[k]) for _, k in kept]
+        rates = [slo_qps[k] for _, k in kept]
         planned = [util * q for q in rates]
         shares = tuple(mix.buckets[i].share for i, _ in kept)
         total = sum(shares)
-        response_s = sum(s / total * float(results.mean_e2e_s[k]) for s, (_, k) in zip(shares, kept))
+        mean_e2e_s = results.mean_e2e_s
+        response_s = sum(s / total * mean_e2e_s[k] for s, (_, k) in zip(shares, kept))
         dem = demand_qps(w, response_s)
         need = sum(s / (c / dem) for s, c in zip(shares, planned)) / total
         if need > MAX_REPLICAS_PER_DEPLOYMENT:
@@ -378,8 +375,9 @@ class _Combo:
             workload=w.name, workload_index=w.index, model=d.model.id, gpu=d.gpu.id, precision=d.precision.id,
             kv_precision=d.kv_precision.id, tp=d.tp, batch=batch, max_batch_memory=limit, context_tokens=tier,
             buckets=tuple(i for i, _ in kept), shares=shares, slo_qps=tuple(rates), max_utilization=util,
-            demand_qps=dem, ttft_s=float(results.planned["ttft"][keys].max()),
-            tpot_s=float(results.planned["tpot"][keys].max()), e2e_s=float(results.planned["e2e"][keys].max()),
+            demand_qps=dem, ttft_s=max(map(results.planned["ttft"].__getitem__, keys)),
+            tpot_s=max(map(results.planned["tpot"].__getitem__, keys)),
+            e2e_s=max(map(results.planned["e2e"].__getitem__, keys)),
             prefill_s=float(self.prefill_s[kept[longest][0]]),
             decode_step_s=float(self.steps_s[kept[longest][0], batch - 1]), percentile=pct, chunk_tokens=self.chunk,
             mem_used_bytes=mem.weights + kv_cache + mem.activations + mem.overhead, mem_capacity_bytes=mem.capacity,
@@ -398,7 +396,7 @@ class _Combo:
         j = max(range(len(shares)), key=lambda i: (shares[i], -i))
         bucket, k = kept[j]
         if slo is not None:
-            over = over_limits({name: float(results.above[name][k]) for name in LATENCIES}, slo)
+            over = over_limits({name: results.above[name][k] for name in LATENCIES}, slo)
             if over and np.isfinite(over[0][1]):  # inf: the queue saturates first
                 return f"{over[0][0].upper()} SLO"
         at = lambda a: float(np.broadcast_to(a, self.steps_s.shape)[bucket, batch - 1])

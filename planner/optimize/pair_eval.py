@@ -13,7 +13,7 @@ import numpy as np
 
 from planner.catalog.resolve import ResolvedWorkload
 from planner.optimize.slo import LATENCIES, at_rate, over_limits, slo_limits_s
-from planner.perf.estimate import Deployment
+from planner.perf.estimate import Deployment, default_kv_precision
 from planner.serving import queueing
 from planner.serving.occupancy import Table, step_kinks
 from planner.serving.mix import LengthMix
@@ -41,6 +41,13 @@ class Shape:
         self.prompts = np.array([max(b.input_tokens, 1) for b in buckets], dtype=float)
         self.served = [[i for i, b in enumerate(buckets) if b.max_context_tokens <= t] for t in self.tiers]
         self.longest = [max(s, key=lambda i: (self.contexts[i], -i)) for s in self.served]
+        self._kv: dict = {}
+
+    def kv_precision(self, res, p):
+        """The KV-cache precision that goes with weight precision `p` by default (looked up once)."""
+        if p.id not in self._kv:
+            self._kv[p.id] = res.catalog.precision(default_kv_precision(p.id))
+        return self._kv[p.id]
 
 
 class Pairs:
@@ -73,6 +80,13 @@ class Results:
         self.above = {k: np.zeros(n) for k in ("ttft", "tpot", "e2e")}
         self.mean_e2e_s = np.zeros(n)
 
+    def as_lists(self) -> Results:
+        """The same figures as Python lists of floats (the candidates read them a few at a time)."""
+        self.slo_qps, self.mean_e2e_s = self.slo_qps.tolist(), self.mean_e2e_s.tolist()
+        self.planned = {k: v.tolist() for k, v in self.planned.items()}
+        self.above = {k: v.tolist() for k, v in self.above.items()}
+        return self
+
 
 def evaluate(pairs: Pairs, w: ResolvedWorkload, mix: LengthMix) -> Results:
     """The SLO capacity and latencies of every pair: the step tables of all the workload's
@@ -81,7 +95,7 @@ def evaluate(pairs: Pairs, w: ResolvedWorkload, mix: LengthMix) -> Results:
     n = len(pairs.batch)
     out = Results(n)
     if n == 0:
-        return out
+        return out.as_lists()
     slo = w.spec.slo
     p = (slo.percentile if slo is not None else 50) / 100.0
     util = w.max_utilization
@@ -125,7 +139,7 @@ def evaluate(pairs: Pairs, w: ResolvedWorkload, mix: LengthMix) -> Results:
             out.above[key][idx] = getattr(above, f"{key}_s")[:, 0]
         out.mean_e2e_s[idx] = queueing.table_means(tab, (util * q)[:, None]).e2e_s[:, 0]
         start = stop
-    return out
+    return out.as_lists()
 
 
 def service_miss(d: Deployment, eff, bucket, chunk: int, slo) -> tuple[str, str, float] | None:
