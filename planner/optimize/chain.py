@@ -26,6 +26,7 @@ from planner.money.costs import (
     purchase_hosts,
     rental_hosts,
 )
+from planner.optimize import by_hour
 from planner.optimize import candidates as cand_mod
 from planner.optimize import milp
 from planner.optimize.candidates import CandidateSet, Rejection
@@ -74,7 +75,7 @@ def solve_loaded(loaded: LoadedSpec, solver: str = "highs", time_limit_s: float 
         inp, rejected = milp_input(res, cs, book, pricing)
         out.pricing_rejections[pricing] = rejected
         _diagnose_missing(res, cs, inp, rejected, pricing)
-        sol = milp.solve(inp, solver, time_limit_s)
+        sol = by_hour.solve(inp, solver, time_limit_s)  # one model unless hour by hour is exact
         if sol.status == "infeasible":
 
             raise InfeasibleError(

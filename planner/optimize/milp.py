@@ -179,6 +179,9 @@ class MilpSolution:
     """With hourly periods: rented instance id → instances in each hour."""
     n_variables: int = 0
     n_constraints: int = 0
+    models: int = 1
+    """MILP models solved: 1, or (hour by hour, `optimize.by_hour`) one per distinct demand level;
+    n_variables and n_constraints are then summed over those models."""
 
 
 def replica_upper_bound(c: Candidate, min_replicas: int) -> int:

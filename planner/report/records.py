@@ -275,7 +275,8 @@ def outcome_record(out: Outcome, timings: bool, today: dt.date) -> dict:
                      "depreciation_usd_per_month": depreciation_usd_per_month(p)},
             "solver": {"name": s.solver, "status": s.status, "seconds": s.seconds if timings else None,
                        "objective_usd": s.objective_usd, "bound_usd": s.bound_usd, "gap": s.gap,
-                       "variables": s.n_variables, "constraints": s.n_constraints},
+                       "variables": s.n_variables, "constraints": s.n_constraints,
+                       "models": s.models},
         })
     spec = out.resolved.spec
     statuses = {p["status"] for p in plans}
@@ -313,7 +314,8 @@ def solver_line(p: Plan, timings: bool) -> str:
     bound = usd(s.bound_usd) if s.bound_usd is not None else "-"
     gap = f"{s.gap:.4%}" if s.gap is not None else "-"
     return (f"solver {s.solver}: {s.status}{t}; objective {usd(s.objective_usd)}, bound {bound}, gap {gap}; "
-            f"{s.n_variables} variables, {s.n_constraints} constraints")
+            f"{s.n_variables} variables, {s.n_constraints} constraints"
+            + (f" (hour by hour: {s.models} models, one per distinct demand level)" if s.models > 1 else ""))
 
 
 DEPLOY_TABLE = (("workload", "workload"), ("model", "model"), ("gpu", "GPU"), ("precision", "prec"), ("tp", "TP"),

@@ -1,0 +1,83 @@
+"""Rent plans with hourly profiles, solved hour by hour where that is exact.
+
+The fleet MILP (`optimize.milp`) couples its hourly periods only through what stays the same in
+every hour or sums over hours:
+- bought and owned hosts, PCIe cards and racks (one variable for all hours),
+- `owned_first` (it ties acquired hosts to the owned ones, which are static),
+- `budget_monthly_max` and `budget_capex_max` (sums over hours), `power_max` (physical hosts only),
+- the objectives of the cap diagnosis (capex, power, the peak count of a GPU).
+Everything else is written once per hour with that hour's variables: demand rows, routing and load,
+min_replicas, tp_packing, gpus_available_max. So when a plan rents only (every host a cloud
+instance, nothing bought, owned or carded) and minimises cost, the MILP is T independent problems
+plus a sum: its objective is (1/T) x the sum of the hours' objectives (an hour's instances cost
+monthly_h / T each; the tie-break term is eps / T per replica-GPU and hour), and an hour's
+optimum is the one-period MILP at that hour's demand levels. Hours with the same demand levels
+have the same problem, solved once. A monthly budget is checked after: the decomposed plan is the
+cheapest possible, so if it fits, it is the coupled optimum too; if it does not, the coupled model
+is solved as a whole (it is then infeasible, or its answer differs only by the tie-break term).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+
+from planner.optimize import milp
+from planner.optimize.milp import MilpInput, MilpSolution
+
+REL_TOL = 1e-9
+"""Relative slack on the monthly budget when the decomposed plan is checked against it."""
+
+
+def exact(inp: MilpInput) -> bool:
+    """Whether `inp` decomposes by hour exactly (see the module docstring)."""
+    return (inp.periods > 1 and inp.objective == "cost" and not inp.cards and inp.capex_max_usd is None
+            and all(h.kind == "instance" for h in inp.hosts))
+
+
+def solve(inp: MilpInput, solver: str = "highs", time_limit_s: float = 60.0) -> MilpSolution:
+    """`milp.solve(inp)`, hour by hour when `exact(inp)`, as one model otherwise."""
+    if not exact(inp):
+        return milp.solve(inp, solver, time_limit_s)
+    start = time.perf_counter()
+    T = inp.periods
+    levels = [tuple(inp.profile.get(w, (1.0,) * T)[t] for w in inp.min_replicas) for t in range(T)]
+    solved: dict[tuple[float, ...], MilpSolution] = {}
+    for key in dict.fromkeys(levels):  # distinct demand levels, in hour order
+        left_s = max(time_limit_s - (time.perf_counter() - start), 1.0)
+        one = dataclasses.replace(inp, periods=1, profile={w: (x,) for w, x in zip(inp.min_replicas, key)},
+                                  monthly_max_usd=None)
+        sol = milp.solve(one, solver, left_s)
+        if sol.status == "infeasible":
+            return dataclasses.replace(sol, seconds=time.perf_counter() - start)
+        solved[key] = sol
+    hours = [solved[k] for k in levels]
+    price = {h.id: h.monthly_usd for h in inp.hosts}
+    monthly = sum(price[k] * n for s in hours for k, n in s.hosts.items()) / T
+    if inp.monthly_max_usd is not None and monthly > inp.monthly_max_usd * (1.0 + REL_TOL):
+        return milp.solve(inp, solver, max(time_limit_s - (time.perf_counter() - start), 1.0))
+    return _combined(hours, T, solver, time.perf_counter() - start, distinct=list(solved.values()))
+
+
+def _combined(hours: list[MilpSolution], T: int, solver: str, seconds: float,
+              distinct: list[MilpSolution]) -> MilpSolution:
+    """The hours' one-period solutions as one solution of the T-period model."""
+    objective = sum(s.objective_usd for s in hours) / T
+    bounds = [s.bound_usd for s in hours]
+    bound = sum(bounds) / T if all(b is not None for b in bounds) else None
+    ids = sorted({k for s in hours for k in s.replicas})
+    by_hour = {k: [s.replicas.get(k, 0) for s in hours] for k in ids}
+    instances = sorted({k for s in hours for k in s.hosts})
+    routes = {}
+    for key in sorted({k for s in hours for k in s.routes}):
+        routes[key] = [s.routes[key][0] if key in s.routes else 0.0 for s in hours]
+    return MilpSolution(
+        status="optimal" if all(s.status == "optimal" for s in hours) else "feasible",
+        solver=solver, seconds=seconds, objective_usd=objective, bound_usd=bound,
+        gap=abs(objective - bound) / max(abs(objective), 1e-9) if bound is not None else None,
+        replicas={k: max(v) for k, v in by_hour.items()}, hosts={}, cards={}, racks=0,
+        replicas_by_hour=by_hour, routes=routes,
+        hosts_by_hour={k: [s.hosts.get(k, 0) for s in hours] for k in instances},
+        n_variables=sum(s.n_variables for s in distinct), n_constraints=sum(s.n_constraints for s in distinct),
+        models=len(distinct),
+    )

@@ -1,0 +1,94 @@
+"""Rent plans with hourly profiles solved hour by hour (`planner.optimize.by_hour`): the
+decomposition gives the coupled model's plan where it claims to be exact, solves hours with the
+same demand once, and leaves every other model to the coupled MILP."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+from milp_factories import cand, host, problem
+
+from planner.optimize import by_hour, milp
+from planner.optimize.chain import milp_input, solve_loaded
+from planner.spec.loader import load_spec
+
+
+def _three_hours(**kw):
+    """One workload on two instance types. S (GPU a, $100/month) covers 0.4 of the peak per replica;
+    L (GPU b, 2 GPUs per replica, $180/month for its 2-GPU instance) covers 1.0. Hours at 100 %, 30 %
+    and 100 % of the peak.
+
+    Hour at 100 %: 3 S = $300 (3 x 0.4 >= 1) against 1 L = $180, or 1 L + 0 S: L, $180.
+    Hour at 30 %: 1 S covers 0.4 >= 0.3 for $100 (L: $180): S.
+    Instances cost monthly / T per hour, so the month is (180 + 100 + 180) / 3 = $153.33
+    (plus the tie-break term, 1e-4 per replica-GPU-hour / 3)."""
+    cands = [cand("chat", "a", 1, 0.4, id="S"), cand("chat", "b", 2, 1.0, id="L")]
+    hosts = [host("inst-a", "a", 1, monthly=100), host("inst-b", "b", 2, monthly=180)]
+    return problem(cands, hosts, periods=3, profile={"chat": (1.0, 0.3, 1.0)}, **kw)
+
+
+def _same(a: milp.MilpSolution, b: milp.MilpSolution) -> None:
+    assert a.status == b.status == "optimal"
+    assert a.objective_usd == pytest.approx(b.objective_usd, rel=1e-9)
+    assert a.replicas_by_hour == b.replicas_by_hour
+    assert a.replicas == b.replicas
+    assert {k: v for k, v in a.hosts_by_hour.items() if any(v)} == {k: v for k, v in b.hosts_by_hour.items() if any(v)}
+    assert a.hosts == b.hosts and a.cards == b.cards
+
+
+@pytest.mark.parametrize("solver", milp.SOLVERS)
+def test_hour_by_hour_equals_the_coupled_model(solver):
+    """The derivation in `_three_hours`: L, S, L by hour for $153.33; the coupled MILP agrees."""
+    inp = _three_hours()
+    assert by_hour.exact(inp)
+    split, whole = by_hour.solve(inp, solver, 10.0), milp.solve(inp, solver, 10.0)
+    _same(split, whole)
+    assert split.replicas_by_hour == {"L": [1, 0, 1], "S": [0, 1, 0]}
+    assert split.objective_usd == pytest.approx(460.0 / 3, abs=0.01)
+
+
+def test_hours_with_the_same_demand_are_solved_once(monkeypatch):
+    """Hours 1 and 3 share the level 1.0: two one-hour models, not three."""
+    calls = []
+    real = milp.solve
+
+    def counting(inp, solver="highs", time_limit_s=60.0):
+        calls.append(inp.periods)
+        return real(inp, solver, time_limit_s)
+
+    monkeypatch.setattr(milp, "solve", counting)
+    sol = by_hour.solve(_three_hours())
+    assert calls == [1, 1]
+    assert sol.models == 2 and milp.solve(_three_hours()).models == 1
+    assert sol.replicas_by_hour["L"] == [1, 0, 1]
+
+
+def test_a_monthly_budget_below_the_cheapest_plan_falls_back_to_the_coupled_model():
+    """$150 < $153.33: the decomposed plan breaks the budget, so the coupled model decides, and
+    (the decomposed plan being the cheapest there is) finds it infeasible. At $160 the decomposed
+    plan fits and stands."""
+    assert by_hour.solve(_three_hours(monthly_max_usd=150.0)).status == "infeasible"
+    assert milp.solve(_three_hours(monthly_max_usd=150.0)).status == "infeasible"
+    fits = by_hour.solve(_three_hours(monthly_max_usd=160.0))
+    assert fits.status == "optimal" and fits.objective_usd == pytest.approx(460.0 / 3, abs=0.01)
+
+
+def test_models_that_couple_their_hours_are_not_split():
+    """Bought hosts, a capex cap, a cap-diagnosis objective or one period couple or need no split."""
+    inp = _three_hours()
+    assert not by_hour.exact(dataclasses.replace(inp, periods=1, profile={}))
+    assert not by_hour.exact(dataclasses.replace(inp, objective="power_kw"))
+    assert not by_hour.exact(dataclasses.replace(inp, capex_max_usd=1e6))
+    bought = host("srv-a", "a", 1, kind="server", capex=1000, monthly=10)
+    assert not by_hour.exact(dataclasses.replace(inp, hosts=[*inp.hosts, bought]))
+
+
+def test_shipped_daily_profile_rent_plan_is_the_coupled_optimum():
+    """problems/hybrid-daily-profile.yaml, priced to rent (24 hourly periods): hour by hour gives the
+    coupled MILP's objective and replicas and instances in every hour."""
+    loaded = load_spec("problems/hybrid-daily-profile.yaml")
+    out = solve_loaded(loaded)
+    inp, _ = milp_input(out.resolved, out.candidates, out.book, "rent")
+    assert inp.periods == 24 and by_hour.exact(inp)
+    _same(by_hour.solve(inp), milp.solve(inp))
