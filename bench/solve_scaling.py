@@ -1,7 +1,8 @@
 """How candidate generation and the fleet MILP scale with the number of workloads.
 
     python bench/solve_scaling.py [--repeats N] [--sizes 1,2,5,10,20,30,40,50]
-                                  [--solvers highs,scip] [--pricing rent|buy]
+                                  [--solvers highs,scip] [--pricing rent|buy|hybrid]
+                                  [--profile same|shifted] [--no-target]
 
 1. Scaling table. For each size n, a synthetic workload file with n workloads is built in memory
    over the full catalogue (no GPU filter, TP 1/2/4/8, every precision): the workloads cycle
@@ -12,7 +13,16 @@
    batch caps (admissible batch caps: the candidates + the lower caps skipped as dominated), kept (after dominance), in the
    MILP (kept and rentable/buyable), variables, constraints, generation seconds, MILP build and
    solve seconds (median over --repeats; solve = the solver call alone), status and gap.
-2. Target. problems/fleet-20.yaml with HiGHS: MILP solve seconds (median, max) against the target
+   `--profile same` gives every online workload the working-day hourly profile of
+   problems/hybrid-daily-profile.yaml (24 periods; hours of equal demand repeat, so the solver
+   merges them), `--profile shifted` shifts it by a seeded 0-7 hours per workload (teams in
+   several time zones), so no two hours are alike: the hard case.
+   With a profile, each row also solves the plain 24-period model (`coupled s`) beside what the
+   chain solves (`optimize/by_hour.py`: rent hour by hour, `models` one-hour models; otherwise one
+   model with alike hours merged, `periods` of them), and prints their ratio and whether both
+   reach the same objective. `--pricing hybrid` solves the hybrid
+   model (buy a base, rent by the hour) that `objective: hybrid` solves third.
+2. Target (skipped with --no-target). problems/fleet-20.yaml with HiGHS: MILP solve seconds (median, max) against the target
    "proven optimal in under 2 s median", and the end-to-end time (load + candidates + MILP +
    verify, via `solve_loaded`) with a breakdown of its parts.
 
@@ -36,6 +46,7 @@ sys.path.insert(0, str(ROOT))
 from planner.catalog.prices import load_prices
 from planner.catalog.resolve import resolve
 from planner.catalog.store import load_catalog
+from planner.optimize import by_hour
 from planner.optimize import candidates as cand_mod
 from planner.optimize.chain import build_plan, milp_input, solve_loaded
 from planner.optimize.milp import SOLVERS
@@ -82,11 +93,16 @@ MIX = [
     ("code-34b", "codellama-34b", "qps", 4, 2000, 200, 2000, 60),
 ]
 SCALES = (0.25, 0.5, 1.0, 1.5, 2.0, 3.0)
+PROFILE = (0.1, 0.1, 0.1, 0.1, 0.1, 0.15, 0.25, 0.5, 0.8, 1.0, 1.0, 1.0,
+           0.9, 1.0, 1.0, 1.0, 0.9, 0.7, 0.5, 0.35, 0.25, 0.2, 0.15, 0.1)
+"""problems/hybrid-daily-profile.yaml's working-day shape (hour 0 = 00:00-01:00)."""
 
 
-def synthetic_yaml(n: int, pricing: str) -> str:
-    """A workload file with n workloads: the mix in a seeded shuffled order (cycled), loads scaled."""
+def synthetic_yaml(n: int, pricing: str, profile: str | None = None) -> str:
+    """A workload file with n workloads: the mix in a seeded shuffled order (cycled), loads scaled;
+    with `profile`, online workloads follow PROFILE ("shifted": by a seeded 0-7 hours each)."""
     rng = random.Random(0)
+    shifts = random.Random(1)
     order = list(MIX)
     rng.shuffle(order)
     lines = [f"name: synthetic-{n}", f"objective: {pricing}",
@@ -100,12 +116,16 @@ def synthetic_yaml(n: int, pricing: str) -> str:
             lines.append(f"    batch: {{requests: {max(1, round(requests * k))}, input_tokens: {n_in}, "
                          f"output_tokens: {n_out}, deadline_hours: {hours}}}")
             continue
+        extra = ""
+        if profile:
+            shift = shifts.randrange(8) if profile == "shifted" else 0
+            extra = ", profile: [" + ", ".join(f"{PROFILE[(h - shift) % 24]:g}" for h in range(24)) + "]"
         if kind == "qps":
-            lines.append(f"    traffic: {{peak_qps: {load * k:g}, input_tokens: {n_in}, output_tokens: {n_out}}}")
+            lines.append(f"    traffic: {{peak_qps: {load * k:g}, input_tokens: {n_in}, output_tokens: {n_out}{extra}}}")
         else:
             users, think = load
             lines.append(f"    traffic: {{concurrent_users: {max(1, round(users * k))}, think_time_s: {think}, "
-                         f"input_tokens: {n_in}, output_tokens: {n_out}}}")
+                         f"input_tokens: {n_in}, output_tokens: {n_out}{extra}}}")
         lines.append(f"    slo: {{ttft_ms: {ttft}, tpot_ms: {tpot}}}")
     return "\n".join(lines) + "\n"
 
@@ -118,16 +138,19 @@ def _gap(g: float | None) -> str:
     return "-" if g is None else f"{g:.1e}"
 
 
-def scaling(sizes: list[int], solvers: list[str], pricing: str, repeats: int) -> list[str]:
+def scaling(sizes: list[int], solvers: list[str], pricing: str, repeats: int, profile: str | None = None) -> list[str]:
     cat = load_catalog()
     book = load_prices()
     problems: list[str] = []
+    split = profile is not None
     head = (f"{'n':>3} {'solver':>6} {'batch caps':>10} {'kept':>6} {'in MILP':>7} {'vars':>6} {'cons':>5} "
-            f"{'gen s':>6} {'build s':>7} {'solve s':>8} {'max s':>7} {'status':>8} {'gap':>8} {'objective':>11}")
+            f"{'gen s':>6} {'build s':>7} {'solve s':>8} {'max s':>7} {'status':>8} {'gap':>8} {'objective':>11}"
+            + (f" {'models':>6} {'periods':>7} {'coupled s':>9} {'ratio':>6} {'same':>5}" if split else ""))
     print(head)
     print("-" * len(head))
     for n in sizes:
-        loaded = load_spec_text(synthetic_yaml(n, pricing), f"<synthetic-{n}>", ROOT)
+        objective = "hybrid" if pricing == "hybrid" else pricing
+        loaded = load_spec_text(synthetic_yaml(n, objective, profile), f"<synthetic-{n}>", ROOT)
         res = resolve(loaded, cat)
         t0 = time.perf_counter()
         cs = cand_mod.generate(res)
@@ -140,18 +163,33 @@ def scaling(sizes: list[int], solvers: list[str], pricing: str, repeats: int) ->
         admissible = cs.batch_caps()
         for solver in solvers:
             solve_s, build_s, sol = [], [], None
+            coupled_s, whole = [], None
             for _ in range(repeats):
                 t0 = time.perf_counter()
-                sol = solve_milp(inp, solver, time_limit_s=TIME_LIMIT_S)
+                sol = by_hour.solve(inp, solver, time_limit_s=TIME_LIMIT_S)
                 wall = time.perf_counter() - t0
                 solve_s.append(sol.seconds)
                 build_s.append(wall - sol.seconds)
+                if split:
+                    whole = solve_milp(inp, solver, time_limit_s=TIME_LIMIT_S)
+                    coupled_s.append(whole.seconds)
             if sol.status != "optimal":
                 problems.append(f"n={n} {solver}: status {sol.status}, gap {_gap(sol.gap)}")
             obj = "-" if sol.objective_usd is None else f"{sol.objective_usd:,.0f}"
+            tail = ""
+            if split:
+                both = whole.status == "optimal" and sol.status == "optimal"
+                same = both and abs(whole.objective_usd - sol.objective_usd) <= 1e-6 * max(1.0, abs(sol.objective_usd))
+                small = by_hour.merged(inp)
+                periods = 1 if by_hour.exact(inp) else small.periods if small is not None else inp.periods
+                tail = (f" {sol.models:6d} {periods:7d} {_median(coupled_s):9.3f} {_median(coupled_s) / _median(solve_s):5.1f}x "
+                        f"{('yes' if same else 'NO') if both else '-':>5}")
+                if both and not same:
+                    problems.append(f"n={n} {solver}: coupled model ${whole.objective_usd:,.2f} "
+                                    f"vs hour by hour / merged ${sol.objective_usd:,.2f}")
             print(f"{n:3d} {solver:>6} {admissible:10d} {len(cs.kept()):6d} {len(inp.candidates):7d} "
                   f"{sol.n_variables:6d} {sol.n_constraints:5d} {gen_s:6.2f} {_median(build_s):7.3f} "
-                  f"{_median(solve_s):8.3f} {max(solve_s):7.3f} {sol.status:>8} {_gap(sol.gap):>8} {obj:>11}",
+                  f"{_median(solve_s):8.3f} {max(solve_s):7.3f} {sol.status:>8} {_gap(sol.gap):>8} {obj:>11}{tail}",
                   flush=True)
     return problems
 
@@ -226,7 +264,10 @@ def main() -> None:
                     help="solves per row (default 3) and fleet-20 runs for the target (default 5)")
     ap.add_argument("--sizes", default="1,2,5,10,20,30,40,50")
     ap.add_argument("--solvers", default="highs,scip")
-    ap.add_argument("--pricing", choices=("rent", "buy"), default="rent")
+    ap.add_argument("--pricing", choices=("rent", "buy", "hybrid"), default="rent")
+    ap.add_argument("--profile", choices=("same", "shifted"), default=None,
+                    help="online workloads follow a daily profile (shifted: by 0-7 hours each)")
+    ap.add_argument("--no-target", action="store_true", help="skip the fleet-20 target")
     args = ap.parse_args()
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
     solvers = [s.strip() for s in args.solvers.split(",") if s.strip()]
@@ -241,10 +282,12 @@ def main() -> None:
     print(f"MILP time limit {TIME_LIMIT_S:g} s per solve; solve s = the solver call alone (median), "
           f"build s = building the MathOpt model (median).\n")
     start = time.perf_counter()
-    print(f"== scaling: synthetic workloads, full catalogue, TP 1/2/4/8, all precisions, {args.pricing} ==")
-    problems = scaling(sizes, solvers, args.pricing, args.repeats or 3)
-    print("\n== target: fleet-20 ==")
-    problems += target(args.repeats or 5)
+    shape = f", hourly profiles (24 periods, {args.profile})" if args.profile else ""
+    print(f"== scaling: synthetic workloads, full catalogue, TP 1/2/4/8, all precisions, {args.pricing}{shape} ==")
+    problems = scaling(sizes, solvers, args.pricing, args.repeats or 3, args.profile)
+    if not args.no_target:
+        print("\n== target: fleet-20 ==")
+        problems += target(args.repeats or 5)
     print(f"\nproblems: {'none' if not problems else ''}")
     for p in problems:
         print(f"  {p}")

@@ -18,6 +18,7 @@ command line prints.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -119,29 +120,33 @@ def estimate(model: str, gpu: str, precision: str = "fp16", *, input_tokens: int
 
 def plan(source: str | Path | LoadedSpec, *, solver: str = "highs", time_limit_s: float = 60.0,
          catalog_file: str | Path | None = None, today: date | None = None,
-         simulate_s: float | None = None, seed: int = 0) -> PlanResult:
+         simulate_s: float | None = None, seed: int = 0,
+         progress: Callable[[str], None] | None = None) -> PlanResult:
     """The whole chain on a workload file: load, resolve, candidates, MILP, solve, verify (and, with
-    `simulate_s`, the serving simulation of every plan for that many seconds of peak traffic)."""
+    `simulate_s`, the serving simulation of every plan for that many seconds of peak traffic).
+    `progress` is called with a line per step (candidates, each solve, each simulation)."""
     loaded = source if isinstance(source, LoadedSpec) else load(source)
     day = today or date.today()
     out = solve_loaded(loaded, solver=solver, time_limit_s=time_limit_s,
                        catalog_file=Path(catalog_file) if catalog_file is not None else None, today=day,
-                       simulate_s=simulate_s, seed=seed)
+                       simulate_s=simulate_s, seed=seed, progress=progress)
     return PlanResult(out, day)
 
 
 def simulate(source: str | Path | LoadedSpec, *, duration_s: float = DEFAULT_DURATION_S, seed: int = 0,
              solver: str = "highs", time_limit_s: float = 60.0, catalog_file: str | Path | None = None,
-             today: date | None = None) -> PlanResult:
+             today: date | None = None, progress: Callable[[str], None] | None = None) -> PlanResult:
     """Solve, then simulate every replica of every plan (`planner simulate`): each plan's
     `.simulation` holds the per-workload percentiles, attainment and any SLO miss."""
     return plan(source, solver=solver, time_limit_s=time_limit_s, catalog_file=catalog_file, today=today,
-                simulate_s=duration_s, seed=seed)
+                simulate_s=duration_s, seed=seed, progress=progress)
 
 
 def compare(source: str | Path | LoadedSpec, *, solver: str = "highs", time_limit_s: float = 60.0,
-            catalog_file: str | Path | None = None, today: date | None = None) -> PlanResult:
+            catalog_file: str | Path | None = None, today: date | None = None,
+            progress: Callable[[str], None] | None = None) -> PlanResult:
     """Rent against buy: the file solved as `objective: compare`, whatever its objective says."""
     loaded = source if isinstance(source, LoadedSpec) else load(source)
     loaded = dataclasses.replace(loaded, spec=loaded.spec.model_copy(update={"objective": "compare"}))
-    return plan(loaded, solver=solver, time_limit_s=time_limit_s, catalog_file=catalog_file, today=today)
+    return plan(loaded, solver=solver, time_limit_s=time_limit_s, catalog_file=catalog_file, today=today,
+                progress=progress)

@@ -6,7 +6,8 @@ from __future__ import annotations
 from planner.catalog.price_rows import ServerType
 from planner.money.costs import CardCost, HostType
 from planner.optimize.candidates import Candidate
-from planner.optimize.milp import MilpInput, MilpSolution, eps_usd
+from planner.optimize.milp import MilpInput, MilpSolution
+from planner.optimize.milp_parts import eps_usd
 
 
 def cand(workload: str, gpu: str, tp: int, coverage: float, id: str | None = None,

@@ -92,3 +92,45 @@ def test_shipped_daily_profile_rent_plan_is_the_coupled_optimum():
     inp, _ = milp_input(out.resolved, out.candidates, out.book, "rent")
     assert inp.periods == 24 and by_hour.exact(inp)
     _same(by_hour.solve(inp), milp.solve(inp))
+
+
+def _hybrid_four_hours():
+    """`_three_hours`' deployments over four hours at 100 %, 30 %, 100 %, 30 %, with a server of
+    GPU b to buy ($1,000 capex, $20/month, 2 slots) beside the instances, over 12 months.
+
+    Renting L every hour costs 12 x 180 x 2/4 = $1,080 for the peaks plus S at night,
+    12 x 100 x 2/4 = $600: $1,680. Buying the server ($1,000 + 12 x $20 = $1,240) runs L in
+    every hour, night included (1.0 >= 0.3): $1,240, the optimum. Hours 0 and 2 are alike, and
+    1 and 3: two periods of two hours each."""
+    cands = [cand("chat", "a", 1, 0.4, id="S"), cand("chat", "b", 2, 1.0, id="L")]
+    hosts = [host("inst-a", "a", 1, monthly=100), host("inst-b", "b", 2, monthly=180),
+             host("srv-b", "b", 2, kind="server", capex=1000, monthly=20)]
+    return problem(cands, hosts, months=12, periods=4, profile={"chat": (1.0, 0.3, 1.0, 0.3)})
+
+
+@pytest.mark.parametrize("solver", milp.SOLVERS)
+def test_alike_hours_merge_into_one_period_with_the_same_optimum(solver):
+    """A hybrid model is not split by hour, but its alike hours merge (4 periods -> 2) and the
+    merged model gives the 4-period model's plan: the bought server, L in every hour, $1,240."""
+    inp = _hybrid_four_hours()
+    assert not by_hour.exact(inp)
+    small = by_hour.merged(inp)
+    assert small.periods == 2 and small.hours == ((0, 2), (1, 3))
+    merged, whole = by_hour.solve(inp, solver, 10.0), milp.solve(inp, solver, 10.0)
+    _same(merged, whole)
+    assert merged.hosts == {"srv-b": 1} and merged.replicas_by_hour == {"L": [1, 1, 1, 1]}
+    assert merged.objective_usd == pytest.approx(1240.0, abs=0.01)
+
+
+def test_no_merge_when_every_hour_differs():
+    inp = dataclasses.replace(_hybrid_four_hours(), profile={"chat": (1.0, 0.3, 0.9, 0.2)})
+    assert by_hour.merged(inp) is None
+
+
+def test_shipped_hybrid_plan_is_the_same_with_hours_merged():
+    """problems/hybrid-daily-profile.yaml's hybrid model: its 24 hours hold 10 demand levels; the
+    merged model reaches the 24-period model's objective and hour-by-hour plan."""
+    out = solve_loaded(load_spec("problems/hybrid-daily-profile.yaml"))
+    inp, _ = milp_input(out.resolved, out.candidates, out.book, "hybrid")
+    assert by_hour.merged(inp).periods == 10
+    _same(by_hour.solve(inp), milp.solve(inp))

@@ -400,3 +400,20 @@ def test_validate_zero_measured_value_not_internal_error(run_cli, tmp_path):
     code, _out, err = run_cli(["validate", path, "--format", "json"])
     assert code in (0, 2), err
     assert "internal error" not in err
+
+
+def test_progress_lines_go_to_stderr_and_leave_the_report_alone(run_cli):
+    """--progress: one stderr line for the candidates and two per solve (start, result), here for
+    the three plans of problems/hybrid-daily-profile.yaml; stdout is byte-identical to --no-progress.
+    Without the flag, stderr is not a terminal under capture, so no progress is printed."""
+    args = ["solve", "problems/hybrid-daily-profile.yaml", "--format", "json", "--no-timings"]
+    code, out, err = run_cli([*args, "--progress"])
+    assert code == 0
+    lines = err.splitlines()
+    assert all(line.startswith("planner: ") for line in lines)
+    assert [line.split(":")[1].strip() for line in lines if "solving" not in line][2:] == ["rent", "buy", "hybrid"]
+    assert sum("solving" in line for line in lines) == 3
+    assert any(line.startswith("planner: candidates:") and "kept" in line for line in lines)
+    quiet = run_cli([*args, "--no-progress"])
+    default = run_cli(args)
+    assert quiet == (0, out, "") and default == (0, out, "")

@@ -15,7 +15,8 @@ from planner.money.costs import HostType
 from planner.optimize.candidates import Candidate
 
 from milp_factories import cand
-from planner.optimize.milp import EPS_USD_PER_REPLICA_GPU, MilpInput, solve
+from planner.optimize.milp import MilpInput, solve
+from planner.optimize.milp_parts import EPS_USD_PER_REPLICA_GPU
 
 REPO = Path(__file__).resolve().parent.parent
 

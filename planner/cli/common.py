@@ -64,6 +64,22 @@ def plan_options(fn):
     return fn
 
 
+def progress_option(fn):
+    """--progress/--no-progress: a line on stderr per step (default: when stderr is a terminal)."""
+    return click.option("--progress/--no-progress", "progress", default=None,
+                        help="A line on stderr per step: candidates, each solve, each simulation. "
+                             "Default: on when stderr is a terminal.")(fn)
+
+
+def progress_printer(progress: bool | None):
+    """The callback that prints progress lines on stderr, or None when they are off."""
+    import sys
+
+    if progress is False or (progress is None and not sys.stderr.isatty()):
+        return None
+    return lambda line: click.echo(f"planner: {line}", err=True)
+
+
 def simulation_options(fn):
     """Options of the serving simulation: how long, and the seed."""
     for option in reversed((

@@ -12,6 +12,8 @@ from planner.cli.common import (
     load_checked,
     parse_today,
     plan_options,
+    progress_option,
+    progress_printer,
     shipped_catalog,
     simulation_options,
     write_plan_files,
@@ -91,11 +93,13 @@ def candidates_cmd(file: Path, fmt: str, rejected: bool, ladder: bool, catalog_f
 @click.option("--simulate", "simulate", is_flag=True,
               help="Also simulate every replica of the plan at the peak (see `planner simulate`).")
 @simulation_options
+@progress_option
 def solve_cmd(file: Path, fmt: str, solver: str, time_limit_s: float, out_dir: Path | None, timings: bool,
-              today: str | None, catalog_file: Path | None, simulate: bool, duration_s: float, seed: int) -> None:
+              today: str | None, catalog_file: Path | None, simulate: bool, duration_s: float, seed: int,
+              progress: bool | None) -> None:
     """Cheapest fleet meeting every workload's SLO: deployments, bill of materials, cost."""
     _solve_and_render(file, fmt, solver, time_limit_s, out_dir, timings, today, catalog_file,
-                      duration_s if simulate else None, seed)
+                      duration_s if simulate else None, seed, progress)
 
 
 @click.command("simulate")
@@ -106,19 +110,23 @@ def solve_cmd(file: Path, fmt: str, solver: str, time_limit_s: float, out_dir: P
               help="Also write plan.json, plan.md, deployments.csv and bom.csv to this directory.")
 @plan_options
 @simulation_options
+@progress_option
 def simulate_cmd(file: Path, fmt: str, solver: str, time_limit_s: float, out_dir: Path | None, timings: bool,
-                 today: str | None, catalog_file: Path | None, duration_s: float, seed: int) -> None:
+                 today: str | None, catalog_file: Path | None, duration_s: float, seed: int,
+                 progress: bool | None) -> None:
     """Solve FILE, then simulate every replica of the plan under its traffic: p50/p90/p99 of TTFT,
     TPOT and end-to-end latency per workload, SLO attainment and peak queue, against the prediction.
 
     Iteration-level: continuous batching with chunked prefill, the engine's max_num_seqs and KV
     budget, step times from the performance model; arrivals Poisson (or the trace's own, or the
     workload's arrival_cv); lengths from the workload's mix; routed as the plan says. Seeded."""
-    _solve_and_render(file, fmt, solver, time_limit_s, out_dir, timings, today, catalog_file, duration_s, seed)
+    _solve_and_render(file, fmt, solver, time_limit_s, out_dir, timings, today, catalog_file, duration_s, seed,
+                      progress)
 
 
 def _solve_and_render(file: Path, fmt: str, solver: str, time_limit_s: float, out_dir: Path | None, timings: bool,
-                      today: str | None, catalog_file: Path | None, simulate_s: float | None, seed: int) -> None:
+                      today: str | None, catalog_file: Path | None, simulate_s: float | None, seed: int,
+                      progress: bool | None = None) -> None:
     day = parse_today(today)
     loaded = load_checked(file)  # before importing the solver: bad input is reported at once
     from planner import api
@@ -128,7 +136,7 @@ def _solve_and_render(file: Path, fmt: str, solver: str, time_limit_s: float, ou
     from planner.report.terminal import print_outcome
 
     out = api.plan(loaded, solver=solver, time_limit_s=time_limit_s, catalog_file=catalog_file,
-                   today=day, simulate_s=simulate_s, seed=seed).outcome
+                   today=day, simulate_s=simulate_s, seed=seed, progress=progress_printer(progress)).outcome
     if out_dir is not None:
         write_plan_files(out, out_dir, timings, day)
     if fmt == "json":
@@ -149,8 +157,9 @@ def _solve_and_render(file: Path, fmt: str, solver: str, time_limit_s: float, ou
               help="Also write plan.json, plan.md, compare.md, deployments.csv, bom.csv and cumulative_cost.png "
                    "to this directory.")
 @plan_options
+@progress_option
 def compare_cmd(file: Path, fmt: str, solver: str, time_limit_s: float, out_dir: Path | None, timings: bool,
-                today: str | None, catalog_file: Path | None) -> None:
+                today: str | None, catalog_file: Path | None, progress: bool | None) -> None:
     """Rent or buy: both plans side by side, cumulative cost by month, break-even, utilisation threshold.
 
     Solves FILE as `objective: compare` whatever its objective says.
@@ -162,7 +171,8 @@ def compare_cmd(file: Path, fmt: str, solver: str, time_limit_s: float, out_dir:
     from planner.report.markdown import comparison_markdown
     from planner.report.terminal import print_comparison
 
-    result = api.compare(loaded, solver=solver, time_limit_s=time_limit_s, catalog_file=catalog_file, today=day)
+    result = api.compare(loaded, solver=solver, time_limit_s=time_limit_s, catalog_file=catalog_file, today=day,
+                         progress=progress_printer(progress))
     out, cmp = result.outcome, result.comparison
     if cmp is None:
         raise RuntimeError("objective compare gave no rent and buy plan pair")

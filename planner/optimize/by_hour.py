@@ -15,6 +15,17 @@ optimum is the one-period MILP at that hour's demand levels. Hours with the same
 have the same problem, solved once. A monthly budget is checked after: the decomposed plan is the
 cheapest possible, so if it fits, it is the coupled optimum too; if it does not, the coupled model
 is solved as a whole (it is then infeasible, or its answer differs only by the tie-break term).
+
+Every other model with hourly periods (hybrid, buy with hosts on hand, capped budgets) stays one
+coupled model, but hours with the same demand levels are merged into one period that stands for
+all of them (`merged`: its rented instances billed for that many hours, `MilpInput.hours`). This is
+exact: in any optimal plan of the 24-period model, give every hour of such a group the per-hour
+choice (replicas, routes, rented instances) of its cheapest hour. Each hour's rows hold, since the
+hours have the same rows and the static part (bought and owned hosts, cards, racks) is unchanged;
+the rows that sum over hours (monthly budget) or take their maximum (peak GPUs) only fall; and the
+objective does not rise. So an optimum exists that is the same in every hour of a group, and the
+merged model, which holds exactly those plans, finds it. It also removes the symmetry between
+identical hours that the branch and bound would otherwise explore.
 """
 
 from __future__ import annotations
@@ -35,15 +46,35 @@ def exact(inp: MilpInput) -> bool:
             and all(h.kind == "instance" for h in inp.hosts))
 
 
+def levels(inp: MilpInput) -> list[tuple[float, ...]]:
+    """Each period's demand levels, one per workload (in `min_replicas` order)."""
+    return [tuple(inp.profile.get(w, (1.0,) * inp.periods)[t] for w in inp.min_replicas) for t in range(inp.periods)]
+
+
+def merged(inp: MilpInput) -> MilpInput | None:
+    """`inp` with hours of the same demand levels merged into one period each (in order of their
+    first hour), or None when no two hours are alike (see the module docstring for why it is exact)."""
+    if inp.periods <= 1 or inp.hours:
+        return None
+    by_key: dict[tuple[float, ...], list[int]] = {}
+    for t, key in enumerate(levels(inp)):
+        by_key.setdefault(key, []).append(t)
+    if len(by_key) == inp.periods:
+        return None
+    groups = list(by_key.values())
+    profile = {w: tuple(p[g[0]] for g in groups) for w, p in inp.profile.items()}
+    return dataclasses.replace(inp, periods=len(groups), profile=profile, hours=tuple(tuple(g) for g in groups))
+
+
 def solve(inp: MilpInput, solver: str = "highs", time_limit_s: float = 60.0) -> MilpSolution:
-    """`milp.solve(inp)`, hour by hour when `exact(inp)`, as one model otherwise."""
+    """`milp.solve(inp)`: hour by hour when `exact(inp)`, else one model with alike hours merged."""
     if not exact(inp):
-        return milp.solve(inp, solver, time_limit_s)
+        return _coupled(inp, solver, time_limit_s)
     start = time.perf_counter()
     T = inp.periods
-    levels = [tuple(inp.profile.get(w, (1.0,) * T)[t] for w in inp.min_replicas) for t in range(T)]
+    levels_by_hour = levels(inp)
     solved: dict[tuple[float, ...], MilpSolution] = {}
-    for key in dict.fromkeys(levels):  # distinct demand levels, in hour order
+    for key in dict.fromkeys(levels_by_hour):  # distinct demand levels, in hour order
         left_s = max(time_limit_s - (time.perf_counter() - start), 1.0)
         one = dataclasses.replace(inp, periods=1, profile={w: (x,) for w, x in zip(inp.min_replicas, key)},
                                   monthly_max_usd=None)
@@ -51,11 +82,11 @@ def solve(inp: MilpInput, solver: str = "highs", time_limit_s: float = 60.0) -> 
         if sol.status == "infeasible":
             return dataclasses.replace(sol, seconds=time.perf_counter() - start)
         solved[key] = sol
-    hours = [solved[k] for k in levels]
+    hours = [solved[k] for k in levels_by_hour]
     price = {h.id: h.monthly_usd for h in inp.hosts}
     monthly = sum(price[k] * n for s in hours for k, n in s.hosts.items()) / T
     if inp.monthly_max_usd is not None and monthly > inp.monthly_max_usd * (1.0 + REL_TOL):
-        return milp.solve(inp, solver, max(time_limit_s - (time.perf_counter() - start), 1.0))
+        return _coupled(inp, solver, max(time_limit_s - (time.perf_counter() - start), 1.0))
     return _combined(hours, T, solver, time.perf_counter() - start, distinct=list(solved.values()))
 
 
@@ -81,3 +112,30 @@ def _combined(hours: list[MilpSolution], T: int, solver: str, seconds: float,
         n_variables=sum(s.n_variables for s in distinct), n_constraints=sum(s.n_constraints for s in distinct),
         models=len(distinct),
     )
+
+
+def _coupled(inp: MilpInput, solver: str, time_limit_s: float) -> MilpSolution:
+    """One model, alike hours merged; the solution spread back over the day."""
+    small = merged(inp)
+    if small is None:
+        return milp.solve(inp, solver, time_limit_s)
+    sol = milp.solve(small, solver, time_limit_s)
+    if sol.status == "infeasible":
+        return sol
+    period_of = [0] * inp.periods
+    for p, hours in enumerate(small.hours):
+        for t in hours:
+            period_of[t] = p
+    if small.periods == 1:  # every hour alike: the one-period answer holds all day
+        rented = {h.id for h in inp.hosts if h.kind == "instance"}
+        replicas_by_hour = {k: [n] * inp.periods for k, n in sol.replicas.items()}
+        hosts_by_hour = {k: [n] * inp.periods for k, n in sol.hosts.items() if k in rented}
+        static = {k: n for k, n in sol.hosts.items() if k not in rented}
+        routes = {k: v * inp.periods for k, v in sol.routes.items()}
+    else:
+        replicas_by_hour = {k: [v[p] for p in period_of] for k, v in sol.replicas_by_hour.items()}
+        hosts_by_hour = {k: [v[p] for p in period_of] for k, v in sol.hosts_by_hour.items()}
+        static = sol.hosts
+        routes = {k: [v[p] for p in period_of] for k, v in sol.routes.items()}
+    return dataclasses.replace(sol, hosts=static, replicas_by_hour=replicas_by_hour, hosts_by_hour=hosts_by_hour,
+                               routes=routes)

@@ -6,6 +6,8 @@ renders what it returns.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
@@ -65,17 +67,30 @@ def solve_file(path: str | Path, solver: str = "highs", time_limit_s: float = 60
 def solve_loaded(loaded: LoadedSpec, solver: str = "highs", time_limit_s: float = 60.0,
                  catalog: Catalog | None = None, book: PriceBook | None = None,
                  catalog_file: Path | None = None, today: date | None = None,
-                 simulate_s: float | None = None, seed: int = 0) -> Outcome:
+                 simulate_s: float | None = None, seed: int = 0,
+                 progress: Callable[[str], None] | None = None) -> Outcome:
+    """`solve_file` on a loaded file. `progress`, when given, is called with one line per step
+    (candidates, each solve, each simulation), for a progress display."""
+    say = progress or (lambda line: None)
     cat = catalog or load_catalog()
     book = prices_for_spec(book or load_prices(), loaded, cat, catalog_file, today or date.today())
     res = resolve(loaded, cat)
+    say(f"candidates: {count_of(len(res.workloads), 'workload')} ...")
+    t0 = time.perf_counter()
     cs = cand_mod.generate(res)
+    say(f"candidates: {len(cs.kept()):,} kept of {cs.deployments():,} admissible in {time.perf_counter() - t0:.1f} s")
     out = Outcome(resolved=res, candidates=cs, book=book)
     for pricing in OBJECTIVE_PRICINGS[res.spec.objective]:
         inp, rejected = milp_input(res, cs, book, pricing)
         out.pricing_rejections[pricing] = rejected
         _diagnose_missing(res, cs, inp, rejected, pricing)
+        periods = f", {inp.periods} hourly periods" if inp.periods > 1 else ""
+        say(f"solving {pricing}: {count_of(len(inp.candidates), 'deployment')}{periods}, "
+            f"{solver}, time limit {time_limit_s:g} s ...")
         sol = by_hour.solve(inp, solver, time_limit_s)  # one model unless hour by hour is exact
+        gap = f", gap {sol.gap:.2%}" if sol.status == "feasible" and sol.gap is not None else ""
+        cost = f" ${sol.objective_usd:,.0f}" if sol.objective_usd is not None else ""
+        say(f"{pricing}: {sol.status}{cost}{gap} in {sol.seconds:.1f} s")
         if sol.status == "infeasible":
 
             raise InfeasibleError(
@@ -88,6 +103,7 @@ def solve_loaded(loaded: LoadedSpec, solver: str = "highs", time_limit_s: float 
         plan.predicted = predict(res, plan)
         plan.line_latencies = line_latencies(res, plan)
         if simulate_s is not None:
+            say(f"simulating the {pricing} plan: {simulate_s:g} s of peak traffic ...")
             plan.simulation = simulate_plan(res, plan, cs.mixes, simulate_s, seed)
         out.plans.append(plan)
     if res.spec.objective == "compare":

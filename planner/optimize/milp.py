@@ -17,7 +17,9 @@ Data
     G_pcie            GPU types bought as PCIe cards into empty servers; card capex_g, monthly_g, power_w_g
     months            1 when renting; horizon_months when buying
     T, level_w,t      periods: T = 1 (one steady peak) or 24 hourly periods t of a traffic profile,
-                      level_w,t = w's demand in period t as a fraction of its peak (1 without a profile)
+                      level_w,t = w's demand in period t as a fraction of its peak (1 without a profile);
+                      hours with the same levels may be merged into one period of weight n_t (the
+                      hours it stands for; `optimize.by_hour` says why that is exact), else n_t = 1
 Variables (with T > 1, replicas, pcie_replicas and rented instances get one variable per period,
 suffixed `,hNN`; bought and owned hosts, cards and racks are the same in every period; every row
 below that mentions replicas or instances is written once per period)
@@ -70,11 +72,12 @@ Constraints
     power_max               PUE x (sum_h power_w_h hosts[h] + sum_g power_w_g cards[g]) / 1000 <= power_kw_max
                             (physical hosts only: bought and owned servers; cloud instances are not in the facility)
 Objective
-    minimise  capex + months x monthly + eps / T x sum_{c,t} tp_c replicas[c,t]
+    minimise  capex + months x monthly + eps / 24 x sum_{c,t} n_t tp_c replicas[c,t]   (1 for 24 with one period)
     capex   = sum_h capex_h hosts[h] + sum_g capex_g cards[g] + rack_usd racks
     monthly = sum_{static h} monthly_h hosts[h] + sum_{rented h,t} monthly_h / T hosts[h,t]
               + sum_g monthly_g cards[g] + rack_monthly_usd racks
-              (a rented instance is billed for the periods it runs: 1/T of a month each)
+              (a rented instance is billed for the periods it runs: n_t/24 of a month each; the
+              sum_{rented h,t} term reads monthly_h n_t / 24 hosts[h,t])
     The eps term (1e-4 USD per replica-GPU) only breaks ties: among plans of equal cost it keeps
     the fewest replicas, so a paid-for but unneeded slot does not show up as an extra replica.
     Diagnosis objectives (`objective`): capex, monthly, power_kw, or gpus:<g>, the most GPUs of g
@@ -92,10 +95,10 @@ from planner.errors import SolverBug, SolverError
 from planner.money.costs import CardCost, HostType
 from planner.optimize import warm_start
 from planner.optimize.candidates import Candidate
-from planner.optimize.milp_parts import check_unique_names, distinct, hourly, solver_output_to_stderr
+from planner.optimize.milp_parts import (EPS_USD_PER_REPLICA_GPU, check_unique_names, distinct, hourly,
+                                         solver_output_to_stderr)
 
 SOLVERS = ("highs", "scip")
-EPS_USD_PER_REPLICA_GPU = 1e-4
 TP_SIZES = (1, 2, 4, 8)
 _ZERO = 0.0
 """Start value of sums that may be empty; such rows are added with the `lb=`/`ub=`, `expr=` form,
@@ -150,6 +153,9 @@ class MilpInput:
     """Workload name → demand per period as a fraction of its peak (absent: the peak every period)."""
     shares: dict[str, tuple[float, ...]] = field(default_factory=dict)
     """Workload name → its length buckets' shares (absent or one bucket: demand_coverage rows)."""
+    hours: tuple[tuple[int, ...], ...] = ()
+    """With hourly periods merged (`optimize.by_hour.merged`): the hours of the day each period
+    stands for (its weight in the bill is their count). Empty: period t is hour t alone."""
     objective: str = "cost"
     """cost (the plan's objective), or capex | monthly | power_kw | gpus:<id>: minimise that
     quantity instead (used to tell how far a binding cap would have to move)."""
@@ -215,8 +221,11 @@ def build(inp: MilpInput):
     def level(w: str, t: int) -> float:
         return inp.profile.get(w, (1.0,) * T)[t]
 
+    weight = [len(hs) for hs in inp.hours] if inp.hours else [1] * T
+    day = sum(weight)  # hours the periods stand for: T, or 24 with merged periods
+
     def suffix(t: int) -> str:
-        return f",h{t:02d}" if T > 1 else ""
+        return f",h{inp.hours[t][0] if inp.hours else t:02d}" if T > 1 else ""
 
     ub = {c.id: replica_upper_bound(c, inp.min_replicas[c.workload]) for c in inp.candidates}
     replicas = {c.id: [model.add_integer_variable(lb=0, ub=ub[c.id], name=f"replicas[{c.id}{suffix(t)}]")
@@ -327,7 +336,7 @@ def build(inp: MilpInput):
         for h in host_of.values():
             unit = getattr(h, attr)
             if hourly(h, T):
-                total = total + sum(unit / T * v for v in hosts[h.id])
+                total = total + sum(unit * weight[t] / day * v for t, v in enumerate(hosts[h.id]))
             else:
                 total = total + unit * hosts[h.id][0]
         return total
@@ -351,7 +360,8 @@ def build(inp: MilpInput):
         sum((inp.cards[g].power_w * v for g, v in cards.items()), _ZERO)
     if inp.power_max_kw is not None:
         model.add_linear_constraint(ub=inp.power_max_kw * 1000.0, expr=inp.pue * power_w, name="power_max")
-    eps = EPS_USD_PER_REPLICA_GPU / T * sum((c.tp * v for c in inp.candidates for v in replicas[c.id]), _ZERO)
+    eps = EPS_USD_PER_REPLICA_GPU / day * sum((c.tp * weight[t] * v for c in inp.candidates
+                                               for t, v in enumerate(replicas[c.id])), _ZERO)
     if inp.objective == "cost":
         model.minimize(capex + inp.months * monthly + eps)
     elif inp.objective == "capex":
@@ -371,17 +381,6 @@ def build(inp: MilpInput):
     else:
         raise ValueError(f"unknown objective {inp.objective!r}")
     return model, replicas, hosts, cards, racks, routes
-
-
-def eps_usd(inp: MilpInput, sol: MilpSolution) -> float:
-    """The tie-break term inside a solution's objective value: EPS_USD_PER_REPLICA_GPU per
-    replica-GPU, averaged over the periods (take it off the objective to get the plan's cost)."""
-    tp = {c.id: c.tp for c in inp.candidates}
-    if sol.replicas_by_hour:
-        gpu_periods = sum(tp[k] * n for k, v in sol.replicas_by_hour.items() for n in v)
-    else:
-        gpu_periods = inp.periods * sum(tp[k] * n for k, n in sol.replicas.items())
-    return EPS_USD_PER_REPLICA_GPU * gpu_periods / inp.periods
 
 
 def solve(inp: MilpInput, solver: str = "highs", time_limit_s: float = 60.0) -> MilpSolution:

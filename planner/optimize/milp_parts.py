@@ -1,5 +1,5 @@
 """Small pieces of the fleet MILP's building and solving: which hosts are chosen hour by hour,
-distinct variables, the name check, and keeping solver output off stdout."""
+distinct variables, the name check, the tie-break term, and keeping solver output off stdout."""
 
 from __future__ import annotations
 
@@ -10,6 +10,9 @@ import sys
 
 from planner.errors import SolverBug
 from planner.money.costs import HostType
+
+EPS_USD_PER_REPLICA_GPU = 1e-4
+"""The objective's tie-break term per replica-GPU (and period, averaged over the day)."""
 
 
 def hourly(h: HostType, periods: int) -> bool:
@@ -65,3 +68,14 @@ def solver_output_to_stderr():
         os.close(saved)
         if sink is not None:
             os.close(sink)
+
+
+def eps_usd(inp, sol) -> float:
+    """The tie-break term inside a solution's objective value: EPS_USD_PER_REPLICA_GPU per
+    replica-GPU, averaged over the periods (take it off the objective to get the plan's cost)."""
+    tp = {c.id: c.tp for c in inp.candidates}
+    if sol.replicas_by_hour:
+        gpu_periods = sum(tp[k] * n for k, v in sol.replicas_by_hour.items() for n in v)
+    else:
+        gpu_periods = inp.periods * sum(tp[k] * n for k, n in sol.replicas.items())
+    return EPS_USD_PER_REPLICA_GPU * gpu_periods / inp.periods

@@ -14,7 +14,8 @@ from __future__ import annotations
 from planner.catalog.price_rows import PriceBook
 from planner.catalog.resolve import Resolved
 from planner.errors import EXIT_BUG, PlannerError
-from planner.optimize.milp import EPS_USD_PER_REPLICA_GPU, MilpInput, multi_bucket
+from planner.optimize.milp import MilpInput, multi_bucket
+from planner.optimize.milp_parts import EPS_USD_PER_REPLICA_GPU
 from planner.optimize.placement import place
 from planner.optimize.plan import hosts_at_hour, lines_at_hour
 from planner.optimize.slo import at_rate, deployment_of, mean_response_s, over_limits, slo_capacity_qps
