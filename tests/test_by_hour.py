@@ -122,14 +122,30 @@ def test_alike_hours_merge_into_one_period_with_the_same_optimum(solver):
     assert merged.objective_usd == pytest.approx(1240.0, abs=0.01)
 
 
+@pytest.mark.parametrize("solver", milp.SOLVERS)
+def test_a_day_of_alike_hours_merges_into_one_period(solver):
+    """Every hour at 100 %: one period standing for all four, still billed hour by hour; the
+    server carries L all day as in the derivation of `_hybrid_four_hours` ($1,240, now against
+    12 x 180 = $2,160 to rent L every hour)."""
+    inp = dataclasses.replace(_hybrid_four_hours(), profile={"chat": (1.0,) * 4})
+    small = by_hour.merged(inp)
+    assert small.periods == 1 and small.hours == ((0, 1, 2, 3),) and small.hourly
+    merged, whole = by_hour.solve(inp, solver, 10.0), milp.solve(inp, solver, 10.0)
+    _same(merged, whole)
+    assert merged.replicas_by_hour == {"L": [1, 1, 1, 1]} and merged.hosts == {"srv-b": 1}
+    assert merged.objective_usd == pytest.approx(1240.0, abs=0.01)
+
+
 def test_no_merge_when_every_hour_differs():
     inp = dataclasses.replace(_hybrid_four_hours(), profile={"chat": (1.0, 0.3, 0.9, 0.2)})
     assert by_hour.merged(inp) is None
 
 
 def test_shipped_hybrid_plan_is_the_same_with_hours_merged():
-    """problems/hybrid-daily-profile.yaml's hybrid model: its 24 hours hold 10 demand levels; the
-    merged model reaches the 24-period model's objective and hour-by-hour plan."""
+    """problems/hybrid-daily-profile.yaml's hybrid model: the chat's profile takes 10 distinct
+    values over its 24 hours (0.1, 0.15, 0.25, 0.5, 0.8, 1.0, 0.9, 0.7, 0.35, 0.2) and the summaries
+    are flat, so 10 demand levels; the merged model reaches the 24-period model's objective and
+    hour-by-hour plan."""
     out = solve_loaded(load_spec("problems/hybrid-daily-profile.yaml"))
     inp, _ = milp_input(out.resolved, out.candidates, out.book, "hybrid")
     assert by_hour.merged(inp).periods == 10

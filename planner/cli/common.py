@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -73,8 +74,6 @@ def progress_option(fn):
 
 def progress_printer(progress: bool | None):
     """The callback that prints progress lines on stderr, or None when they are off."""
-    import sys
-
     if progress is False or (progress is None and not sys.stderr.isatty()):
         return None
     return lambda line: click.echo(f"planner: {line}", err=True)

@@ -48,12 +48,13 @@ def exact(inp: MilpInput) -> bool:
 
 def levels(inp: MilpInput) -> list[tuple[float, ...]]:
     """Each period's demand levels, one per workload (in `min_replicas` order)."""
-    return [tuple(inp.profile.get(w, (1.0,) * inp.periods)[t] for w in inp.min_replicas) for t in range(inp.periods)]
+    return [tuple(inp.level(w, t) for w in inp.min_replicas) for t in range(inp.periods)]
 
 
 def merged(inp: MilpInput) -> MilpInput | None:
     """`inp` with hours of the same demand levels merged into one period each (in order of their
-    first hour), or None when no two hours are alike (see the module docstring for why it is exact)."""
+    first hour; one period when all are alike), or None when no two hours are alike (see the module
+    docstring for why it is exact)."""
     if inp.periods <= 1 or inp.hours:
         return None
     by_key: dict[tuple[float, ...], list[int]] = {}
@@ -126,16 +127,8 @@ def _coupled(inp: MilpInput, solver: str, time_limit_s: float) -> MilpSolution:
     for p, hours in enumerate(small.hours):
         for t in hours:
             period_of[t] = p
-    if small.periods == 1:  # every hour alike: the one-period answer holds all day
-        rented = {h.id for h in inp.hosts if h.kind == "instance"}
-        replicas_by_hour = {k: [n] * inp.periods for k, n in sol.replicas.items()}
-        hosts_by_hour = {k: [n] * inp.periods for k, n in sol.hosts.items() if k in rented}
-        static = {k: n for k, n in sol.hosts.items() if k not in rented}
-        routes = {k: v * inp.periods for k, v in sol.routes.items()}
-    else:
-        replicas_by_hour = {k: [v[p] for p in period_of] for k, v in sol.replicas_by_hour.items()}
-        hosts_by_hour = {k: [v[p] for p in period_of] for k, v in sol.hosts_by_hour.items()}
-        static = sol.hosts
-        routes = {k: [v[p] for p in period_of] for k, v in sol.routes.items()}
-    return dataclasses.replace(sol, hosts=static, replicas_by_hour=replicas_by_hour, hosts_by_hour=hosts_by_hour,
-                               routes=routes)
+    def spread(per_period: dict) -> dict:
+        return {k: [v[p] for p in period_of] for k, v in per_period.items()}
+
+    return dataclasses.replace(sol, replicas_by_hour=spread(sol.replicas_by_hour),
+                               hosts_by_hour=spread(sol.hosts_by_hour), routes=spread(sol.routes))

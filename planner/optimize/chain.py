@@ -30,7 +30,6 @@ from planner.money.costs import (
 )
 from planner.optimize import by_hour
 from planner.optimize import candidates as cand_mod
-from planner.optimize import milp
 from planner.optimize.candidates import CandidateSet, Rejection
 from planner.optimize.diagnose import diagnose_caps
 from planner.optimize.milp import MilpInput, MilpSolution
@@ -197,7 +196,7 @@ def _diagnose_missing(res: Resolved, cs: CandidateSet, inp: MilpInput, priced_ou
 
 def busiest_periods(inp: MilpInput) -> dict[str, int]:
     """Workload → the period of its highest demand (the earliest of equals; 0 with one period)."""
-    return {w: max(range(inp.periods), key=lambda t: (inp.profile.get(w, (1.0,) * inp.periods)[t], -t))
+    return {w: max(range(inp.periods), key=lambda t: (inp.level(w, t), -t))
             for w in inp.min_replicas}
 
 
@@ -214,7 +213,7 @@ def peak_routes(inp: MilpInput, sol: MilpSolution) -> dict[str, dict[int, float]
             out.setdefault(cid, {})[b] = value
     # One bucket: each line's covered share at the workload's busiest period, normalised to 1.
     covered = {cid: replicas_at(sol, cid, busiest[c.workload], n) * c.coverage
-               for cid, n in sol.replicas.items() if not milp.multi_bucket(inp, (c := by_id[cid]).workload)}
+               for cid, n in sol.replicas.items() if not inp.multi_bucket((c := by_id[cid]).workload)}
     total: dict[str, float] = {}
     for cid, v in covered.items():
         total[by_id[cid].workload] = total.get(by_id[cid].workload, 0.0) + v

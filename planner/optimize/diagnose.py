@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from planner.optimize.milp import MilpInput, solve
+from planner.optimize.by_hour import solve
+from planner.optimize.milp import MilpInput
 from planner.optimize.milp_parts import eps_usd
 from planner.text import usd
 

@@ -96,7 +96,7 @@ from planner.money.costs import CardCost, HostType
 from planner.optimize import warm_start
 from planner.optimize.candidates import Candidate
 from planner.optimize.milp_parts import (EPS_USD_PER_REPLICA_GPU, check_unique_names, distinct, hourly,
-                                         solver_output_to_stderr)
+                                         replica_upper_bound, solver_output_to_stderr)
 
 SOLVERS = ("highs", "scip")
 TP_SIZES = (1, 2, 4, 8)
@@ -160,6 +160,19 @@ class MilpInput:
     """cost (the plan's objective), or capex | monthly | power_kw | gpus:<id>: minimise that
     quantity instead (used to tell how far a binding cap would have to move)."""
 
+    @property
+    def hourly(self) -> bool:
+        """Whether periods are hours of the day (24, or alike ones merged): instances chosen per period."""
+        return self.periods > 1 or bool(self.hours)
+
+    def level(self, workload: str, t: int) -> float:
+        """The workload's demand in period t as a fraction of its peak."""
+        return self.profile.get(workload, (1.0,) * self.periods)[t]
+
+    def multi_bucket(self, workload: str) -> bool:
+        """Whether `workload` is planned with several length buckets (route variables), not one."""
+        return len(self.shares.get(workload, (1.0,))) > 1
+
 
 @dataclass
 class MilpSolution:
@@ -190,18 +203,6 @@ class MilpSolution:
     n_variables and n_constraints are then summed over those models."""
 
 
-def replica_upper_bound(c: Candidate, min_replicas: int) -> int:
-    """Replicas of one candidate an optimal plan never exceeds: enough to carry every bucket it
-    serves and the minimum on their own (dropping any beyond that keeps every constraint)."""
-    load = sum(s / cov for s, cov in zip(c.shares, c.coverage_by_bucket))
-    return max(min_replicas, math.ceil(load - 1e-9))
-
-
-def multi_bucket(inp: MilpInput, workload: str) -> bool:
-    """Whether `workload` is planned with several length buckets (route variables), not one."""
-    return len(inp.shares.get(workload, (1.0,))) > 1
-
-
 def build(inp: MilpInput):
     """The MathOpt model and its variables: (model, replicas, hosts, cards, racks or None, routes).
 
@@ -218,14 +219,11 @@ def build(inp: MilpInput):
     for c in inp.candidates:
         by_w[c.workload].append(c)
 
-    def level(w: str, t: int) -> float:
-        return inp.profile.get(w, (1.0,) * T)[t]
-
     weight = [len(hs) for hs in inp.hours] if inp.hours else [1] * T
     day = sum(weight)  # hours the periods stand for: T, or 24 with merged periods
 
     def suffix(t: int) -> str:
-        return f",h{inp.hours[t][0] if inp.hours else t:02d}" if T > 1 else ""
+        return f",h{inp.hours[t][0] if inp.hours else t:02d}" if inp.hourly else ""
 
     ub = {c.id: replica_upper_bound(c, inp.min_replicas[c.workload]) for c in inp.candidates}
     replicas = {c.id: [model.add_integer_variable(lb=0, ub=ub[c.id], name=f"replicas[{c.id}{suffix(t)}]")
@@ -241,7 +239,7 @@ def build(inp: MilpInput):
         # Acquired hosts: never more than would hold every replica that could run on the GPU.
         # Hosts on hand: up to the count owned (owned_first may need them all switched on).
         hub = h.max_count if h.max_count is not None else math.ceil(gpu_demand_ub[h.gpu] / h.slots)
-        if hourly(h, T):
+        if hourly(h, inp):
             hosts[h.id] = [model.add_integer_variable(lb=0, ub=hub, name=f"hosts[{h.id}{suffix(t)}]") for t in hours]
         else:
             hosts[h.id] = [model.add_integer_variable(lb=0, ub=hub, name=f"hosts[{h.id}]")] * T
@@ -251,20 +249,20 @@ def build(inp: MilpInput):
 
     routes: dict[tuple[str, int], list] = {}
     for w, cs in by_w.items():
-        if multi_bucket(inp, w):
+        if inp.multi_bucket(w):
             for c in cs:
                 for b in c.buckets:
                     routes[c.id, b] = [model.add_variable(lb=0.0, name=f"route[{c.id},b{b}{suffix(t)}]") for t in hours]
         for t in hours:
-            if not multi_bucket(inp, w):
+            if not inp.multi_bucket(w):
                 # A workload without candidates keeps an empty, infeasible row (0 >= 1), as the math says.
-                model.add_linear_constraint(lb=level(w, t),
+                model.add_linear_constraint(lb=inp.level(w, t),
                                             expr=sum((c.coverage * replicas[c.id][t] for c in cs), _ZERO),
                                             name=f"demand_coverage[{w}{suffix(t)}]")
             else:
                 for b, share in enumerate(inp.shares[w]):
                     model.add_linear_constraint(
-                        lb=share * level(w, t), expr=sum((routes[c.id, b][t] for c in cs if b in c.buckets), _ZERO),
+                        lb=share * inp.level(w, t), expr=sum((routes[c.id, b][t] for c in cs if b in c.buckets), _ZERO),
                         name=f"bucket_routing[{w},b{b}{suffix(t)}]")
                 for c in cs:
                     load = sum(routes[c.id, b][t] / cov for b, cov in zip(c.buckets, c.coverage_by_bucket))
@@ -335,7 +333,7 @@ def build(inp: MilpInput):
         total = _ZERO
         for h in host_of.values():
             unit = getattr(h, attr)
-            if hourly(h, T):
+            if hourly(h, inp):
                 total = total + sum(unit * weight[t] / day * v for t, v in enumerate(hosts[h.id]))
             else:
                 total = total + unit * hosts[h.id][0]
@@ -428,7 +426,7 @@ def solve(inp: MilpInput, solver: str = "highs", time_limit_s: float = 60.0) -> 
         return round(values[v])
 
     by_hour = {k: [val(v) for v in vs] for k, vs in replicas.items()}
-    hourly_ids = {h.id for h in inp.hosts if hourly(h, inp.periods)}
+    hourly_ids = {h.id for h in inp.hosts if hourly(h, inp)}
     hourly_hosts = {k: [val(v) for v in vs] for k, vs in hosts.items() if k in hourly_ids}
     static_hosts = {k: val(vs[0]) for k, vs in hosts.items() if k not in hourly_hosts}
     return MilpSolution(
@@ -437,7 +435,7 @@ def solve(inp: MilpInput, solver: str = "highs", time_limit_s: float = 60.0) -> 
         hosts={k: n for k, n in static_hosts.items() if n > 0},
         cards={k: val(v) for k, v in cards.items() if val(v) > 0},
         racks=val(racks) if racks is not None else 0,
-        replicas_by_hour={k: v for k, v in by_hour.items() if max(v) > 0} if inp.periods > 1 else {},
+        replicas_by_hour={k: v for k, v in by_hour.items() if max(v) > 0} if inp.hourly else {},
         routes={k: [max(values[v], 0.0) for v in vs] for k, vs in routes.items()
                 if any(values[v] > ROUTE_EPS for v in vs)},
         hosts_by_hour={k: v for k, v in hourly_hosts.items() if max(v) > 0},

@@ -1,10 +1,11 @@
 """Small pieces of the fleet MILP's building and solving: which hosts are chosen hour by hour,
-distinct variables, the name check, the tie-break term, and keeping solver output off stdout."""
+distinct variables, the name check, replica bounds, the tie-break term, and keeping solver output off stdout."""
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import os
 import sys
 
@@ -15,9 +16,10 @@ EPS_USD_PER_REPLICA_GPU = 1e-4
 """The objective's tie-break term per replica-GPU (and period, averaged over the day)."""
 
 
-def hourly(h: HostType, periods: int) -> bool:
-    """Rented instances are chosen hour by hour when there are hourly periods; the rest is static."""
-    return periods > 1 and h.kind == "instance"
+def hourly(h: HostType, inp) -> bool:
+    """Rented instances are chosen hour by hour when the MilpInput `inp` has hourly periods; the
+    rest is static."""
+    return inp.hourly and h.kind == "instance"
 
 
 def distinct(variables: list) -> list:
@@ -79,3 +81,10 @@ def eps_usd(inp, sol) -> float:
     else:
         gpu_periods = inp.periods * sum(tp[k] * n for k, n in sol.replicas.items())
     return EPS_USD_PER_REPLICA_GPU * gpu_periods / inp.periods
+
+
+def replica_upper_bound(c, min_replicas: int) -> int:
+    """Replicas of one candidate an optimal plan never exceeds: enough to carry every bucket it
+    serves and the minimum on their own (dropping any beyond that keeps every constraint)."""
+    load = sum(s / cov for s, cov in zip(c.shares, c.coverage_by_bucket))
+    return max(min_replicas, math.ceil(load - 1e-9))

@@ -14,7 +14,7 @@ from __future__ import annotations
 from planner.catalog.price_rows import PriceBook
 from planner.catalog.resolve import Resolved
 from planner.errors import EXIT_BUG, PlannerError
-from planner.optimize.milp import MilpInput, multi_bucket
+from planner.optimize.milp import MilpInput
 from planner.optimize.milp_parts import EPS_USD_PER_REPLICA_GPU
 from planner.optimize.placement import place
 from planner.optimize.plan import hosts_at_hour, lines_at_hour
@@ -88,10 +88,10 @@ def verify_plan(res: Resolved, inp: MilpInput, plan, book: PriceBook, mixes: dic
         lines = lines_at_hour(plan.deployments, sol, hour)
         hosts = hosts_at_hour(plan.hosts, sol, hour)
         for name, w in workloads.items():
-            level = inp.profile.get(name, (1.0,) * plan.periods)[hour]
+            level = inp.level(name, hour)
             mine = [d for d in lines if d.candidate.workload == name]
             count = sum(d.replicas for d in mine)
-            if not multi_bucket(inp, name):
+            if not inp.multi_bucket(name):
                 covered = sum(d.replicas * cover[d.candidate.id, d.candidate.buckets[0]] for d in mine)
                 if covered < level * (1.0 - REL_TOL):
                     bad.append(f"workload {name}: replicas cover {covered:.4f} of its peak demand{at} (needs {level:g})")
