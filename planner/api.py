@@ -24,7 +24,7 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from planner.catalog.resolve import name_check
+from planner.catalog.resolve import catalog_names, name_check
 from planner.catalog.store import load_catalog
 from planner.money.compare import Comparison
 from planner.optimize.chain import solve_loaded
@@ -39,6 +39,7 @@ from planner.report.records import (
     estimate_record,
 )
 from planner.serving.fleet import DEFAULT_DURATION_S
+from planner.spec.json_schema import workload_json_schema
 from planner.spec.loader import LoadedSpec, load_spec
 
 if TYPE_CHECKING:
@@ -102,6 +103,12 @@ def load(path: str | Path) -> LoadedSpec:
     """Read and check a workload file: every problem at once, located, unknown catalogue names and
     config.json defects included."""
     return load_spec(path, names=name_check(load_catalog()))
+
+
+def schema() -> dict:
+    """The JSON Schema of the workload file (draft 2020-12), with the shipped catalogue's ids as
+    `examples` of every name; `planner schema` prints it and `planner/schema.json` is a copy."""
+    return workload_json_schema(catalog_names(load_catalog()))
 
 
 def estimate(model: str, gpu: str, precision: str = "fp16", *, input_tokens: int, output_tokens: int,

@@ -189,3 +189,14 @@ def name_check(cat: Catalog):
 MAX_SUGGESTED = 100
 """Unknown names in one file that get a did-you-mean (about a millisecond each against the whole
 catalogue); the rest are reported without one, so a file of thousands of names stays fast."""
+
+
+def catalog_names(cat: Catalog) -> dict[str, list[str]]:
+    """The catalogue ids a workload file may name, by kind (`gpu`, `model`, `precision`,
+    `kv_precision`), sorted: the `examples` of the names in the workload JSON Schema."""
+    return {
+        "gpu": sorted(cat.gpus.rows),
+        "model": sorted(cat.models.rows),
+        "precision": sorted(cat.precisions.rows),
+        "kv_precision": sorted(p.id for p in cat.precisions.rows.values() if p.kv_capable),
+    }

@@ -74,6 +74,33 @@ def _known(kind: str) -> AfterValidator:
     return AfterValidator(check)
 
 
+class JsonSchemaHint:
+    """Metadata that adds keywords to a type's JSON Schema (`planner schema`), where pydantic cannot
+    derive them from the validators: `pattern` for non-blank names, `enum` for TP degrees, and
+    `x-planner-catalog` naming the catalogue table a name is looked up in (replaced by the
+    catalogue's names as `examples` when a catalogue is at hand)."""
+
+    def __init__(self, **keywords: Any) -> None:
+        self.keywords = keywords
+
+    def __get_pydantic_json_schema__(self, core_schema: Any, handler: Any) -> dict[str, Any]:
+        schema = handler(core_schema)
+        schema.update(self.keywords)
+        return schema
+
+    def __repr__(self) -> str:
+        return f"JsonSchemaHint({self.keywords!r})"
+
+
+CATALOG_KEYWORD = "x-planner-catalog"
+"""JSON Schema keyword naming the catalogue kind (`gpu`, `model`, `precision`, `kv_precision`) of a name."""
+_NON_BLANK = r"\S"
+
+
+def _name(kind: str | None = None) -> JsonSchemaHint:
+    return JsonSchemaHint(pattern=_NON_BLANK, **({CATALOG_KEYWORD: kind} if kind else {}))
+
+
 def _not_blank(value: str) -> str:
     if not value.strip():
         raise rule_error("must not be empty", "a name")
@@ -86,12 +113,12 @@ def tp_degree(value: int) -> int:
     return value
 
 
-Name = Annotated[str, AfterValidator(_not_blank)]
-GpuName = Annotated[str, AfterValidator(_not_blank), _known("gpu")]
+Name = Annotated[str, AfterValidator(_not_blank), _name()]
+GpuName = Annotated[str, AfterValidator(_not_blank), _known("gpu"), _name("gpu")]
 """A GPU catalogue id or alias (in `gpus.allow`, also the word `any`)."""
-ModelName = Annotated[str, AfterValidator(_not_blank), _known("model")]
-PrecisionName = Annotated[str, AfterValidator(_not_blank), _known("precision")]
-KvPrecisionName = Annotated[str, AfterValidator(_not_blank), _known("kv_precision")]
+ModelName = Annotated[str, AfterValidator(_not_blank), _known("model"), _name("model")]
+PrecisionName = Annotated[str, AfterValidator(_not_blank), _known("precision"), _name("precision")]
+KvPrecisionName = Annotated[str, AfterValidator(_not_blank), _known("kv_precision"), _name("kv_precision")]
 
 MAX_TOKENS = 10_000_000
 """Most tokens in one request's prompt or answer (the longest context windows hold 1-10 million)."""
@@ -112,4 +139,4 @@ UnitInterval = Annotated[float, Ge(0), Le(1)]
 GpuCount = Annotated[int, Ge(0), Le(MAX_GPUS)]
 
 
-TpDegree = Annotated[int, AfterValidator(tp_degree)]
+TpDegree = Annotated[int, AfterValidator(tp_degree), JsonSchemaHint(enum=list(TP_DEGREES))]
