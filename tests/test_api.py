@@ -88,3 +88,18 @@ workloads:
         lines = exc.value.lines()
         assert len(lines) == 2 and lines[0].startswith(f"{path}:2:") and lines[1].startswith(f"{path}:5:")
         assert "unknown model 'qwen-7bb'" in lines[1]
+
+
+def test_readme_python_session_runs_as_shown(monkeypatch):
+    """The README's Python API session (under `<!-- api-example -->`) gives the output it shows."""
+    import doctest
+    import re
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    block = re.search(r"<!-- api-example -->\n```python\n(.*?)```", readme, re.S)
+    assert block, "README has no api-example block"
+    monkeypatch.chdir(Path(__file__).resolve().parents[1])
+    test = doctest.DocTestParser().get_doctest(block.group(1), {}, "README api-example", "README.md", 0)
+    runner = doctest.DocTestRunner(optionflags=doctest.NORMALIZE_WHITESPACE)
+    result = runner.run(test, out=lambda text: pytest.fail(text))
+    assert result.attempted >= 8 and result.failed == 0
