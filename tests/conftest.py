@@ -10,6 +10,13 @@ from planner.catalog.store import Catalog, load_catalog
 from planner.cli import main
 
 
+@pytest.fixture(autouse=True)
+def _fixed_table_width(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tables print at their fixed width for piped output whatever the shell running the tests
+    exports: COLUMNS is honoured by the CLI (tests that need it set it themselves)."""
+    monkeypatch.delenv("COLUMNS", raising=False)
+
+
 @pytest.fixture
 def cat() -> Catalog:
     """The shipped catalogue, as `planner.catalog.load_catalog()` returns it."""

@@ -417,3 +417,14 @@ def test_progress_lines_go_to_stderr_and_leave_the_report_alone(run_cli):
     quiet = run_cli([*args, "--no-progress"])
     default = run_cli(args)
     assert quiet == (0, out, "") and default == (0, out, "")
+
+
+def test_candidates_progress_on_stderr(run_cli):
+    """`planner candidates --progress`: a start line and a result line on stderr; stdout unchanged."""
+    args = ["candidates", "problems/seed001-qwen7b-50-users.yaml", "--format", "json"]
+    code, out, err = run_cli([*args, "--progress"])
+    assert code == 0
+    lines = err.splitlines()
+    assert lines[0] == "planner: candidates: 1 workload ..."
+    assert lines[1].startswith("planner: candidates: ") and " kept of " in lines[1] and len(lines) == 2
+    assert run_cli([*args, "--no-progress"]) == (0, out, "")

@@ -37,9 +37,9 @@ for _command in (catalog_group, estimate_cmd, validate_cmd, candidates_cmd, solv
     cli.add_command(_command)
 
 
-EXIT_CLOSED_PIPE = 141
-"""Exit code when the reader of stdout went away (`planner solve x | head -1`): 128 + SIGPIPE, what a
-shell reports for a program a closed pipe stopped."""
+EXIT_CLOSED_PIPE = 0
+"""Exit code when the reader of stdout went away (`planner solve x | head -1`): the reader has what it
+asked for, so nothing failed; planner stops quietly (no message, no traceback)."""
 
 
 def main(argv: list[str] | None = None) -> int:

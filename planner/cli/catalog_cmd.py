@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import click
 
-from planner.cli.common import FORMATS, shipped_catalog
+from planner.cli.common import FORMATS, shipped_catalog, terminal_width
 
 
 @click.group("catalog")
@@ -99,4 +99,5 @@ def _emit_listing(fmt: str, title: str, records: list[dict], csv_cols, table_col
     elif fmt == "csv":
         click.echo(to_csv(csv_cols, records), nl=False)
     else:
-        console().print(render_table(f"{title} ({len(records)})", table_cols, records, caption))
+        width = terminal_width(120)
+        console(width).print(render_table(f"{title} ({len(records)})", table_cols, records, caption, width))

@@ -5,6 +5,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
+import shutil
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -17,6 +19,22 @@ if TYPE_CHECKING:
     from planner.catalog.store import Catalog
 
 FORMATS = click.Choice(["table", "json", "csv"], case_sensitive=False)
+
+
+MIN_COLUMNS = 40
+"""Narrowest table width used: a smaller COLUMNS is taken as this."""
+
+
+def terminal_width(default: int) -> int:
+    """Characters per line for tables: COLUMNS when it is set to a number (at least MIN_COLUMNS), else
+    the terminal's width when stdout is a terminal, else `default`, so piped output is the same on
+    every machine."""
+    value = os.environ.get("COLUMNS", "").strip()
+    if value.isdigit():
+        return max(MIN_COLUMNS, int(value))
+    if sys.stdout.isatty():
+        return max(MIN_COLUMNS, shutil.get_terminal_size((default, 24)).columns)
+    return default
 
 
 def shipped_catalog() -> Catalog:

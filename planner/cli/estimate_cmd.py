@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from planner.cli.common import shipped_catalog
+from planner.cli.common import shipped_catalog, terminal_width
 from planner.errors import InputError, Problem
 
 
@@ -61,7 +61,7 @@ def estimate_cmd(model, gpu, precision, kv_precision, tp, pp, batch, input_token
     else:
         label = (f"{eff.family} (bandwidth {eff.bw_eff:.0%}, decode MFU {eff.decode_mfu:.0%}, prefill MFU "
                  f"{eff.prefill_mfu:.0%}, link {eff.comm_eff:.0%}, {eff.step_overhead_ms:.2f} ms/step; {eff.source})")
-        print_estimate(console(), e, label)
+        print_estimate(console(terminal_width(120)), e, label)
 
 
 def _pct(fraction: float | None) -> str:
@@ -86,7 +86,7 @@ def validate_cmd(file: Path, fmt: str, show_rows: bool) -> None:
     if fmt == "json":
         click.echo(to_json(rep), nl=False)
         return
-    con = console(140)
+    con = console(terminal_width(140))
     rows = []
     for name, s in [*rep["groups"].items(), *rep["metrics"].items(), ("overall", rep["overall"])]:
         naive = rep["naive_roofline"]["groups"].get(name) or rep["naive_roofline"]["metrics"].get(name) \
@@ -97,11 +97,11 @@ def validate_cmd(file: Path, fmt: str, show_rows: bool) -> None:
         f"Absolute percentage error on {file}", (("what", "group / metric"), ("n", "n"), ("median", "median"),
         ("p90", "p90"), ("naive_median", "naive median"), ("naive_p90", "naive p90")), rows,
         "naive = the seeds' roofline: datasheet bandwidth / weight bytes for decode, 50 % MFU for prefill and throughput",
-    ))
+        con.width))
     if show_rows:
         con.print(render_table("Rows", (("line", "line"), ("row", "row"), ("measured", "measured"),
                                         ("predicted", "predicted"), ("ape", "APE"), ("naive_predicted", "naive")),
-                               [{**r, "ape": _pct(r["ape"])} for r in rep["rows"]]))
+                               [{**r, "ape": _pct(r["ape"])} for r in rep["rows"]], width=con.width))
     if rep["skipped"]:
         con.print(render_table(f"Skipped rows ({len(rep['skipped'])})",
-                               (("line", "line"), ("row", "row"), ("reason", "why")), rep["skipped"]))
+                               (("line", "line"), ("row", "row"), ("reason", "why")), rep["skipped"], width=con.width))

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import click
@@ -16,8 +17,10 @@ from planner.cli.common import (
     progress_printer,
     shipped_catalog,
     simulation_options,
+    terminal_width,
     write_plan_files,
 )
+from planner.text import count_of
 
 
 @click.command("candidates")
@@ -30,7 +33,9 @@ from planner.cli.common import (
 @click.option("--catalog", "catalog_file", type=click.Path(dir_okay=False, path_type=Path),
               help="Your price catalogue (YAML) merged over the shipped price tables; candidates use no prices, "
                    "so it is only checked here (see catalog/README-prices.md).")
-def candidates_cmd(file: Path, fmt: str, rejected: bool, ladder: bool, catalog_file: Path | None) -> None:
+@progress_option
+def candidates_cmd(file: Path, fmt: str, rejected: bool, ladder: bool, catalog_file: Path | None,
+                   progress: bool | None) -> None:
     """Every deployment the performance model admits for each workload, and why others fail."""
     loaded = load_checked(file)  # before importing the optimiser: bad input is reported at once
     from planner.catalog.price_file import merge_catalog_file
@@ -50,7 +55,11 @@ def candidates_cmd(file: Path, fmt: str, rejected: bool, ladder: bool, catalog_f
     res = resolve(loaded, cat)
     if catalog_file is not None:
         merge_catalog_file(load_prices(), catalog_file, cat.gpus.rows)
+    say = progress_printer(progress) or (lambda line: None)
+    say(f"candidates: {count_of(len(res.workloads), 'workload')} ...")
+    t0 = time.perf_counter()
     cs = cand_mod.generate(res, ladder=ladder)
+    say(f"candidates: {len(cs.kept()):,} kept of {cs.deployments():,} admissible in {time.perf_counter() - t0:.1f} s")
     rows = candidate_records(cs, include_rejected=rejected or fmt != "table")
     if fmt == "json":
         click.echo(to_json({"name": res.spec.name, "summary": candidate_summary(cs),
@@ -59,7 +68,7 @@ def candidates_cmd(file: Path, fmt: str, rejected: bool, ladder: bool, catalog_f
     if fmt == "csv":
         click.echo(to_csv(CANDIDATE_COLUMNS, rows), nl=False)
         return
-    con = console(160)
+    con = console(terminal_width(160))
     for w in res.workloads:
         kept = sorted((c for c in cs.kept() if c.workload == w.name), key=lambda c: (-c.coverage_per_gpu, c.id))
         rej = cs.rejections_for(w.name)
@@ -75,11 +84,12 @@ def candidates_cmd(file: Path, fmt: str, rejected: bool, ladder: bool, catalog_f
             (("gpu", "GPU"), ("precision", "prec"), ("tp", "TP"), ("batch_cap", "batch"), ("ttft_ms", "TTFT ms"),
              ("tpot_ms", "TPOT ms"), ("capacity_qps", "cap. QPS"), ("coverage", "coverage"),
              ("coverage_per_gpu", "per GPU"), ("mem_gib_per_gpu", "GiB/GPU"), ("bottleneck", "bottleneck")),
-            table_rows, "coverage = share of the workload's demand one replica serves"))
+            table_rows, "coverage = share of the workload's demand one replica serves", con.width))
         if rejected:
             con.print(render_table(f"{w.name}: rejected", (("gpu", "GPU"), ("precision", "prec"), ("tp", "TP"),
                                                            ("reason", "reason"), ("detail", "detail")),
-                                   [r for r in rows if r["workload"] == w.name and r["status"] == "rejected"]))
+                                   [r for r in rows if r["workload"] == w.name and r["status"] == "rejected"],
+                                   width=con.width))
 
 
 @click.command("solve")
@@ -146,7 +156,7 @@ def _solve_and_render(file: Path, fmt: str, solver: str, time_limit_s: float, ou
     elif fmt == "markdown":
         click.echo(outcome_markdown(out, timings, day), nl=False)
     else:
-        print_outcome(out, timings, day)
+        print_outcome(out, timings, day, terminal_width(160))
 
 
 @click.command("compare")
@@ -185,4 +195,4 @@ def compare_cmd(file: Path, fmt: str, solver: str, time_limit_s: float, out_dir:
     elif fmt == "markdown":
         click.echo(comparison_markdown(out, cmp, timings, day), nl=False)
     else:
-        print_comparison(out, cmp, timings, day, file_objective=loaded.spec.objective)
+        print_comparison(out, cmp, timings, day, terminal_width(160), file_objective=loaded.spec.objective)

@@ -1,5 +1,7 @@
-"""Tables for people in a terminal (rich): estimates, plans, comparisons, listings. The console has a
-fixed width and no colour when piped, so output does not depend on the terminal.
+"""Tables for people in a terminal (rich): estimates, plans, comparisons, listings. The caller picks
+the width (the terminal's, COLUMNS, or a fixed one when piped) and no colour is used when piped, so
+piped output does not depend on the terminal. Tables fit that width without breaking a word
+(`planner.report.table_fit`): wide ones leave out their least important columns and say so.
 """
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ from planner.report.comparison import (
     verdict,
 )
 from planner.report.format import fmt_cell, short
+from planner.report.table_fit import fitted_table
 from planner.report.records import (
     BOM_TABLE,
     DEPLOY_CAPTION,
@@ -45,16 +48,26 @@ def console(width: int = 120) -> Console:
     return Console(width=width, highlight=False, soft_wrap=False)
 
 
-def render_table(title: str, columns: Sequence[tuple[str, str]], rows: Iterable[dict], caption: str | None = None) -> Table:
-    """A rich table; `columns` are (key, header) pairs, numbers right-aligned."""
-    t = Table(title=title, caption=caption, show_lines=False)
+DEPLOY_DROP = ("output_tokens_per_s_per_replica", "mem_gib_per_gpu", "buckets", "batch_cap", "bottleneck",
+               "demand_qps", "capacity_qps", "latency_percentile", "model")
+"""Columns of the deployment table a narrow terminal loses first (workload, GPU, precision, TP,
+replicas, TTFT, TPOT and the share of capacity used always stay)."""
+PROMISE_DROP = ("p50", "p99", "pct")
+BOM_DROP = ("source", "cost_kind", "unit_usd")
+
+
+def render_table(title: str, columns: Sequence[tuple[str, str]], rows: Iterable[dict], caption: str | None = None,
+                 width: int = 120, drop: Sequence[str] | None = None) -> Table:
+    """A rich table within `width` characters; `columns` are (key, header) pairs, numbers right-aligned;
+    `drop`: keys a narrow terminal may leave out, least important first (default: from the last column
+    back to the second)."""
     rows = list(rows)
-    for key, header in columns:
-        numeric = any(isinstance(r.get(key), (int, float)) and not isinstance(r.get(key), bool) for r in rows)
-        t.add_column(header, justify="right" if numeric else "left", overflow="fold")
-    for r in rows:
-        t.add_row(*(fmt_cell(r.get(k)) for k, _ in columns))
-    return t
+    keys = [k for k, _ in columns]
+    right = [i for i, k in enumerate(keys)
+             if any(isinstance(r.get(k), (int, float)) and not isinstance(r.get(k), bool) for r in rows)]
+    order = list(range(len(keys) - 1, 0, -1)) if drop is None else [keys.index(k) for k in drop if k in keys]
+    cells = [[fmt_cell(r.get(k)) for k in keys] for r in rows]
+    return fitted_table(title, [h for _, h in columns], cells, width, right=right, drop_order=order, caption=caption)
 
 
 def print_estimate(con: Console, e: Estimate, eff_label: str) -> None:
@@ -101,15 +114,16 @@ def print_outcome(out: Outcome, timings: bool, today: dt.date, width: int = 160)
     for p in out.plans:
         con.print()
         rows = deployment_rows(p)
-        con.print(render_table(plan_title(p), DEPLOY_TABLE, rows, DEPLOY_CAPTION))
+        con.print(render_table(plan_title(p), DEPLOY_TABLE, rows, DEPLOY_CAPTION, con.width, DEPLOY_DROP))
         promise = promise_rows(out, p)
         if promise:
-            con.print(render_table(f"SLO percentiles ({p.pricing})", PROMISE_TABLE, promise, PROMISE_CAPTION))
+            con.print(render_table(f"SLO percentiles ({p.pricing})", PROMISE_TABLE, promise, PROMISE_CAPTION,
+                                   con.width, PROMISE_DROP))
         for line in simulation_lines(p):
             con.print(line)
         bom = [{**r, "source": short(r["source"])} for r in bom_records(p)]
         con.print(render_table(f"Bill of materials ({p.pricing})", BOM_TABLE, bom,
-                               "full sources: --format json or --out DIR (bom.csv)"))
+                               "full sources: --format json or --out DIR (bom.csv)", con.width, BOM_DROP))
         dep = (f"; straight-line depreciation {usd(depreciation_usd_per_month(p))}/month (no salvage value)"
                if p.capex_usd > 0 else "")
         con.print(f"cost: capex {usd(p.capex_usd)}, monthly {usd(p.monthly_usd)}, "
@@ -134,14 +148,10 @@ def print_outcome(out: Outcome, timings: bool, today: dt.date, width: int = 160)
         con.print(f"[bold]warning:[/bold] {prices['warning']}")
 
 
-def _rich_table(title: str, headers: tuple[str, ...], rows: list[tuple[str, ...]], right: tuple[int, ...] = (),
-                caption: str | None = None) -> Table:
-    t = Table(title=title, caption=caption)
-    for i, h in enumerate(headers):
-        t.add_column(h, justify="right" if i in right else "left", overflow="fold")
-    for row in rows:
-        t.add_row(*row)
-    return t
+def _rich_table(title: str, headers: tuple[str, ...], rows: list[tuple[str, ...]], width: int,
+                right: tuple[int, ...] = (), caption: str | None = None) -> Table:
+    return fitted_table(title, headers, rows, width, right=right, caption=caption,
+                        drop_order=range(len(headers) - 1, 0, -1))
 
 
 def print_comparison(out: Outcome, cmp: Comparison, timings: bool, today: dt.date, width: int = 160,
@@ -154,11 +164,11 @@ def print_comparison(out: Outcome, cmp: Comparison, timings: bool, today: dt.dat
     con.print(f"[bold]{spec.name}[/bold]: rent or buy over {cmp.horizon_months} months, "
               f"{count_of(len(spec.workloads), 'workload')}{note}")
     con.print()
-    con.print(_rich_table("Plans", ("", "rent", "buy"), side_by_side_rows(cmp, timings),
+    con.print(_rich_table("Plans", ("", "rent", "buy"), side_by_side_rows(cmp, timings), con.width,
                           caption="depreciation: straight line, capex / horizon, no salvage value"))
     step = "" if cmp.horizon_months <= EVERY_MONTH_UP_TO else ", every 3rd month"
     con.print(_rich_table(f"Cumulative cost{step}", ("month", "rent", "buy", "buy - rent", "cheaper"),
-                          cumulative_rows(cmp), right=(0, 1, 2, 3), caption="capex at month 0 + m x monthly"))
+                          cumulative_rows(cmp), con.width, right=(0, 1, 2, 3), caption="capex at month 0 + m x monthly"))
     con.print(verdict(cmp))
     con.print(break_even_text(cmp))
     for line in threshold_text(cmp):
