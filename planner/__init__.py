@@ -2,7 +2,7 @@
 
 The facade (`planner.api`) is re-exported here: `planner.load`, `planner.estimate`,
 `planner.plan`, `planner.simulate`, `planner.compare`,
-`planner.schema`. It is imported on first use, so `planner --help` and
+`planner.schema`, `planner.sweep`. It is imported on first use, so `planner --help` and
 `planner estimate` do not pay for the whole chain.
 """
 
@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-__all__ = ["EstimateResult", "PlanResult", "compare", "estimate", "load", "plan", "schema", "simulate", "__version__"]
+__all__ = ["EstimateResult", "PlanResult", "compare", "estimate", "load", "plan", "schema", "simulate", "sweep", "__version__"]
 
 if TYPE_CHECKING:
-    from planner.api import EstimateResult, PlanResult, compare, estimate, load, plan, schema, simulate
+    from planner.api import EstimateResult, PlanResult, compare, estimate, load, plan, schema, simulate, sweep
 
 
 def __getattr__(name: str) -> Any:

@@ -29,6 +29,7 @@ from planner.catalog.store import load_catalog
 from planner.money.compare import Comparison
 from planner.optimize.chain import solve_loaded
 from planner.optimize.plan import Outcome, Plan
+from planner.optimize.sweep import PointResult, Sweep, parse_vary, run_sweep
 from planner.perf.estimate import Estimate, evaluate, resolve_deployment
 from planner.report.json_out import outcome_json
 from planner.report.records import (
@@ -157,3 +158,31 @@ def compare(source: str | Path | LoadedSpec, *, solver: str = "highs", time_limi
     loaded = dataclasses.replace(loaded, spec=loaded.spec.model_copy(update={"objective": "compare"}))
     return plan(loaded, solver=solver, time_limit_s=time_limit_s, catalog_file=catalog_file, today=today,
                 progress=progress)
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    """The optimal cost at each value of one input (`planner sweep`)."""
+
+    sweep: Sweep
+    points: list[PointResult]
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per value and plan: value, pricing, status, costs (US$), GPUs, knee, dominated."""
+        from planner.report.sweep_out import SWEEP_COLUMNS, sweep_rows
+
+        return _frame(SWEEP_COLUMNS, sweep_rows(self.sweep, self.points))
+
+
+def sweep(source: str | Path | LoadedSpec, vary: str, *, workload: str | None = None, solver: str = "highs",
+          time_limit_s: float = 60.0, today: date | None = None, catalog_file: Path | None = None,
+          jobs: int | None = None, ray_address: str | None = None,
+          progress: Callable[[str], None] | None = None) -> SweepResult:
+    """Solve `source` once per value of `vary` (`"slo.ttft_ms=200:2000:10"`, `"demand=0.5,1,2"`, see
+    `planner.optimize.sweep`) on a local process pool of `jobs` workers (1: in this process) or on the
+    Ray cluster at `ray_address`."""
+    loaded = source if isinstance(source, LoadedSpec) else load(source)
+    plan_sweep = parse_vary(vary, workload)
+    points = run_sweep(loaded, plan_sweep, solver=solver, time_limit_s=time_limit_s, today=today,
+                       catalog_file=catalog_file, jobs=jobs, ray_address=ray_address, progress=progress)
+    return SweepResult(plan_sweep, points)

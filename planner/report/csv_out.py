@@ -30,8 +30,8 @@ def to_csv(columns: Sequence[str], rows: Iterable[dict]) -> str:
 def _csv_cell(v: Any) -> Any:
     if isinstance(v, bool):
         return "true" if v else "false"
-    if isinstance(v, float):
-        return f"{v:.{FLOAT_DIGITS}g}" if math.isfinite(v) else ""
+    if isinstance(v, float):  # as in the JSON: FLOAT_DIGITS decimals, never an exponent for money
+        return repr(round(v, FLOAT_DIGITS)) if math.isfinite(v) else ""
     if isinstance(v, (list, tuple)):
         return ";".join(str(x) for x in v)
     if v is None:

@@ -227,7 +227,11 @@ def price_dates(plans: list[Plan], today: dt.date) -> dict:
     does not count.
     """
     dates = sorted({b.as_of for p in plans for b in p.bom if b.as_of and b.category != "maintenance"})
-    oldest = dates[0] if dates else None
+    return price_staleness(dates[0] if dates else None, today)
+
+
+def price_staleness(oldest: str | None, today: dt.date) -> dict:
+    """`oldest` (an ISO date or None) with the staleness warning `price_dates` gives."""
     warning = None
     if oldest is not None:
         age = (today - dt.date.fromisoformat(oldest)).days
