@@ -28,6 +28,7 @@ from planner.report.records import (
     price_dates,
     solver_line,
 )
+from planner.report.unit_costs import UNIT_CAPTION, UNIT_TABLE, unit_cost_rows
 from planner.text import usd
 
 
@@ -47,6 +48,8 @@ def outcome_markdown(out: Outcome, timings: bool, today: dt.date) -> str:
             lines += [""] + sim
         lines += ["", "### Bill of materials", ""]
         lines += _md_table(BOM_TABLE, bom_records(p))
+        lines += ["", "### Unit costs", ""] + _md_table(UNIT_TABLE, unit_cost_rows(out, p))
+        lines += ["", _sentence(UNIT_CAPTION)]
         lines += ["", (f"Capex {usd(p.capex_usd)}; monthly {usd(p.monthly_usd)}; {p.horizon_months}-month total "
                   f"{usd(p.total_usd)}; facility power {p.power_kw:.2f} kW."), "", solver_line(p, timings) + ".", ""]
     cmp = out.comparison

@@ -19,6 +19,7 @@ from planner.optimize.plan import Outcome, Plan
 from planner.optimize.serving_check import SIM_TOLERANCE
 from planner.perf.estimate import Estimate
 from planner.report.comparison import add_comparison
+from planner.report.unit_costs import unit_cost_record
 from planner.text import usd
 from planner.units import GIB
 
@@ -277,6 +278,7 @@ def outcome_record(out: Outcome, timings: bool, today: dt.date) -> dict:
             "cost": {"capex_usd": p.capex_usd, "monthly_usd": p.monthly_usd, "horizon_months": p.horizon_months,
                      "total_usd": p.total_usd, "power_kw": p.power_kw,
                      "depreciation_usd_per_month": depreciation_usd_per_month(p)},
+            "unit_costs": unit_cost_record(out, p),
             "solver": {"name": s.solver, "status": s.status, "seconds": s.seconds if timings else None,
                        "objective_usd": s.objective_usd, "bound_usd": s.bound_usd, "gap": s.gap,
                        "variables": s.n_variables, "constraints": s.n_constraints,

@@ -24,6 +24,7 @@ from planner.report.comparison import (
 )
 from planner.report.format import fmt_cell, short
 from planner.report.table_fit import fitted_table
+from planner.report.unit_costs import UNIT_CAPTION, UNIT_DROP, UNIT_TABLE, unit_cost_rows
 from planner.report.records import (
     BOM_TABLE,
     DEPLOY_CAPTION,
@@ -124,6 +125,8 @@ def print_outcome(out: Outcome, timings: bool, today: dt.date, width: int = 160)
         bom = [{**r, "source": short(r["source"])} for r in bom_records(p)]
         con.print(render_table(f"Bill of materials ({p.pricing})", BOM_TABLE, bom,
                                "full sources: --format json or --out DIR (bom.csv)", con.width, BOM_DROP))
+        con.print(render_table(f"Unit costs ({p.pricing})", UNIT_TABLE, unit_cost_rows(out, p), UNIT_CAPTION,
+                               con.width, UNIT_DROP))
         dep = (f"; straight-line depreciation {usd(depreciation_usd_per_month(p))}/month (no salvage value)"
                if p.capex_usd > 0 else "")
         con.print(f"cost: capex {usd(p.capex_usd)}, monthly {usd(p.monthly_usd)}, "
