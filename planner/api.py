@@ -9,6 +9,7 @@
     result.to_frame()                                                 # deployments of every plan
     result.bom_frame()                                                # bill of materials, with sources
     planner.compare("problems/seed001-qwen7b-50-users.yaml").comparison.break_even_month
+    planner.export("plan.json", to="k8s").files                       # path -> text of each file
 
 Every function raises `planner.errors.PlannerError` subclasses on bad input (`InputError`), no
 plan (`InfeasibleError`) or a solver limit (`SolverError`), with the same located messages the
@@ -26,10 +27,12 @@ from typing import TYPE_CHECKING
 
 from planner.catalog.resolve import name_check
 from planner.catalog.store import load_catalog
+from planner.errors import InputError, Problem
 from planner.money.compare import Comparison
 from planner.optimize.chain import solve_loaded
 from planner.optimize.plan import Outcome, Plan
 from planner.perf.estimate import Estimate, evaluate, resolve_deployment
+from planner.report.export_model import ExportPlan
 from planner.report.json_out import outcome_json
 from planner.report.records import (
     BOM_COLUMNS,
@@ -150,3 +153,45 @@ def compare(source: str | Path | LoadedSpec, *, solver: str = "highs", time_limi
     loaded = dataclasses.replace(loaded, spec=loaded.spec.model_copy(update={"objective": "compare"}))
     return plan(loaded, solver=solver, time_limit_s=time_limit_s, catalog_file=catalog_file, today=today,
                 progress=progress)
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    """A plan as deployment files (`planner export`)."""
+
+    plan: ExportPlan
+    files: dict[str, str]
+    """Relative path -> text, in the order written (launch and bench scripts, manifests, router.yaml, README.md)."""
+
+
+def export(source: str | Path | LoadedSpec, *, to: str, pricing: str | None = None, engine: str | None = None,
+           image: str | None = None, bench_duration_s: float = 600.0, solver: str = "highs",
+           time_limit_s: float = 60.0, catalog_file: str | Path | None = None, today: date | None = None,
+           progress: Callable[[str], None] | None = None) -> ExportResult:
+    """Engine launch scripts (`to="vllm"` or `"sglang"`) or Kubernetes manifests (`"k8s"`, running
+    `engine`), benchmark scripts and the router file for one plan. `source`: a plan JSON written by
+    `planner solve --format json` (a `.json` path), or a workload file, solved first. `pricing`
+    picks the plan of a file with several (rent, buy, hybrid)."""
+    from planner.catalog.deploy_tables import load_deploy_tables
+    from planner.report.export_files import TARGETS, export_files
+    from planner.report.export_model import ENGINES, build_export
+    from planner.report.plan_file import from_record, pick_plan, read_plan_json
+    from planner.report.records import outcome_record
+
+    if to not in TARGETS:
+        raise InputError(Problem(f"unknown export target {to!r}", key="--to", expected="one of " + ", ".join(TARGETS)))
+    if engine is not None and engine not in ENGINES:
+        raise InputError(Problem(f"unknown engine {engine!r}", key="--engine", expected="one of " + ", ".join(ENGINES)))
+    if not isinstance(source, LoadedSpec) and Path(source).suffix.lower() == ".json":
+        label = str(source)
+        doc = read_plan_json(label)
+    else:
+        result = plan(source, solver=solver, time_limit_s=time_limit_s, catalog_file=catalog_file, today=today,
+                      progress=progress)
+        label = source.path if isinstance(source, LoadedSpec) else str(source)
+        doc = from_record(outcome_record(result.outcome, False, result.today), label)
+    chosen = pick_plan(doc, pricing, label)
+    tables = load_deploy_tables()
+    view = build_export(doc.name, doc.objective, chosen, load_catalog(), tables, label, doc.plans.index(chosen))
+    return ExportResult(view, export_files(view, to, tables, engine=engine, image=image,
+                                           bench_duration_s=bench_duration_s))
