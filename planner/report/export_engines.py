@@ -112,7 +112,7 @@ def bench_script(line: Line, engine: str, default_url: str, duration_s: float, t
     """bench.sh (`vllm bench serve`) or bench-guidellm.sh: the planned load of ONE replica, each routed
     length bucket as its own stream at its own rate, all at once (Poisson streams add up to the
     replica's Poisson arrivals); results in one JSON file per bucket. Usage: bench.sh [BASE_URL] [DIR]."""
-    d, w = line.deployment, line.workload
+    w = line.workload
     pct = w.slo.percentile if w.slo is not None else 50
     cv = w.arrival_cv
     head = [

@@ -25,7 +25,7 @@ import yaml
 from planner.catalog.deploy_tables import DeployTables
 from planner.report.export_engines import bench_script, describe, launch_script, slo_lines
 from planner.report.export_k8s import IMAGES, manifests, to_yaml
-from planner.report.export_model import PORTS, ExportPlan, num
+from planner.report.export_model import PORTS, ExportPlan, bucket_totals, num
 
 TARGETS = ("vllm", "sglang", "k8s")
 ROUTER_FORMAT = "planner-router/v1"
@@ -37,11 +37,13 @@ def router_record(plan: ExportPlan, engine: str) -> dict:
     for w in plan.workloads:
         lines = [line for line in plan.lines if line.deployment.workload == w.name]
         buckets: dict[int, dict] = {}
+        totals = bucket_totals(w)
         for r in sorted(w.routing, key=lambda r: (r.bucket.index, by_id[r.deployment].name)):
             b = buckets.setdefault(r.bucket.index, {
                 "index": r.bucket.index, "input_tokens": r.bucket.input_tokens,
                 "output_tokens": r.bucket.output_tokens, "share": r.bucket.share, "routes": []})
-            b["routes"].append({"backend": by_id[r.deployment].name, "weight": round(r.share_of_bucket, 4)})
+            b["routes"].append({"backend": by_id[r.deployment].name, "weight": round(r.share_of_bucket / totals[r.bucket.index], 4)
+                                if totals[r.bucket.index] > 0 else 0.0})
         slo = None
         if w.slo is not None:
             slo = {"percentile": w.slo.percentile,

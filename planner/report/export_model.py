@@ -171,16 +171,29 @@ def weights_for(model: str, precision: str, kv_precision: str, tables: DeployTab
     return Weights(base.repo, None, dtype, kv, remote, tuple(notes))
 
 
+def bucket_totals(w: WorkloadIn) -> dict[int, float]:
+    """Bucket index -> the sum of its routes' shares of the bucket. The plan's routes cover each
+    bucket at least once (the MILP's coverage constraint is a lower bound), so a total may pass 1:
+    the router then splits the bucket in proportion to the routes."""
+    totals: dict[int, float] = {}
+    for r in w.routing:
+        totals[r.bucket.index] = totals.get(r.bucket.index, 0.0) + r.share_of_bucket
+    return totals
+
+
 def bucket_loads(d: DeploymentIn, w: WorkloadIn) -> tuple[BucketLoad, ...]:
-    """Per routed bucket, the requests/s one replica takes at the peak: the deployment's demand split
-    in proportion to bucket share x share of the bucket routed here, over its replicas."""
+    """Per routed bucket, the requests/s one replica takes at the peak: the deployment's planned
+    demand split in proportion to bucket share x share of the bucket routed here, scaled down where
+    the bucket's routes total more than 1 (the router sends each request once), over its replicas."""
     routes = sorted((r for r in w.routing if r.deployment == d.candidate), key=lambda r: r.bucket.index)
     weights = [r.bucket.share * r.share_of_bucket for r in routes]
     total = sum(weights)
+    totals = bucket_totals(w)
     if total <= 0 or d.replicas == 0:
         return tuple(BucketLoad(r.bucket.index, r.bucket.input_tokens, r.bucket.output_tokens, 0.0) for r in routes)
     return tuple(BucketLoad(r.bucket.index, r.bucket.input_tokens, r.bucket.output_tokens,
-                            d.demand_qps * wt / total / d.replicas) for r, wt in zip(routes, weights))
+                            d.demand_qps * wt / total / max(totals[r.bucket.index], 1.0) / d.replicas)
+                 for r, wt in zip(routes, weights))
 
 
 def build_export(name: str, objective: str, plan: PlanIn, cat: Catalog, tables: DeployTables,

@@ -66,7 +66,8 @@ class BucketIn(_Record):
 class RouteIn(_Record):
     bucket: BucketIn
     deployment: str
-    share_of_bucket: Annotated[float, Field(ge=0, le=1.0001)]
+    share_of_bucket: Annotated[float, Field(ge=0)]
+    """May sum to more than 1 over a bucket's routes: the plan's coverage is a lower bound."""
 
 
 class SloIn(_Record):
