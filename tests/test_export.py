@@ -340,3 +340,14 @@ def test_checkpoint_table_errors_are_located():
     assert "catalog/checkpoints.csv:2: repo: not a Hugging Face repo id (got 'not a repo'); expected owner/name" in lines
     assert any(s.startswith("catalog/checkpoints.csv:3: model: unknown model 'nosuch'") for s in lines)
     assert any(s.startswith("catalog/checkpoints.csv:3: method: 'none' does not fit precision 'int4'") for s in lines)
+
+
+def test_readme_export_sample_is_current(run_cli, tmp_path):
+    """The README's Export section shows exactly the launch.sh this command writes."""
+    code, _, err = run_cli(["export", REPO / "problems" / "seed001-qwen7b-50-users.yaml", "--to", "vllm",
+                            "--today", "2026-11-21", "--no-progress", "--out", tmp_path])
+    assert code == 0, err
+    script = (tmp_path / "qwen7b-chat-rtx-3090-24gb-int8-tp1-b33" / "launch.sh").read_text(encoding="utf-8")
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    assert script in readme, "README Export sample is stale: paste the launch.sh it writes"
+    assert "$ planner export problems/seed001-qwen7b-50-users.yaml --to vllm --today 2026-11-21 --out deploy" in readme

@@ -20,11 +20,9 @@ Kubernetes Service of the same name, or a host name you give each replica set.
 
 from __future__ import annotations
 
-import yaml
-
 from planner.catalog.deploy_tables import DeployTables
 from planner.report.export_engines import bench_script, describe, launch_script, slo_lines
-from planner.report.export_k8s import IMAGES, manifests, to_yaml
+from planner.report.export_k8s import IMAGES, dump_yaml, hosts_text, manifests, to_yaml
 from planner.report.export_model import PORTS, ExportPlan, bucket_totals, num
 
 TARGETS = ("vllm", "sglang", "k8s")
@@ -65,8 +63,7 @@ def router_yaml(plan: ExportPlan, engine: str) -> str:
             "# backend serves which length bucket at what weight. Pick the bucket nearest (log scale) to",
             "# (prompt tokens, max_tokens); then a backend with probability = weight; never a backend whose",
             "# max_model_len is below prompt + max_tokens."]
-    return "\n".join(head) + "\n" + yaml.safe_dump(router_record(plan, engine), sort_keys=False,
-                                                   default_flow_style=False, allow_unicode=True, width=100)
+    return "\n".join(head) + "\n" + dump_yaml(router_record(plan, engine))
 
 
 def export_files(plan: ExportPlan, to: str, tables: DeployTables, *, engine: str | None = None,
@@ -108,11 +105,11 @@ def _readme(plan: ExportPlan, to: str, engine: str, tables: DeployTables, files:
             out.append(f"- node affinity: `{node.label}` in {', '.join(f'`{v}`' for v in node.values)} "
                        f"({node.confidence}; {node.source})" if node else
                        f"- node affinity: none (no label known for {line.gpu.id}): add a node selector by hand")
-            if to == "k8s" and image is None:
+            if image is None:
                 key = (engine, line.gpu.vendor)
                 out.append(f"- image: `{IMAGES.get(key, IMAGES[(engine, 'NVIDIA')])}`")
         if line.hosts:
-            out.append(f"- planned hosts: {', '.join(line.hosts)}")
+            out.append(f"- planned hosts: {hosts_text(line.hosts)}")
         out += [f"- {s}" for s in slo_lines(line)]
         loads = ", ".join(f"bucket {b.index} ({b.input_tokens} in / {b.output_tokens} out) {num(b.qps_per_replica)}/s"
                           for b in line.loads) or "none"

@@ -44,6 +44,14 @@ def label_value(text: str) -> str:
     return out.strip("-_.") or "plan"
 
 
+def hosts_text(hosts: tuple[str, ...]) -> str:
+    """`2 x server:pcie-4/rtx-5090-32gb, 1 x ...`: the planned host type of each replica, counted."""
+    counts: dict[str, int] = {}
+    for h in hosts:
+        counts[h] = counts.get(h, 0) + 1
+    return ", ".join(f"{n} x {h}" for h, n in counts.items())
+
+
 def image_for(engine: str, vendor: str, image: str | None) -> str:
     return image or IMAGES.get((engine, vendor), IMAGES[(engine, "NVIDIA")])
 
@@ -90,12 +98,12 @@ def _deployment(line: Line, plan: ExportPlan, engine: str, tables: DeployTables,
     pod["containers"] = [container]
     annotations = {"planner/candidate": d.candidate, "planner/workload": d.workload,
                    "planner/gpu": f"{line.gpu.id} ({line.gpu.name})",
-                   "planner/node-label": (f"{node.label} in {', '.join(node.values)} ({node.confidence}: {node.source})"
+                   "planner/node-label": (f"{node.label} in {', '.join(node.values)} ({node.confidence}; {node.source})"
                                           if node else f"none known for {line.gpu.id}: add a node selector by hand"),
                    "planner/weights": "; ".join(line.weights.notes) or line.weights.model_path,
                    "planner/memory-fraction": num(line.mem_utilization)}
     if line.hosts:
-        annotations["planner/planned-hosts"] = ", ".join(line.hosts)
+        annotations["planner/planned-hosts"] = hosts_text(line.hosts)
     labels = _labels(line, plan)
     return {
         "apiVersion": "apps/v1",
@@ -104,7 +112,7 @@ def _deployment(line: Line, plan: ExportPlan, engine: str, tables: DeployTables,
         "spec": {
             "replicas": d.replicas,
             "selector": {"matchLabels": {"app.kubernetes.io/name": line.name}},
-            "template": {"metadata": {"labels": labels}, "spec": pod},
+            "template": {"metadata": {"labels": dict(labels)}, "spec": pod},
         },
     }
 
@@ -119,6 +127,20 @@ def _service(line: Line, plan: ExportPlan, engine: str) -> dict:
     }
 
 
+class _PlainDumper(yaml.SafeDumper):
+    """SafeDumper writing a shared object in full each time (no &anchors and *aliases)."""
+
+    def ignore_aliases(self, data) -> bool:
+        return True
+
+
+def dump_yaml(data, many: bool = False) -> str:
+    """`data` (or each document of it, `many`) as YAML, keys in the order built (deterministic)."""
+    kwargs = {"Dumper": _PlainDumper, "sort_keys": False, "default_flow_style": False, "allow_unicode": True,
+              "width": 100}
+    return yaml.dump_all(data, **kwargs) if many else yaml.dump(data, **kwargs)
+
+
 def to_yaml(docs: list[dict]) -> str:
-    """Documents as one multi-document YAML text, keys in the order built (deterministic)."""
-    return yaml.safe_dump_all(docs, sort_keys=False, default_flow_style=False, allow_unicode=True, width=100)
+    """Documents as one multi-document YAML text."""
+    return dump_yaml(docs, many=True)
