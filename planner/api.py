@@ -163,6 +163,15 @@ class ExportResult:
     files: dict[str, str]
     """Relative path -> text, in the order written (launch and bench scripts, manifests, router.yaml, README.md)."""
 
+    def to_frame(self) -> pd.DataFrame:
+        """One row per deployment: its export name, workload, candidate, GPU, replicas, GPUs per
+        replica, the weights loaded and the engine memory fraction."""
+        rows = [{"name": x.name, "workload": x.deployment.workload, "candidate": x.deployment.candidate,
+                 "gpu": x.gpu.id, "replicas": x.deployment.replicas, "gpus_per_replica": x.deployment.tp,
+                 "weights": x.weights.model_path, "mem_fraction": x.mem_utilization} for x in self.plan.lines]
+        return _frame(("name", "workload", "candidate", "gpu", "replicas", "gpus_per_replica", "weights",
+                       "mem_fraction"), rows)
+
 
 def export(source: str | Path | LoadedSpec, *, to: str, pricing: str | None = None, engine: str | None = None,
            image: str | None = None, bench_duration_s: float = 600.0, solver: str = "highs",

@@ -351,3 +351,10 @@ def test_readme_export_sample_is_current(run_cli, tmp_path):
     readme = (REPO / "README.md").read_text(encoding="utf-8")
     assert script in readme, "README Export sample is stale: paste the launch.sh it writes"
     assert "$ planner export problems/seed001-qwen7b-50-users.yaml --to vllm --today 2026-11-21 --out deploy" in readme
+
+
+def test_export_result_frame(hand_file):
+    """One row per deployment, in plan order: H100 line with 3 replicas of 2 GPUs, then the L40S line."""
+    frame = api.export(hand_file, to="vllm").to_frame()
+    assert list(frame["candidate"]) == [H100, L40S]
+    assert list(frame["replicas"]) == [3, 1] and list(frame["gpus_per_replica"]) == [2, 1]
