@@ -191,6 +191,10 @@ def export(source: str | Path | LoadedSpec, *, to: str, pricing: str | None = No
         raise InputError(Problem(f"unknown export target {to!r}", key="--to", expected="one of " + ", ".join(TARGETS)))
     if engine is not None and engine not in ENGINES:
         raise InputError(Problem(f"unknown engine {engine!r}", key="--engine", expected="one of " + ", ".join(ENGINES)))
+    if engine is not None and to != "k8s" and engine != to:
+        raise InputError(Problem(f"--to {to} runs {to}, not {engine}", key="--engine", expected="--engine with --to k8s only"))
+    if image is not None and to != "k8s":
+        raise InputError(Problem("a container image is for --to k8s only", key="--image", expected="--image with --to k8s"))
     if not isinstance(source, LoadedSpec) and Path(source).suffix.lower() == ".json":
         label = str(source)
         doc = read_plan_json(label)

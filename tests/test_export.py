@@ -358,3 +358,13 @@ def test_export_result_frame(hand_file):
     frame = api.export(hand_file, to="vllm").to_frame()
     assert list(frame["candidate"]) == [H100, L40S]
     assert list(frame["replicas"]) == [3, 1] and list(frame["gpus_per_replica"]) == [2, 1]
+
+
+def test_engine_and_image_only_with_k8s(run_cli, hand_file):
+    code, _, err = run_cli(["export", hand_file, "--to", "vllm", "--engine", "sglang"])
+    assert code == 2 and "--engine: --to vllm runs vllm, not sglang" in err
+    code, _, err = run_cli(["export", hand_file, "--to", "sglang", "--image", "x"])
+    assert code == 2 and "--image: a container image is for --to k8s only" in err
+    code, out, err = run_cli(["export", hand_file, "--to", "k8s", "--engine", "sglang", "--image", "my/sglang:1"])
+    assert code == 0, err
+    assert "image: my/sglang:1" in out and "- sglang.launch_server" in out and "containerPort: 30000" in out
