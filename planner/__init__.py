@@ -1,7 +1,7 @@
 """planner: optimisation-based planning of LLM inference deployments.
 
 The facade (`planner.api`) is re-exported here: `planner.load`, `planner.estimate`,
-`planner.plan`, `planner.simulate`, `planner.compare`,
+`planner.plan`, `planner.simulate`, `planner.compare`, `planner.export`,
 `planner.schema`, `planner.sweep`. It is imported on first use, so `planner --help` and
 `planner estimate` do not pay for the whole chain.
 """
@@ -12,10 +12,24 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-__all__ = ["EstimateResult", "PlanResult", "compare", "estimate", "load", "plan", "schema", "simulate", "sweep", "__version__"]
+__all__ = ["EstimateResult", "ExportResult", "PlanResult", "SweepResult", "compare", "estimate", "export", "load",
+           "plan", "schema", "simulate", "sweep", "__version__"]
 
 if TYPE_CHECKING:
-    from planner.api import EstimateResult, PlanResult, compare, estimate, load, plan, schema, simulate, sweep
+    from planner.api import (
+        EstimateResult,
+        ExportResult,
+        PlanResult,
+        SweepResult,
+        compare,
+        estimate,
+        export,
+        load,
+        plan,
+        schema,
+        simulate,
+        sweep,
+    )
 
 
 def __getattr__(name: str) -> Any:

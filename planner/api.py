@@ -9,6 +9,7 @@
     result.to_frame()                                                 # deployments of every plan
     result.bom_frame()                                                # bill of materials, with sources
     planner.compare("problems/seed001-qwen7b-50-users.yaml").comparison.break_even_month
+    planner.export("plan.json", to="k8s").files                       # path -> text of each file
 
 Every function raises `planner.errors.PlannerError` subclasses on bad input (`InputError`), no
 plan (`InfeasibleError`) or a solver limit (`SolverError`), with the same located messages the
@@ -26,11 +27,13 @@ from typing import TYPE_CHECKING
 
 from planner.catalog.resolve import catalog_names, name_check
 from planner.catalog.store import load_catalog
+from planner.errors import InputError, Problem
 from planner.money.compare import Comparison
 from planner.optimize.chain import solve_loaded
 from planner.optimize.plan import Outcome, Plan
 from planner.optimize.sweep import PointResult, Sweep, parse_vary, run_sweep
 from planner.perf.estimate import Estimate, evaluate, resolve_deployment
+from planner.report.export_model import ExportPlan
 from planner.report.json_out import outcome_json
 from planner.report.records import (
     BOM_COLUMNS,
@@ -186,3 +189,58 @@ def sweep(source: str | Path | LoadedSpec, vary: str, *, workload: str | None = 
     points = run_sweep(loaded, plan_sweep, solver=solver, time_limit_s=time_limit_s, today=today,
                        catalog_file=catalog_file, jobs=jobs, ray_address=ray_address, progress=progress)
     return SweepResult(plan_sweep, points)
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    """A plan as deployment files (`planner export`)."""
+
+    plan: ExportPlan
+    files: dict[str, str]
+    """Relative path -> text, in the order written (launch and bench scripts, manifests, router.yaml, README.md)."""
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per deployment: its export name, workload, candidate, GPU, replicas, GPUs per
+        replica, the weights loaded and the engine memory fraction."""
+        rows = [{"name": x.name, "workload": x.deployment.workload, "candidate": x.deployment.candidate,
+                 "gpu": x.gpu.id, "replicas": x.deployment.replicas, "gpus_per_replica": x.deployment.tp,
+                 "weights": x.weights.model_path, "mem_fraction": x.mem_utilization} for x in self.plan.lines]
+        return _frame(("name", "workload", "candidate", "gpu", "replicas", "gpus_per_replica", "weights",
+                       "mem_fraction"), rows)
+
+
+def export(source: str | Path | LoadedSpec, *, to: str, pricing: str | None = None, engine: str | None = None,
+           image: str | None = None, bench_duration_s: float = 600.0, solver: str = "highs",
+           time_limit_s: float = 60.0, catalog_file: str | Path | None = None, today: date | None = None,
+           progress: Callable[[str], None] | None = None) -> ExportResult:
+    """Engine launch scripts (`to="vllm"` or `"sglang"`) or Kubernetes manifests (`"k8s"`, running
+    `engine`), benchmark scripts and the router file for one plan. `source`: a plan JSON written by
+    `planner solve --format json` (a `.json` path), or a workload file, solved first. `pricing`
+    picks the plan of a file with several (rent, buy, hybrid)."""
+    from planner.catalog.deploy_tables import load_deploy_tables
+    from planner.report.export_files import TARGETS, export_files
+    from planner.report.export_model import ENGINES, build_export
+    from planner.report.plan_file import from_record, pick_plan, read_plan_json
+    from planner.report.records import outcome_record
+
+    if to not in TARGETS:
+        raise InputError(Problem(f"unknown export target {to!r}", key="--to", expected="one of " + ", ".join(TARGETS)))
+    if engine is not None and engine not in ENGINES:
+        raise InputError(Problem(f"unknown engine {engine!r}", key="--engine", expected="one of " + ", ".join(ENGINES)))
+    if engine is not None and to != "k8s" and engine != to:
+        raise InputError(Problem(f"--to {to} runs {to}, not {engine}", key="--engine", expected="--engine with --to k8s only"))
+    if image is not None and to != "k8s":
+        raise InputError(Problem("a container image is for --to k8s only", key="--image", expected="--image with --to k8s"))
+    if not isinstance(source, LoadedSpec) and Path(source).suffix.lower() == ".json":
+        label = str(source)
+        doc = read_plan_json(label)
+    else:
+        result = plan(source, solver=solver, time_limit_s=time_limit_s, catalog_file=catalog_file, today=today,
+                      progress=progress)
+        label = source.path if isinstance(source, LoadedSpec) else str(source)
+        doc = from_record(outcome_record(result.outcome, False, result.today), label)
+    chosen = pick_plan(doc, pricing, label)
+    tables = load_deploy_tables()
+    view = build_export(doc.name, doc.objective, chosen, load_catalog(), tables, label, doc.plans.index(chosen))
+    return ExportResult(view, export_files(view, to, tables, engine=engine, image=image,
+                                           bench_duration_s=bench_duration_s))

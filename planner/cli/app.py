@@ -15,6 +15,7 @@ import click
 
 from planner.cli.catalog_cmd import catalog_group
 from planner.cli.estimate_cmd import estimate_cmd, validate_cmd
+from planner.cli.export_cmd import export_cmd
 from planner.cli.plan_cmd import candidates_cmd, compare_cmd, simulate_cmd, solve_cmd
 from planner.cli.schema_cmd import schema_cmd
 from planner.cli.sweep_cmd import sweep_cmd
@@ -34,7 +35,7 @@ def cli(debug: bool) -> None:
 
 
 for _command in (catalog_group, estimate_cmd, validate_cmd, candidates_cmd, solve_cmd, simulate_cmd, compare_cmd,
-                 schema_cmd, sweep_cmd):
+                 export_cmd, schema_cmd, sweep_cmd):
     cli.add_command(_command)
 
 
