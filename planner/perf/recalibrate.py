@@ -93,10 +93,12 @@ def sidecar_path(path: Path) -> Path:
     return path.with_name(path.stem + SIDECAR_SUFFIX)
 
 
-def read_sidecar(path: Path) -> dict[str, Given]:
-    """The deployment keys of a sidecar file; InputError (located) for YAML defects and unknown keys."""
+def read_sidecar(path: Path, problems: list[Problem]) -> dict[str, Given]:
+    """The deployment keys of a sidecar file; its unknown keys and duplicates appended to `problems`
+    (located); InputError for a file that is not YAML or not a mapping."""
     label = str(path)
-    root, data, problems = parse_yaml(read_user_text(path), label)
+    root, data, found = parse_yaml(read_user_text(path), label)
+    problems.extend(found)
     doc = YamlDocument(root, label)
     if data is None:
         data = {}
@@ -108,8 +110,6 @@ def read_sidecar(path: Path) -> dict[str, Given]:
             problems.append(doc.problem((key,), "unknown key", f"one of {', '.join(DEPLOYMENT_KEYS)}", at_key=True))
             continue
         out[key] = Given(value, doc.problem((key,), ""))
-    if problems:
-        raise InputError(problems)
     return out
 
 
@@ -120,7 +120,7 @@ def _int_value(g: Given, key: str, problems: list[Problem]) -> int | None:
     except ValueError:
         n = None
     if n is None or isinstance(v, bool) or not 1 <= n <= MAX_BATCH:
-        problems.append(dataclasses.replace(g.where, message=f"{key}: must be an integer in [1, {MAX_BATCH:,}] (got {v!r})"))
+        problems.append(dataclasses.replace(g.where, message=f"must be an integer in [1, {MAX_BATCH:,}] (got {v!r})"))
         return None
     return n
 
@@ -146,7 +146,7 @@ def run_cases(cat: Catalog, run: Run, given: dict[str, Given], problems: list[Pr
             try:
                 vals[key] = fn(str(g.value))
             except InputError as exc:
-                problems.extend(dataclasses.replace(g.where, message=f"{key}: {p.message}", expected=p.expected)
+                problems.extend(dataclasses.replace(g.where, message=p.message, expected=p.expected)
                                 for p in exc.problems)
                 continue
         else:
@@ -191,7 +191,7 @@ def read_results(cat: Catalog, paths: list[Path], options: dict[str, Any]) -> tu
                 continue
             runs = read_runs(path, DEPLOYMENT_KEYS)
             side = sidecar_path(path)
-            sidecar = read_sidecar(side) if side.is_file() else {}
+            sidecar = read_sidecar(side, problems) if side.is_file() else {}
         except InputError as exc:
             problems.extend(exc.problems)
             continue
