@@ -40,6 +40,7 @@ def candidates_cmd(file: Path, fmt: str, rejected: bool, ladder: bool, catalog_f
     from planner.catalog.prices import load_prices
     from planner.catalog.resolve import resolve
     from planner.optimize import candidates as cand_mod
+    from planner.optimize import measured
     from planner.report.csv_out import to_csv
     from planner.report.json_out import to_json
     from planner.report.records import (
@@ -53,7 +54,7 @@ def candidates_cmd(file: Path, fmt: str, rejected: bool, ladder: bool, catalog_f
     res = resolve(loaded, cat)
     if catalog_file is not None:
         merge_catalog_file(load_prices(), catalog_file, cat.gpus.rows)
-    cs = cand_mod.generate(res, ladder=ladder)
+    cs = measured.generate(res, ladder=ladder)
     rows = candidate_records(cs, include_rejected=rejected or fmt != "table")
     if fmt == "json":
         click.echo(to_json({"name": res.spec.name, "summary": candidate_summary(cs),
