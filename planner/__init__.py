@@ -1,7 +1,7 @@
 """planner: optimisation-based planning of LLM inference deployments.
 
 The facade (`planner.api`) is re-exported here: `planner.load`, `planner.estimate`,
-`planner.plan`, `planner.simulate`, `planner.compare`. It is imported on first use, so `planner --help` and
+`planner.plan`, `planner.simulate`, `planner.compare`, `planner.validate`, `planner.calibrate`. It is imported on first use, so `planner --help` and
 `planner estimate` do not pay for the whole chain.
 """
 
@@ -11,10 +11,12 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-__all__ = ["EstimateResult", "PlanResult", "compare", "estimate", "load", "plan", "simulate", "__version__"]
+__all__ = ["CalibrationResult", "EstimateResult", "PlanResult", "calibrate", "compare", "estimate", "load", "plan",
+           "simulate", "validate", "__version__"]
 
 if TYPE_CHECKING:
-    from planner.api import EstimateResult, PlanResult, compare, estimate, load, plan, simulate
+    from planner.api import (CalibrationResult, EstimateResult, PlanResult, calibrate, compare, estimate, load, plan,
+                             simulate, validate)
 
 
 def __getattr__(name: str) -> Any:

@@ -138,6 +138,22 @@ def test_calibrate_prints_error_before_and_after(run_cli, tmp_path):
     assert code == 0 and "median before" in table and "overall" in table and "no overlay written" in table
 
 
+def test_calibrate_on_the_shipped_measurements_keeps_the_shipped_factors(run_cli, tmp_path):
+    """`planner calibrate catalog/measured/calibration.csv` runs the shipped fit from the shipped
+    factors: every family that has its own row in catalog/efficiency.csv (Ada, Ampere, Hopper: 20
+    rows or more) is already at the fit's optimum and does not move; families with fewer rows
+    (CDNA2, 2 rows) are refitted from the default and flagged."""
+    csv = Path(__file__).resolve().parents[1] / "catalog" / "measured" / "calibration.csv"
+    code, out, err = run_cli(["calibrate", csv, "--format", "json"])
+    assert code == 0, err
+    rec = json.loads(out)
+    own = {f: v for f, v in rec["families"].items() if v["rows"] >= fit.MIN_ROWS_PER_FAMILY}
+    assert set(own) == {"ada", "ampere", "hopper"}
+    for family, v in own.items():
+        assert v["after"] == v["before"], family
+    assert [w.split(":")[0] for w in rec["warnings"]] == [f for f, v in rec["families"].items() if v["rows"] < 20]
+
+
 # ---------------------------------------------------------------------------------------------
 # The overlay and --calibration
 # ---------------------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ from __future__ import annotations
 from rich.console import Console
 
 from planner.catalog.precisions import EFFICIENCY_FACTORS, Efficiency
+from planner.perf.fit import MIN_ROWS_PER_FAMILY
 from planner.perf.recalibrate import Calibration
 from planner.report.terminal import render_table
 
@@ -25,7 +26,8 @@ def calibration_record(cal: Calibration) -> dict:
     """The `planner calibrate --format json` contract: files, per-family factors before and after
     (with their row counts), the absolute percentage error per metric and overall before and after
     (n, median_ape, p90_ape; fractions), every row's prediction before and after, skipped rows with
-    reasons, and the overlay rows."""
+    reasons, the overlay rows, and a warning per family refitted on fewer rows than the shipped
+    fit asks of a family."""
     before, after = cal.before.report(), cal.after.report()
     rows = [{"row": b["row"], "metric": b["metric"], "measured": b["measured"], "predicted_before": b["predicted"],
              "ape_before": b["ape"], "predicted_after": a["predicted"], "ape_after": a["ape"],
@@ -40,6 +42,9 @@ def calibration_record(cal: Calibration) -> dict:
         "skipped": [{"row": s.label, "reason": s.reason} for s in cal.skipped],
         "overlay": [{"family": e.family, **_factors(e), "source": e.source, "as_of": e.as_of, "notes": e.notes}
                     for e in cal.overlay],
+        "warnings": [f"{f}: refitted on {n} rows (the shipped fit gives a family its own factors from "
+                     f"{MIN_ROWS_PER_FAMILY}): the factors explain these rows; check them on other workloads"
+                     for f, (_b, _a, n) in cal.families.items() if n < MIN_ROWS_PER_FAMILY],
     }
 
 
@@ -80,6 +85,8 @@ def print_calibration(con: Console, record: dict, show_rows: bool, overlay_path:
     if record["skipped"]:
         con.print(render_table(f"Skipped ({len(record['skipped'])})", (("row", "row"), ("reason", "why")),
                                record["skipped"]))
+    for w in record["warnings"]:
+        con.print(f"warning: {w}")
     if overlay_path:
         con.print(f"wrote {overlay_path}: use it with --calibration {overlay_path} on estimate, validate, "
                   "candidates, solve, simulate and compare")
