@@ -73,6 +73,21 @@ def test_guidellm_report_gives_one_run_per_benchmark():
     assert [r.where for r in runs] == [f"benchmarks[{i}]" for i in range(4)]
 
 
+def test_guidellm_v03_report_keeps_its_strategy_under_args(tmp_path):
+    """GuideLLM v0.3 reports put the strategy at benchmarks[].args.strategy (v0.4 and later:
+    config.strategy) and the model at worker.backend_model: the same run is read from either."""
+    report = json.loads(GUIDELLM.read_text())
+    bench = report["benchmarks"][1]
+    old = {"type_": "generative_benchmark", "args": {"strategy": bench["config"]["strategy"]},
+           "worker": {"backend_model": "Qwen/Qwen2.5-7B-Instruct"}, "metrics": bench["metrics"]}
+    path = tmp_path / "v03.json"
+    path.write_text(json.dumps({"benchmarks": [old]}))
+    (run,) = read_runs(path, DEPLOYMENT_KEYS)
+    (new,) = [r for r in read_runs(GUIDELLM, DEPLOYMENT_KEYS) if r.where == "benchmarks[1]"]
+    assert (run.mode, run.concurrency, run.metrics, run.model_id) == (new.mode, new.concurrency, new.metrics,
+                                                                      new.model_id)
+
+
 def test_vllm_append_result_file_is_one_run_per_line(tmp_path):
     """`--append-result` writes one JSON object per line: two lines, two runs, each at its line."""
     one = json.loads(VLLM_QPS.read_text())
