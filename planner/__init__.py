@@ -1,8 +1,8 @@
 """planner: optimisation-based planning of LLM inference deployments.
 
 The facade (`planner.api`) is re-exported here: `planner.load`, `planner.estimate`,
-`planner.plan`, `planner.simulate`, `planner.compare`, `planner.export`,
-`planner.schema`, `planner.sweep`. It is imported on first use, so `planner --help` and
+`planner.plan`, `planner.simulate`, `planner.compare`, `planner.export`, `planner.schema`,
+`planner.sweep`, `planner.validate`, `planner.calibrate`. It is imported on first use, so `planner --help` and
 `planner estimate` do not pay for the whole chain.
 """
 
@@ -12,15 +12,17 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-__all__ = ["EstimateResult", "ExportResult", "PlanResult", "SweepResult", "compare", "estimate", "export", "load",
-           "plan", "schema", "simulate", "sweep", "__version__"]
+__all__ = ["CalibrationResult", "EstimateResult", "ExportResult", "PlanResult", "SweepResult", "calibrate", "compare",
+           "estimate", "export", "load", "plan", "schema", "simulate", "sweep", "validate", "__version__"]
 
 if TYPE_CHECKING:
     from planner.api import (
+        CalibrationResult,
         EstimateResult,
         ExportResult,
         PlanResult,
         SweepResult,
+        calibrate,
         compare,
         estimate,
         export,
@@ -29,6 +31,7 @@ if TYPE_CHECKING:
         schema,
         simulate,
         sweep,
+        validate,
     )
 
 

@@ -10,6 +10,12 @@
     result.bom_frame()                                                # bill of materials, with sources
     planner.compare("problems/seed001-qwen7b-50-users.yaml").comparison.break_even_month
     planner.export("plan.json", to="k8s").files                       # path -> text of each file
+    cal = planner.calibrate(["runs/h100-qps4.json"], gpu="h100", precision="fp8", tp=1)
+    cal.write("my-factors.csv")                                       # the overlay, then:
+    planner.plan("problems/seed001-qwen7b-50-users.yaml", calibration="my-factors.csv")
+
+`calibration` (estimate, validate, plan, simulate, compare): an overlay file of efficiency factors
+(`planner calibrate --out FILE`) applied over the shipped ones, GPU family by family.
 
 Every function raises `planner.errors.PlannerError` subclasses on bad input (`InputError`), no
 plan (`InfeasibleError`) or a solver limit (`SolverError`), with the same located messages the
@@ -25,14 +31,19 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from planner.catalog.precisions import Efficiency
 from planner.catalog.resolve import catalog_names, name_check
-from planner.catalog.store import load_catalog
+from planner.catalog.store import Catalog, load_catalog
 from planner.errors import InputError, Problem
 from planner.money.compare import Comparison
 from planner.optimize.chain import solve_loaded
 from planner.optimize.plan import Outcome, Plan
 from planner.optimize.sweep import PointResult, Sweep, parse_vary, run_sweep
+from planner.perf.calibration import Validation, validate_file
 from planner.perf.estimate import Estimate, evaluate, resolve_deployment
+from planner.perf.recalibrate import Calibration
+from planner.perf.recalibrate import calibrate as _calibrate
+from planner.report.calibration import calibration_record
 from planner.report.export_model import ExportPlan
 from planner.report.json_out import outcome_json
 from planner.report.records import (
@@ -61,6 +72,8 @@ class EstimateResult:
     """One deployment evaluated (`planner estimate`)."""
 
     estimate: Estimate
+    efficiency: Efficiency | None = None
+    """The efficiency factors the estimate used (the shipped ones, or a calibration overlay's)."""
 
     def to_record(self) -> dict:
         """The `planner estimate --format json` contract."""
@@ -103,6 +116,30 @@ class PlanResult:
         return outcome_json(self.outcome, timings, self.today)
 
 
+@dataclass(frozen=True)
+class CalibrationResult:
+    """Efficiency factors refitted on a user's benchmark results (`planner calibrate`)."""
+
+    calibration: Calibration
+
+    def to_record(self) -> dict:
+        """The `planner calibrate --format json` contract."""
+        return calibration_record(self.calibration)
+
+    def overlay_csv(self) -> str:
+        """The overlay file's text: catalog/efficiency.csv's columns, one row per refitted family."""
+        return self.calibration.overlay_csv()
+
+    def write(self, path: str | Path) -> None:
+        """Write the overlay file (read back by `calibration=` and `--calibration FILE`)."""
+        Path(path).write_text(self.overlay_csv(), encoding="utf-8")
+
+
+def calibrated_catalog(calibration: str | Path | None = None) -> Catalog:
+    """The shipped catalogue, with a calibration overlay's efficiency factors over its own when given."""
+    return load_catalog().with_calibration(calibration)
+
+
 def load(path: str | Path) -> LoadedSpec:
     """Read and check a workload file: every problem at once, located, unknown catalogue names and
     config.json defects included."""
@@ -118,27 +155,51 @@ def schema() -> dict:
 def estimate(model: str, gpu: str, precision: str = "fp16", *, input_tokens: int, output_tokens: int,
              kv_precision: str | None = None, tp: int = 1, pp: int = 1, batch: int | None = None,
              max_tpot_ms: float | None = None, mem_utilization: float = 0.9,
-             max_num_seqs: int = 256) -> EstimateResult:
+             max_num_seqs: int = 256, calibration: str | Path | None = None) -> EstimateResult:
     """Memory, TTFT, TPOT, throughput and bottleneck of one deployment (names as in the catalogue;
     `model` may also be a path to a Hugging Face config.json). `batch=None`: the largest that fits
     (and meets `max_tpot_ms` when given)."""
-    cat = load_catalog()
+    cat = calibrated_catalog(calibration)
     d = resolve_deployment(cat, model, gpu, precision, kv_precision, tp, pp, mem_utilization, max_num_seqs)
-    e = evaluate(d, cat.efficiency_for(d.gpu), input_tokens, output_tokens, batch=batch,
+    eff = cat.efficiency_for(d.gpu)
+    e = evaluate(d, eff, input_tokens, output_tokens, batch=batch,
                  max_tpot_s=max_tpot_ms / 1e3 if max_tpot_ms is not None else None)
-    return EstimateResult(e)
+    return EstimateResult(e, eff)
+
+
+def validate(path: str | Path, *, calibration: str | Path | None = None) -> Validation:
+    """Predict the rows of a measurements CSV (`catalog/measured/calibration.csv`'s columns) and
+    collect the model's errors (`planner validate`); `.report()` is the JSON contract."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError(Problem("no such file", file=str(path)))
+    return validate_file(calibrated_catalog(calibration), path)
+
+
+def calibrate(results: list[str | Path], *, model: str | None = None, gpu: str | None = None,
+              precision: str | None = None, kv_precision: str | None = None, tp: int | None = None,
+              pp: int | None = None, engine: str | None = None, max_num_seqs: int | None = None,
+              calibration: str | Path | None = None, today: date | None = None) -> CalibrationResult:
+    """Refit the efficiency factors of every GPU family in `results` (vllm bench serve JSON,
+    GuideLLM reports, measurements CSV) from the factors in use (`calibration`, else the shipped
+    ones); the keyword arguments are the deployment of result files that do not state it
+    (see `planner.perf.recalibrate`). `.write(path)` saves the overlay."""
+    options = {"model": model, "gpu": gpu, "precision": precision, "kv_precision": kv_precision, "tp": tp, "pp": pp,
+               "engine": engine, "max_num_seqs": max_num_seqs}
+    return CalibrationResult(_calibrate(calibrated_catalog(calibration), [Path(p) for p in results], options,
+                                        today or date.today()))
 
 
 def plan(source: str | Path | LoadedSpec, *, solver: str = "highs", time_limit_s: float = 60.0,
          catalog_file: str | Path | None = None, today: date | None = None,
          simulate_s: float | None = None, seed: int = 0,
-         progress: Callable[[str], None] | None = None) -> PlanResult:
+         progress: Callable[[str], None] | None = None, calibration: str | Path | None = None) -> PlanResult:
     """The whole chain on a workload file: load, resolve, candidates, MILP, solve, verify (and, with
     `simulate_s`, the serving simulation of every plan for that many seconds of peak traffic).
     `progress` is called with a line per step (candidates, each solve, each simulation)."""
     loaded = source if isinstance(source, LoadedSpec) else load(source)
     day = today or date.today()
-    out = solve_loaded(loaded, solver=solver, time_limit_s=time_limit_s,
+    out = solve_loaded(loaded, solver=solver, time_limit_s=time_limit_s, catalog=calibrated_catalog(calibration),
                        catalog_file=Path(catalog_file) if catalog_file is not None else None, today=day,
                        simulate_s=simulate_s, seed=seed, progress=progress)
     return PlanResult(out, day)
@@ -146,21 +207,22 @@ def plan(source: str | Path | LoadedSpec, *, solver: str = "highs", time_limit_s
 
 def simulate(source: str | Path | LoadedSpec, *, duration_s: float = DEFAULT_DURATION_S, seed: int = 0,
              solver: str = "highs", time_limit_s: float = 60.0, catalog_file: str | Path | None = None,
-             today: date | None = None, progress: Callable[[str], None] | None = None) -> PlanResult:
+             today: date | None = None, progress: Callable[[str], None] | None = None,
+             calibration: str | Path | None = None) -> PlanResult:
     """Solve, then simulate every replica of every plan (`planner simulate`): each plan's
     `.simulation` holds the per-workload percentiles, attainment and any SLO miss."""
     return plan(source, solver=solver, time_limit_s=time_limit_s, catalog_file=catalog_file, today=today,
-                simulate_s=duration_s, seed=seed, progress=progress)
+                simulate_s=duration_s, seed=seed, progress=progress, calibration=calibration)
 
 
 def compare(source: str | Path | LoadedSpec, *, solver: str = "highs", time_limit_s: float = 60.0,
             catalog_file: str | Path | None = None, today: date | None = None,
-            progress: Callable[[str], None] | None = None) -> PlanResult:
+            progress: Callable[[str], None] | None = None, calibration: str | Path | None = None) -> PlanResult:
     """Rent against buy: the file solved as `objective: compare`, whatever its objective says."""
     loaded = source if isinstance(source, LoadedSpec) else load(source)
     loaded = dataclasses.replace(loaded, spec=loaded.spec.model_copy(update={"objective": "compare"}))
     return plan(loaded, solver=solver, time_limit_s=time_limit_s, catalog_file=catalog_file, today=today,
-                progress=progress)
+                progress=progress, calibration=calibration)
 
 
 @dataclass(frozen=True)
@@ -180,14 +242,15 @@ class SweepResult:
 def sweep(source: str | Path | LoadedSpec, vary: str, *, workload: str | None = None, solver: str = "highs",
           time_limit_s: float = 60.0, today: date | None = None, catalog_file: Path | None = None,
           jobs: int | None = None, ray_address: str | None = None,
-          progress: Callable[[str], None] | None = None) -> SweepResult:
+          progress: Callable[[str], None] | None = None, calibration: str | Path | None = None) -> SweepResult:
     """Solve `source` once per value of `vary` (`"slo.ttft_ms=200:2000:10"`, `"demand=0.5,1,2"`, see
     `planner.optimize.sweep`) on a local process pool of `jobs` workers (1: in this process) or on the
     Ray cluster at `ray_address`."""
     loaded = source if isinstance(source, LoadedSpec) else load(source)
     plan_sweep = parse_vary(vary, workload)
     points = run_sweep(loaded, plan_sweep, solver=solver, time_limit_s=time_limit_s, today=today,
-                       catalog_file=catalog_file, jobs=jobs, ray_address=ray_address, progress=progress)
+                       catalog_file=catalog_file, jobs=jobs, ray_address=ray_address, progress=progress,
+                       calibration=Path(calibration) if calibration is not None else None)
     return SweepResult(plan_sweep, points)
 
 
@@ -212,7 +275,7 @@ class ExportResult:
 def export(source: str | Path | LoadedSpec, *, to: str, pricing: str | None = None, engine: str | None = None,
            image: str | None = None, bench_duration_s: float = 600.0, solver: str = "highs",
            time_limit_s: float = 60.0, catalog_file: str | Path | None = None, today: date | None = None,
-           progress: Callable[[str], None] | None = None) -> ExportResult:
+           progress: Callable[[str], None] | None = None, calibration: str | Path | None = None) -> ExportResult:
     """Engine launch scripts (`to="vllm"` or `"sglang"`) or Kubernetes manifests (`"k8s"`, running
     `engine`), benchmark scripts and the router file for one plan. `source`: a plan JSON written by
     `planner solve --format json` (a `.json` path), or a workload file, solved first. `pricing`
@@ -236,7 +299,7 @@ def export(source: str | Path | LoadedSpec, *, to: str, pricing: str | None = No
         doc = read_plan_json(label)
     else:
         result = plan(source, solver=solver, time_limit_s=time_limit_s, catalog_file=catalog_file, today=today,
-                      progress=progress)
+                      progress=progress, calibration=calibration)
         label = source.path if isinstance(source, LoadedSpec) else str(source)
         doc = from_record(outcome_record(result.outcome, False, result.today), label)
     chosen = pick_plan(doc, pricing, label)

@@ -646,10 +646,10 @@ def _every_family() -> MilpInput:
 def test_every_constraint_is_named_for_a_registered_family():
     """build() names each linear constraint `<family>[...]` with a family of CONSTRAINT_FAMILIES, and
     an instance with owned and PCIe GPUs, inventory, budgets, power and racks, beside one of two
-    length buckets (bucket_routing, replica_load), uses them all."""
+    length buckets routed in slices (bucket_routing, replica_load, route_slices), uses them all."""
     routing = _two_buckets([cand("chat", "a", 1, 0.4, id="S"),
                             cand("chat", "b", 1, 0.5, id="L", buckets=(0, 1), shares=(0.8, 0.2), coverages=(0.5, 0.1))],
-                           [host("inst-a", "a", 1, monthly=100), host("inst-b", "b", 1, monthly=300)])
+                           [host("inst-a", "a", 1, monthly=100), host("inst-b", "b", 1, monthly=300)], slices=2)
     names = [c.name for inp in (_every_family(), routing) for c in build(inp)[0].linear_constraints()]
     families = {n.split("[")[0] for n in names}
     assert families <= set(CONSTRAINT_FAMILIES), sorted(families - set(CONSTRAINT_FAMILIES))
@@ -858,6 +858,36 @@ def test_replica_load_fills_spare_capacity_with_the_other_bucket(solver):
 
 
 @both_solvers
+def test_route_slices_keeps_a_bucket_whole(solver):
+    """The instance of test_replica_load_fills_spare_capacity_with_the_other_bucket ($800 when L's
+    spare capacity takes 0.33 of the short bucket), with planning.bucket_slices = 1: a bucket goes
+    wholly to S or to L (Melange's slice_factor 1).
+      short bucket on S: 0.8 / 0.25 = 3.2 -> 4 S ($400); long on L: 0.2 / 0.15 = 1.33 -> 2 L ($600): $1,000.
+      both on L: 0.8 / 0.5 + 0.2 / 0.15 = 1.6 + 1.33 = 2.93 -> 3 L: $900.
+    Optimum $900, all on L; every route is 0 or its whole bucket."""
+    cands = [cand("chat", "a", 1, 0.25, id="S"),
+             cand("chat", "b", 1, 0.5, id="L", buckets=(0, 1), shares=(0.8, 0.2), coverages=(0.5, 0.15))]
+    inp = _two_buckets(cands, [host("inst-a", "a", 1, monthly=100), host("inst-b", "b", 1, monthly=300)], slices=1)
+    sol = solved(inp, solver, 900.0)
+    assert sol.replicas == {"L": 3}
+    assert sol.routes[("L", 0)][0] == pytest.approx(0.8) and sol.routes[("L", 1)][0] == pytest.approx(0.2)
+
+
+@both_solvers
+def test_route_slices_in_fifths_reach_the_split_optimum(solver):
+    """The same with 5 slices of the short bucket (0.16 each): L takes the long bucket (1.33
+    replica-loads) and two slices (0.32 / 0.5 = 0.64): 1.97 <= 2 L ($600); S takes three slices,
+    0.48 / 0.25 = 1.92 -> 2 S ($200): $800, the free split's optimum. One slice fewer on L needs
+    0.64 / 0.25 = 2.56 -> 3 S ($900); one more loads L 2.29 -> 3 L."""
+    cands = [cand("chat", "a", 1, 0.25, id="S"),
+             cand("chat", "b", 1, 0.5, id="L", buckets=(0, 1), shares=(0.8, 0.2), coverages=(0.5, 0.15))]
+    inp = _two_buckets(cands, [host("inst-a", "a", 1, monthly=100), host("inst-b", "b", 1, monthly=300)], slices=5)
+    sol = solved(inp, solver, 800.0)
+    assert sol.replicas == {"S": 2, "L": 2}
+    assert sol.routes[("L", 0)][0] == pytest.approx(0.32) and sol.routes[("S", 0)][0] == pytest.approx(0.48)
+
+
+@both_solvers
 def test_bucket_routing_infeasible_when_no_deployment_serves_a_bucket(solver):
     """Only S, which serves bucket 0: bucket_routing[chat,b1] is 0 >= 0.2, infeasible."""
     inp = _two_buckets([cand("chat", "a", 1, 0.4, id="S")], [host("inst-a", "a", 1, monthly=100)])
@@ -876,6 +906,7 @@ FAMILY_TESTS = {
                        test_bucket_routing_infeasible_when_no_deployment_serves_a_bucket],
     "replica_load": [test_bucket_routing_sends_each_bucket_to_the_cheapest_server_of_it,
                      test_replica_load_fills_spare_capacity_with_the_other_bucket],
+    "route_slices": [test_route_slices_keeps_a_bucket_whole, test_route_slices_in_fifths_reach_the_split_optimum],
     "min_replicas": [test_min_replicas_above_demand, test_min_replicas_counts_replicas_of_every_candidate],
     "tp_packing": [test_tp_packing_tp2_cannot_split_across_1_slot_hosts, test_tp_packing_big_host_wins_when_cheaper,
                    test_tp_packing_workloads_share_a_host, test_tp_packing_infeasible_without_a_big_enough_host],

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from dataclasses import dataclass
 
 from planner.catalog.gpus import COMPUTE_PRECISIONS, GPU_FAMILIES
 from planner.catalog.tables import CsvRow, Table, build_index, read_csv, unique_ids
-from planner.errors import CatalogError, Problem
+from planner.errors import CatalogError, InputError, Problem
 
 
 @dataclass(frozen=True)
@@ -98,12 +100,35 @@ EFFICIENCY_COLUMNS = (
 )
 
 
-def parse_efficiency(text: str, path: str) -> dict[str, Efficiency]:
+EFFICIENCY_FACTORS = ("bw_eff", "decode_mfu", "prefill_mfu", "comm_eff", "step_overhead_ms")
+"""The factor columns, in file order."""
+
+
+def efficiency_csv(rows: list[Efficiency]) -> str:
+    """`rows` as an efficiency table (EFFICIENCY_COLUMNS; factors to 4 decimals): the text of
+    catalog/efficiency.csv and of a calibration overlay."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(EFFICIENCY_COLUMNS)
+    for e in rows:
+        w.writerow([e.family, *(f"{getattr(e, k):.4f}" for k in EFFICIENCY_FACTORS), e.source, e.as_of, e.notes])
+    return buf.getvalue()
+
+
+def parse_efficiency(text: str, path: str, require_default: bool = True,
+                     error: type[InputError] = CatalogError) -> dict[str, Efficiency]:
+    """Family → factors from an efficiency table; every defect located and raised at once as
+    `error`. `require_default`: the table must have a `default` row (the shipped one must; a
+    calibration overlay need not). A family given twice is an error."""
     problems: list[Problem] = []
+    lines: dict[str, int] = {}
     out: dict[str, Efficiency] = {}
-    for line, data in read_csv(text, path, EFFICIENCY_COLUMNS):
+    for line, data in read_csv(text, path, EFFICIENCY_COLUMNS, error=error):
         r = CsvRow(path, line, data, problems)
         fam = r.choice("family", ("default", *GPU_FAMILIES))
+        if fam in lines:
+            r._err("family", f"{fam!r} given twice (first at line {lines[fam]})", "one row per family")
+        lines.setdefault(fam, line)
         vals = {}
         for col in ("bw_eff", "decode_mfu", "prefill_mfu", "comm_eff"):
             v = r.num(col)
@@ -114,8 +139,8 @@ def parse_efficiency(text: str, path: str) -> dict[str, Efficiency]:
             family=fam, step_overhead_ms=r.num("step_overhead_ms", positive=False) or 0.0,
             source=r.str("source"), as_of=r.date("as_of"), notes=r.str("notes", required=False), **vals,
         )
-    if "default" not in out:
+    if require_default and "default" not in out:
         problems.append(Problem("no 'default' row", file=path, key="family"))
     if problems:
-        raise CatalogError(problems)
+        raise error(problems)
     return out

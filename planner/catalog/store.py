@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from dataclasses import dataclass
 from importlib import resources
@@ -17,6 +18,7 @@ from planner.catalog.precisions import (
 )
 from planner.catalog.tables import Table
 from planner.errors import InputError, Problem
+from planner.spec.textfile import read_user_text
 
 
 @dataclass
@@ -46,6 +48,25 @@ class Catalog:
 
     def efficiency_for(self, gpu: Gpu) -> Efficiency:
         return self.efficiency.get(gpu.family, self.efficiency["default"])
+
+    def with_calibration(self, path: str | Path | None) -> Catalog:
+        """This catalogue with the efficiency factors of a calibration overlay (`planner calibrate
+        --out FILE`: the columns of catalog/efficiency.csv, one row per GPU family, no `default`
+        needed) over its own, family by family; itself when `path` is None.
+
+        Raises:
+            InputError: no such file, or a defect in it (each located at its line and column).
+        """
+        if path is None:
+            return self
+        path = Path(path)
+        if not path.is_file():
+            raise InputError(Problem("no such file", file=str(path), key="--calibration",
+                                     expected="a calibration overlay written by `planner calibrate --out FILE`"))
+        overlay = parse_efficiency(read_user_text(path), str(path), require_default=False, error=InputError)
+        if not overlay:
+            raise InputError(Problem("no rows", file=str(path), line=1, expected="one row per GPU family"))
+        return dataclasses.replace(self, efficiency={**self.efficiency, **overlay})
 
 
 def data_text(filename: str) -> tuple[str, str]:

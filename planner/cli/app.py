@@ -13,6 +13,7 @@ import sys
 
 import click
 
+from planner.cli.calibrate_cmd import calibrate_cmd
 from planner.cli.catalog_cmd import catalog_group
 from planner.cli.estimate_cmd import estimate_cmd, validate_cmd
 from planner.cli.export_cmd import export_cmd
@@ -34,8 +35,8 @@ def cli(debug: bool) -> None:
     _State.debug = debug
 
 
-for _command in (catalog_group, estimate_cmd, validate_cmd, candidates_cmd, solve_cmd, simulate_cmd, compare_cmd,
-                 export_cmd, schema_cmd, sweep_cmd):
+for _command in (catalog_group, estimate_cmd, validate_cmd, calibrate_cmd, candidates_cmd, solve_cmd, simulate_cmd,
+                 compare_cmd, export_cmd, schema_cmd, sweep_cmd):
     cli.add_command(_command)
 
 

@@ -37,10 +37,11 @@ def terminal_width(default: int) -> int:
     return default
 
 
-def shipped_catalog() -> Catalog:
+def shipped_catalog(calibration: Path | None = None) -> Catalog:
+    """The shipped catalogue, with a calibration overlay (`--calibration FILE`) when given."""
     from planner.catalog.store import load_catalog
 
-    return load_catalog()
+    return load_catalog().with_calibration(calibration)
 
 
 def load_checked(file: Path):
@@ -63,8 +64,19 @@ def parse_today(value: str | None):
         raise InputError(Problem(f"not a date: {value!r}", key="--today", expected="YYYY-MM-DD")) from None
 
 
+CALIBRATION_HELP = ("Efficiency factors refitted on your own benchmarks (`planner calibrate --out FILE`), "
+                    "applied over the shipped ones, GPU family by family.")
+
+
+def calibration_option(help_text: str = CALIBRATION_HELP):
+    """--calibration FILE: an overlay of efficiency factors."""
+    return click.option("--calibration", "calibration", type=click.Path(dir_okay=False, path_type=Path),
+                        metavar="FILE", help=help_text)
+
+
 def plan_options(fn):
-    """Options `solve` and `compare` share: solver, time limit, timings, staleness date, price catalogue."""
+    """Options `solve`, `simulate` and `compare` share: solver, time limit, timings, staleness
+    date, price catalogue, calibration overlay."""
     for option in reversed((
         click.option("--solver", type=click.Choice(["highs", "scip"]), default="highs", show_default=True,
                      help="MILP solver (both through OR-Tools MathOpt)."),
@@ -78,6 +90,7 @@ def plan_options(fn):
         click.option("--catalog", "catalog_file", type=click.Path(dir_okay=False, path_type=Path),
                      help="Your price catalogue (YAML) merged over the shipped price tables "
                           "(see catalog/README-prices.md)."),
+        calibration_option(),
     )):
         fn = option(fn)
     return fn

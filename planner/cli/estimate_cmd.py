@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from planner.cli.common import shipped_catalog, terminal_width
+from planner.cli.common import calibration_option, terminal_width
 from planner.errors import InputError, Problem
 
 
@@ -37,23 +37,23 @@ def _batch_option(value: str) -> int | None:
 @click.option("--max-tpot-ms", type=click.FloatRange(min=0, min_open=True), help="With --batch max: largest batch whose TPOT stays under this.")
 @click.option("--mem-utilization", type=click.FloatRange(0, 1, min_open=True), default=0.9, show_default=True, help="Fraction of GPU memory the engine may use.")
 @click.option("--max-num-seqs", type=click.IntRange(min=1), default=256, show_default=True, help="Engine cap on concurrent sequences.")
+@calibration_option()
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 def estimate_cmd(model, gpu, precision, kv_precision, tp, pp, batch, input_tokens, output_tokens,
-                 max_tpot_ms, mem_utilization, max_num_seqs, fmt) -> None:
+                 max_tpot_ms, mem_utilization, max_num_seqs, calibration, fmt) -> None:
     """Memory, TTFT, TPOT, throughput and bottleneck of one deployment."""
-    from planner.perf.estimate import evaluate, resolve_deployment
+    from planner import api
     from planner.report.json_out import to_json
-    from planner.report.records import estimate_record
     from planner.report.terminal import console, print_estimate
 
-    cat = shipped_catalog()
     b = _batch_option(batch)
-    d = resolve_deployment(cat, model, gpu, precision, kv_precision, tp, pp, mem_utilization, max_num_seqs)
-    eff = cat.efficiency_for(d.gpu)
-    e = evaluate(d, eff, input_tokens, output_tokens, batch=b,
-                 max_tpot_s=max_tpot_ms / 1e3 if max_tpot_ms else None)
+    result = api.estimate(model, gpu, precision, kv_precision=kv_precision, tp=tp, pp=pp, batch=b,
+                          input_tokens=input_tokens, output_tokens=output_tokens,
+                          max_tpot_ms=max_tpot_ms or None, mem_utilization=mem_utilization,
+                          max_num_seqs=max_num_seqs, calibration=calibration)
+    e, eff = result.estimate, result.efficiency
     if fmt == "json":
-        rec = estimate_record(e)
+        rec = result.to_record()
         rec["efficiency"] = {"family": eff.family, "bw_eff": eff.bw_eff, "decode_mfu": eff.decode_mfu,
                              "prefill_mfu": eff.prefill_mfu, "comm_eff": eff.comm_eff,
                              "step_overhead_ms": eff.step_overhead_ms, "source": eff.source, "as_of": eff.as_of}
@@ -74,15 +74,14 @@ def _pct(fraction: float | None) -> str:
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @click.option("--rows", "show_rows", is_flag=True, help="Also list every row's prediction and error.")
-def validate_cmd(file: Path, fmt: str, show_rows: bool) -> None:
+@calibration_option()
+def validate_cmd(file: Path, fmt: str, show_rows: bool, calibration: Path | None) -> None:
     """Predict published measurements (calibration-format CSV) and report the model's error."""
-    from planner.perf.calibration import validate_file
+    from planner import api
     from planner.report.json_out import to_json
     from planner.report.terminal import console, render_table
 
-    if not file.exists():
-        raise InputError(Problem("no such file", file=str(file)))
-    rep = validate_file(shipped_catalog(), file).report()
+    rep = api.validate(file, calibration=calibration).report()
     if fmt == "json":
         click.echo(to_json(rep), nl=False)
         return

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from planner.cli.common import parse_today, progress_option, progress_printer
+from planner.cli.common import calibration_option, parse_today, progress_option, progress_printer
 
 
 @click.command("export")
@@ -34,10 +34,11 @@ from planner.cli.common import parse_today, progress_option, progress_printer
 @click.option("--today", metavar="YYYY-MM-DD", help="As `planner solve --today` (workload files only).")
 @click.option("--catalog", "catalog_file", type=click.Path(dir_okay=False, path_type=Path),
               help="Your price catalogue merged over the shipped one (workload files only).")
+@calibration_option()
 @progress_option
 def export_cmd(source: Path, to: str, out_dir: Path | None, pricing: str | None, engine: str | None,
                image: str | None, bench_duration_s: float, solver: str, time_limit_s: float, today: str | None,
-               catalog_file: Path | None, progress: bool | None) -> None:
+               catalog_file: Path | None, calibration: Path | None, progress: bool | None) -> None:
     """Deployment files for a plan: engine launch commands or Kubernetes manifests, benchmark
     commands that replay each deployment's planned load against its SLO, and the routing table.
 
@@ -48,7 +49,7 @@ def export_cmd(source: Path, to: str, out_dir: Path | None, pricing: str | None,
 
     result = api.export(source if source.suffix.lower() == ".json" else api.load(source), to=to, pricing=pricing,
                         engine=engine, image=image, bench_duration_s=bench_duration_s, solver=solver,
-                        time_limit_s=time_limit_s, catalog_file=catalog_file,
+                        time_limit_s=time_limit_s, catalog_file=catalog_file, calibration=calibration,
                         today=parse_today(today), progress=progress_printer(progress))
     if out_dir is None:
         click.echo(as_stream(result.files), nl=False)

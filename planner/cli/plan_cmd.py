@@ -16,6 +16,7 @@ from planner.cli.common import (
     progress_option,
     progress_printer,
     shipped_catalog,
+    calibration_option,
     simulation_options,
     terminal_width,
     write_plan_files,
@@ -33,15 +34,17 @@ from planner.text import count_of
 @click.option("--catalog", "catalog_file", type=click.Path(dir_okay=False, path_type=Path),
               help="Your price catalogue (YAML) merged over the shipped price tables; candidates use no prices, "
                    "so it is only checked here (see catalog/README-prices.md).")
+@calibration_option()
 @progress_option
 def candidates_cmd(file: Path, fmt: str, rejected: bool, ladder: bool, catalog_file: Path | None,
-                   progress: bool | None) -> None:
+                   calibration: Path | None, progress: bool | None) -> None:
     """Every deployment the performance model admits for each workload, and why others fail."""
     loaded = load_checked(file)  # before importing the optimiser: bad input is reported at once
     from planner.catalog.price_file import merge_catalog_file
     from planner.catalog.prices import load_prices
     from planner.catalog.resolve import resolve
     from planner.optimize import candidates as cand_mod
+    from planner.optimize import measured
     from planner.report.csv_out import to_csv
     from planner.report.json_out import to_json
     from planner.report.records import (
@@ -51,14 +54,14 @@ def candidates_cmd(file: Path, fmt: str, rejected: bool, ladder: bool, catalog_f
     )
     from planner.report.terminal import console, render_table
 
-    cat = shipped_catalog()
+    cat = shipped_catalog(calibration)
     res = resolve(loaded, cat)
     if catalog_file is not None:
         merge_catalog_file(load_prices(), catalog_file, cat.gpus.rows)
     say = progress_printer(progress) or (lambda line: None)
     say(f"candidates: {count_of(len(res.workloads), 'workload')} ...")
     t0 = time.perf_counter()
-    cs = cand_mod.generate(res, ladder=ladder)
+    cs = measured.generate(res, ladder=ladder)
     say(f"candidates: {len(cs.kept()):,} kept of {cs.deployments():,} admissible in {time.perf_counter() - t0:.1f} s")
     rows = candidate_records(cs, include_rejected=rejected or fmt != "table")
     if fmt == "json":
@@ -105,11 +108,11 @@ def candidates_cmd(file: Path, fmt: str, rejected: bool, ladder: bool, catalog_f
 @simulation_options
 @progress_option
 def solve_cmd(file: Path, fmt: str, solver: str, time_limit_s: float, out_dir: Path | None, timings: bool,
-              today: str | None, catalog_file: Path | None, simulate: bool, duration_s: float, seed: int,
-              progress: bool | None) -> None:
+              today: str | None, catalog_file: Path | None, calibration: Path | None, simulate: bool,
+              duration_s: float, seed: int, progress: bool | None) -> None:
     """Cheapest fleet meeting every workload's SLO: deployments, bill of materials, cost."""
     _solve_and_render(file, fmt, solver, time_limit_s, out_dir, timings, today, catalog_file,
-                      duration_s if simulate else None, seed, progress)
+                      duration_s if simulate else None, seed, progress, calibration)
 
 
 @click.command("simulate")
@@ -122,8 +125,8 @@ def solve_cmd(file: Path, fmt: str, solver: str, time_limit_s: float, out_dir: P
 @simulation_options
 @progress_option
 def simulate_cmd(file: Path, fmt: str, solver: str, time_limit_s: float, out_dir: Path | None, timings: bool,
-                 today: str | None, catalog_file: Path | None, duration_s: float, seed: int,
-                 progress: bool | None) -> None:
+                 today: str | None, catalog_file: Path | None, calibration: Path | None, duration_s: float,
+                 seed: int, progress: bool | None) -> None:
     """Solve FILE, then simulate every replica of the plan under its traffic: p50/p90/p99 of TTFT,
     TPOT and end-to-end latency per workload, SLO attainment and peak queue, against the prediction.
 
@@ -131,12 +134,12 @@ def simulate_cmd(file: Path, fmt: str, solver: str, time_limit_s: float, out_dir
     budget, step times from the performance model; arrivals Poisson (or the trace's own, or the
     workload's arrival_cv); lengths from the workload's mix; routed as the plan says. Seeded."""
     _solve_and_render(file, fmt, solver, time_limit_s, out_dir, timings, today, catalog_file, duration_s, seed,
-                      progress)
+                      progress, calibration)
 
 
 def _solve_and_render(file: Path, fmt: str, solver: str, time_limit_s: float, out_dir: Path | None, timings: bool,
                       today: str | None, catalog_file: Path | None, simulate_s: float | None, seed: int,
-                      progress: bool | None = None) -> None:
+                      progress: bool | None = None, calibration: Path | None = None) -> None:
     day = parse_today(today)
     loaded = load_checked(file)  # before importing the solver: bad input is reported at once
     from planner import api
@@ -146,7 +149,8 @@ def _solve_and_render(file: Path, fmt: str, solver: str, time_limit_s: float, ou
     from planner.report.terminal import print_outcome
 
     out = api.plan(loaded, solver=solver, time_limit_s=time_limit_s, catalog_file=catalog_file,
-                   today=day, simulate_s=simulate_s, seed=seed, progress=progress_printer(progress)).outcome
+                   today=day, simulate_s=simulate_s, seed=seed, progress=progress_printer(progress),
+                   calibration=calibration).outcome
     if out_dir is not None:
         write_plan_files(out, out_dir, timings, day)
     if fmt == "json":
@@ -169,7 +173,7 @@ def _solve_and_render(file: Path, fmt: str, solver: str, time_limit_s: float, ou
 @plan_options
 @progress_option
 def compare_cmd(file: Path, fmt: str, solver: str, time_limit_s: float, out_dir: Path | None, timings: bool,
-                today: str | None, catalog_file: Path | None, progress: bool | None) -> None:
+                today: str | None, catalog_file: Path | None, calibration: Path | None, progress: bool | None) -> None:
     """Rent or buy: both plans side by side, cumulative cost by month, break-even, utilisation threshold.
 
     Solves FILE as `objective: compare` whatever its objective says.
@@ -182,7 +186,7 @@ def compare_cmd(file: Path, fmt: str, solver: str, time_limit_s: float, out_dir:
     from planner.report.terminal import print_comparison
 
     result = api.compare(loaded, solver=solver, time_limit_s=time_limit_s, catalog_file=catalog_file, today=day,
-                         progress=progress_printer(progress))
+                         progress=progress_printer(progress), calibration=calibration)
     out, cmp = result.outcome, result.comparison
     if cmp is None:
         raise RuntimeError("objective compare gave no rent and buy plan pair")

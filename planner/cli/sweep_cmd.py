@@ -35,7 +35,7 @@ from planner.cli.common import (
 @progress_option
 def sweep_cmd(file: Path, vary: str, workload: str | None, fmt: str, out_dir: Path | None, jobs: int | None,
               ray_address: str | None, solver: str, time_limit_s: float, timings: bool, today: str | None,
-              catalog_file: Path | None, progress: bool | None) -> None:
+              catalog_file: Path | None, calibration: Path | None, progress: bool | None) -> None:
     """Solve FILE once per value of one input and show the optimal cost of each, with the knee.
 
     \b
@@ -54,7 +54,7 @@ def sweep_cmd(file: Path, vary: str, workload: str | None, fmt: str, out_dir: Pa
 
     result = sweep(loaded, vary, workload=workload, solver=solver, time_limit_s=time_limit_s, today=day,
                    catalog_file=catalog_file, jobs=jobs, ray_address=ray_address,
-                   progress=progress_printer(progress))
+                   progress=progress_printer(progress), calibration=calibration)
     spec, plan_sweep, points = loaded.spec, result.sweep, result.points
     record = sweep_record(spec.name, spec.objective, plan_sweep, points, timings)
     dates = sorted(p["oldest_price_as_of"] for pt in points for p in pt.plans if p["oldest_price_as_of"])

@@ -28,7 +28,7 @@ from planner.money.costs import (
     purchase_hosts,
     rental_hosts,
 )
-from planner.optimize import by_hour
+from planner.optimize import by_hour, measured
 from planner.optimize import candidates as cand_mod
 from planner.optimize.candidates import CandidateSet, Rejection
 from planner.optimize.diagnose import diagnose_caps
@@ -76,7 +76,7 @@ def solve_loaded(loaded: LoadedSpec, solver: str = "highs", time_limit_s: float 
     res = resolve(loaded, cat)
     say(f"candidates: {count_of(len(res.workloads), 'workload')} ...")
     t0 = time.perf_counter()
-    cs = cand_mod.generate(res)
+    cs = measured.generate(res)
     say(f"candidates: {len(cs.kept()):,} kept of {cs.deployments():,} admissible in {time.perf_counter() - t0:.1f} s")
     out = Outcome(resolved=res, candidates=cs, book=book)
     for pricing in OBJECTIVE_PRICINGS[res.spec.objective]:
@@ -160,6 +160,7 @@ def milp_input(res: Resolved, cs: CandidateSet, book: PriceBook, pricing: str) -
         rack_usd=rack.unit_usd if rack is not None and pricing != "rent" else None,
         rack_monthly_usd=maintenance_usd_per_month(rack.unit_usd, rates) if rack is not None else 0.0,
         periods=HOURS_PER_DAY if hourly else 1, profile=profile if hourly else {},
+        slices=spec.planning.bucket_slices,
     )
     return inp, rejected
 

@@ -26,6 +26,7 @@ below that mentions replicas or instances is written once per period)
     replicas[c]       integer >= 0, <= max(min_w, ceil(sum_{b in B_c} share_w,b / cov_c,b))  (more is never needed)
     route[c,b]        continuous >= 0, for workloads with several buckets: the share of w's peak demand
                       that is bucket b and is sent to c (the router's table)
+    slices[c,b]       integer in [0, S], with planning.bucket_slices = S: the bucket's slices sent to c
     pcie_replicas[c]  integer >= 0, of them on PCIe cards (only where g(c) has both pools)
     hosts[h]          integer >= 0 (<= the count on hand for owned servers)
     cards[g]          integer >= 0, PCIe cards bought, g in G_pcie
@@ -43,6 +44,9 @@ Constraints
                             u = sum_b r_b / capacity_b <= 1; `verify` and the serving simulation check it.
                             With one bucket, route[c] = cov_c replicas[c] at best, and projecting the
                             routes out gives demand_coverage, which is what is built.
+    route_slices[c,b]       (planning.bucket_slices = S) route[c,b] = share_w,b level_w,t slices[c,b] / S: a
+                            bucket goes in S equal slices, each wholly to one deployment (Melange's
+                            slice_factor; with S = 1 and max_utilization 1 the model is Melange's ILP)
     min_replicas[w]         sum_{c in C_w} replicas[c] >= min_w
     pcie_replicas_max[c]    (g(c) has PCIe cards and hosts with their GPUs) pcie_replicas[c] <= replicas[c]:
                             of c's replicas, pcie_replicas[c] run on PCIe cards bought into servers, the
@@ -95,8 +99,8 @@ from planner.errors import SolverBug, SolverError
 from planner.money.costs import CardCost, HostType
 from planner.optimize import warm_start
 from planner.optimize.candidates import Candidate
-from planner.optimize.milp_parts import (EPS_USD_PER_REPLICA_GPU, check_unique_names, distinct, hourly,
-                                         replica_upper_bound, solver_output_to_stderr)
+from planner.optimize.milp_parts import (EPS_USD_PER_REPLICA_GPU, MilpSolution, check_unique_names, distinct,
+                                         hourly, replica_upper_bound, solver_output_to_stderr)
 
 SOLVERS = ("highs", "scip")
 TP_SIZES = (1, 2, 4, 8)
@@ -112,6 +116,7 @@ CONSTRAINT_FAMILIES = {
     "demand_coverage": "each workload's demand is covered by its replicas (workloads of one length bucket)",
     "bucket_routing": "each length bucket's requests are routed to deployments that serve it",
     "replica_load": "a deployment's routed load, summed over buckets as rate / capacity, fits its replicas",
+    "route_slices": "with planning.bucket_slices, each bucket is routed in whole equal slices",
     "min_replicas": "each workload runs at least its minimum replica count",
     "pcie_replicas_max": "replicas on PCIe cards are some of the candidate's replicas",
     "tp_packing": "every TP group fits inside one host of its GPU type that comes with its GPUs",
@@ -156,6 +161,8 @@ class MilpInput:
     hours: tuple[tuple[int, ...], ...] = ()
     """With hourly periods merged (`optimize.by_hour.merged`): the hours of the day each period
     stands for (its weight in the bill is their count). Empty: period t is hour t alone."""
+    slices: int | None = None
+    """planning.bucket_slices: each bucket routed in this many whole slices (None: split freely)."""
     objective: str = "cost"
     """cost (the plan's objective), or capex | monthly | power_kw | gpus:<id>: minimise that
     quantity instead (used to tell how far a binding cap would have to move)."""
@@ -172,35 +179,6 @@ class MilpInput:
     def multi_bucket(self, workload: str) -> bool:
         """Whether `workload` is planned with several length buckets (route variables), not one."""
         return len(self.shares.get(workload, (1.0,))) > 1
-
-
-@dataclass
-class MilpSolution:
-    status: str
-    """optimal | feasible (a limit stopped the search) | infeasible"""
-    solver: str
-    seconds: float
-    objective_usd: float | None
-    bound_usd: float | None
-    gap: float | None
-    replicas: dict[str, int] = field(default_factory=dict)
-    """Candidate id → replicas (the most in any hour when there are hourly periods)."""
-    hosts: dict[str, int] = field(default_factory=dict)
-    """Host id → count (static hosts; and, with one period, rented instances)."""
-    cards: dict[str, int] = field(default_factory=dict)
-    racks: int = 0
-    replicas_by_hour: dict[str, list[int]] = field(default_factory=dict)
-    """With hourly periods: candidate id → replicas in each hour."""
-    routes: dict[tuple[str, int], list[float]] = field(default_factory=dict)
-    """(candidate id, bucket index) → share of the workload's peak demand routed there, per period
-    (workloads with several length buckets; one-bucket workloads' routes follow from the replicas)."""
-    hosts_by_hour: dict[str, list[int]] = field(default_factory=dict)
-    """With hourly periods: rented instance id → instances in each hour."""
-    n_variables: int = 0
-    n_constraints: int = 0
-    models: int = 1
-    """MILP models solved: 1, or (hour by hour, `optimize.by_hour`) one per distinct demand level;
-    n_variables and n_constraints are then summed over those models."""
 
 
 def build(inp: MilpInput):
@@ -253,6 +231,10 @@ def build(inp: MilpInput):
             for c in cs:
                 for b in c.buckets:
                     routes[c.id, b] = [model.add_variable(lb=0.0, name=f"route[{c.id},b{b}{suffix(t)}]") for t in hours]
+                    for t in hours if inp.slices else ():
+                        k = model.add_integer_variable(lb=0, ub=inp.slices, name=f"slices[{c.id},b{b}{suffix(t)}]")
+                        model.add_linear_constraint(lb=0.0, ub=0.0, expr=routes[c.id, b][t] - inp.shares[w][b] * inp.level(
+                            w, t) / inp.slices * k, name=f"route_slices[{c.id},b{b}{suffix(t)}]")
         for t in hours:
             if not inp.multi_bucket(w):
                 # A workload without candidates keeps an empty, infeasible row (0 >= 1), as the math says.

@@ -1,5 +1,6 @@
 """Small pieces of the fleet MILP's building and solving: which hosts are chosen hour by hour,
-distinct variables, the name check, replica bounds, the tie-break term, and keeping solver output off stdout."""
+distinct variables, the name check, replica bounds, the tie-break term, keeping solver output off
+stdout, and the solution record."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import logging
 import math
 import os
 import sys
+from dataclasses import dataclass, field
 
 from planner.errors import SolverBug
 from planner.money.costs import HostType
@@ -88,3 +90,32 @@ def replica_upper_bound(c, min_replicas: int) -> int:
     serves and the minimum on their own (dropping any beyond that keeps every constraint)."""
     load = sum(s / cov for s, cov in zip(c.shares, c.coverage_by_bucket))
     return max(min_replicas, math.ceil(load - 1e-9))
+
+
+@dataclass
+class MilpSolution:
+    status: str
+    """optimal | feasible (a limit stopped the search) | infeasible"""
+    solver: str
+    seconds: float
+    objective_usd: float | None
+    bound_usd: float | None
+    gap: float | None
+    replicas: dict[str, int] = field(default_factory=dict)
+    """Candidate id → replicas (the most in any hour when there are hourly periods)."""
+    hosts: dict[str, int] = field(default_factory=dict)
+    """Host id → count (static hosts; and, with one period, rented instances)."""
+    cards: dict[str, int] = field(default_factory=dict)
+    racks: int = 0
+    replicas_by_hour: dict[str, list[int]] = field(default_factory=dict)
+    """With hourly periods: candidate id → replicas in each hour."""
+    routes: dict[tuple[str, int], list[float]] = field(default_factory=dict)
+    """(candidate id, bucket index) → share of the workload's peak demand routed there, per period
+    (workloads with several length buckets; one-bucket workloads' routes follow from the replicas)."""
+    hosts_by_hour: dict[str, list[int]] = field(default_factory=dict)
+    """With hourly periods: rented instance id → instances in each hour."""
+    n_variables: int = 0
+    n_constraints: int = 0
+    models: int = 1
+    """MILP models solved: 1, or (hour by hour, `optimize.by_hour`) one per distinct demand level;
+    n_variables and n_constraints are then summed over those models."""

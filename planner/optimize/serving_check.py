@@ -4,14 +4,17 @@
 queueing model predicts at the load the plan routes (`serving.predict`). `simulate_plan` runs the
 iteration-level serving simulation (`serving.fleet`) on every replica of the plan at each
 workload's peak and says whether the simulated SLO percentile meets the SLO within
-`SIM_TOLERANCE`. Batch jobs have no latency target and are not simulated.
+`SIM_TOLERANCE`. Batch jobs have no latency target and are not simulated; nor are deployments
+whose capacity was measured (`optimize.measured`), whose latencies are not predicted either.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, field
 
 from planner.catalog.resolve import Resolved
+from planner.optimize.measured import MeasuredCandidate
 from planner.optimize.plan import DeploymentLine, Plan, replicas_at
 from planner.optimize.slo import LATENCIES, at_rate, deployment_of, over_limits, slo_limits_s
 from planner.serving.fleet import ReplicaGroup, WorkloadResult, WorkloadSlo, simulate_workload
@@ -35,12 +38,16 @@ class SimulationCheck:
     workloads: dict[str, WorkloadResult]
     misses: list[str]
     """One line per workload whose simulated SLO percentile misses the SLO by more than the tolerance."""
+    not_simulated: list[str] = field(default_factory=list)
+    """One line per deployment left out: measured capacities (`optimize.measured`) are not simulated."""
 
 
 def _routed(line: DeploymentLine):
     """(times, rate per replica, route) of each bucket routed to `line`: the bucket as if alone at the
     share of its planned capacity the routed mix takes (the MILP's aggregate form)."""
     c = line.candidate
+    if isinstance(c, MeasuredCandidate):  # measured capacity: the model's latencies do not apply
+        return
     for k, b in enumerate(c.buckets):
         route = line.routes.get(b, 0.0)
         if route > 0:
@@ -69,7 +76,8 @@ def line_latencies(res: Resolved, plan: Plan) -> dict[str, tuple[float, float, f
     out = {}
     for line in plan.deployments:
         got = [at_rate(t, rate, pct[line.candidate.workload]) for t, rate, _ in _routed(line)]
-        out[line.candidate.id] = tuple(max((g[k] for g in got), default=0.0) for k in LATENCIES)
+        unknown = math.nan if isinstance(line.candidate, MeasuredCandidate) else 0.0
+        out[line.candidate.id] = tuple(max((g[k] for g in got), default=unknown) for k in LATENCIES)
     return out
 
 
@@ -78,6 +86,8 @@ def simulate_plan(res: Resolved, plan: Plan, mixes: dict[str, LengthMix], durati
     cat = res.catalog
     results: dict[str, WorkloadResult] = {}
     misses: list[str] = []
+    left_out = [f"{line.candidate.id}: measured capacity, not simulated" for line in plan.deployments
+                if isinstance(line.candidate, MeasuredCandidate) and line.routes]
     for w in res.workloads:
         slo = w.spec.slo
         if slo is None:
@@ -85,8 +95,8 @@ def simulate_plan(res: Resolved, plan: Plan, mixes: dict[str, LengthMix], durati
         groups = []
         for line in plan.deployments:
             c = line.candidate
-            if c.workload != w.name or not line.routes:
-                continue
+            if c.workload != w.name or not line.routes or isinstance(c, MeasuredCandidate):
+                continue  # a measured deployment runs as measured: not simulated with the model's steps
             replicas = _replicas_at_peak(plan, line, w.name)
             if replicas == 0:  # runs in other hours only
                 continue
@@ -103,7 +113,7 @@ def simulate_plan(res: Resolved, plan: Plan, mixes: dict[str, LengthMix], durati
         for name, got, limit in over_limits(simulated_s, slo, SIM_TOLERANCE):
             misses.append(f"workload {w.name}: simulated p{slo.percentile} {name.upper()} {got * 1e3:,.1f} ms > "
                           f"SLO {limit * 1e3:g} ms (+{got / limit - 1:.0%}; tolerance {SIM_TOLERANCE:.0%})")
-    return SimulationCheck(duration_s, seed, results, misses)
+    return SimulationCheck(duration_s, seed, results, misses, left_out)
 
 
 def _replicas_at_peak(plan: Plan, line: DeploymentLine, workload: str) -> int:

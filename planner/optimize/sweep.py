@@ -158,11 +158,12 @@ def check_sweep(loaded: LoadedSpec, sweep: Sweep) -> None:
 
 
 def solve_point(path: str, sweep: Sweep, index: int, solver: str, time_limit_s: float, today: str | None,
-                catalog_file: str | None) -> tuple[int, PointResult]:
+                catalog_file: str | None, calibration: str | None = None) -> tuple[int, PointResult]:
     """Solve the file at `path` with `sweep.key` at its `index`-th value (a worker's whole job)."""
     import dataclasses
     import time
 
+    from planner.catalog.store import load_catalog
     from planner.optimize.chain import solve_loaded
 
     value = sweep.values[index]
@@ -171,7 +172,8 @@ def solve_point(path: str, sweep: Sweep, index: int, solver: str, time_limit_s: 
     t0 = time.perf_counter()
     point = PointResult(value=value)
     try:
-        out = solve_loaded(varied, solver, time_limit_s, catalog_file=Path(catalog_file) if catalog_file else None,
+        out = solve_loaded(varied, solver, time_limit_s, catalog=load_catalog().with_calibration(calibration),
+                           catalog_file=Path(catalog_file) if catalog_file else None,
                            today=date.fromisoformat(today) if today else None)
         point.plans = [plan_record(p) for p in out.plans]
     except InfeasibleError as exc:
@@ -197,13 +199,19 @@ def plan_record(p: Any) -> dict[str, Any]:
 
 def run_sweep(loaded: LoadedSpec, sweep: Sweep, *, solver: str = "highs", time_limit_s: float = 60.0,
               today: date | None = None, catalog_file: Path | None = None, jobs: int | None = None,
-              ray_address: str | None = None, progress: Callable[[str], None] | None = None) -> list[PointResult]:
+              ray_address: str | None = None, progress: Callable[[str], None] | None = None,
+              calibration: Path | None = None) -> list[PointResult]:
     """Solve every point of `sweep` on `loaded`'s file; results in the order of `sweep.values`."""
     check_sweep(loaded, sweep)
+    if calibration is not None:
+        from planner.catalog.store import load_catalog
+
+        load_catalog().with_calibration(calibration)  # a bad overlay is an input error here, not in a worker
     say = progress or (lambda line: None)
     args = (str(Path(loaded.path).resolve()), sweep)
     rest = (solver, time_limit_s, today.isoformat() if today else None,
-            str(Path(catalog_file).resolve()) if catalog_file else None)
+            str(Path(catalog_file).resolve()) if catalog_file else None,
+            str(Path(calibration).resolve()) if calibration else None)
     n = len(sweep.values)
     results: dict[int, PointResult] = {}
 

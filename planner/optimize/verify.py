@@ -2,7 +2,9 @@
 
 Every deployment is re-evaluated from the catalogue (memory fit of its batch cap at its memory
 tier; each routed bucket's SLO capacity and its SLO-percentile TTFT, TPOT and E2E at the load the
-plan routes to it, from `serving.queueing`); demand coverage or bucket routing and replica load,
+plan routes to it, from `serving.queueing`), except a measured one (`optimize.measured`), whose
+capacities are its table's; demand coverage or bucket routing (in whole slices with
+planning.bucket_slices) and replica load,
 minimum replicas, the placement of every TP group inside one host, the caps and the cost are
 recomputed from the plan's own lines. The serving simulation (`serving.simulate`, `--simulate`)
 checks the queueing approximation itself. Any
@@ -15,6 +17,7 @@ from planner.catalog.price_rows import PriceBook
 from planner.catalog.resolve import Resolved
 from planner.errors import EXIT_BUG, PlannerError
 from planner.optimize.milp import MilpInput
+from planner.optimize.measured import MeasuredCandidate
 from planner.optimize.milp_parts import EPS_USD_PER_REPLICA_GPU
 from planner.optimize.placement import place
 from planner.optimize.plan import hosts_at_hour, lines_at_hour
@@ -52,6 +55,10 @@ def verify_plan(res: Resolved, inp: MilpInput, plan, book: PriceBook, mixes: dic
         c = line.candidate
         w = workloads[c.workload]
         mix = mixes[w.name]
+        if isinstance(c, MeasuredCandidate):  # its capacity is the table's: nothing of the model to re-check
+            for b, cap_b in zip(c.buckets, c.capacity_by_bucket):
+                cover[c.id, b] = cap_b / c.demand_qps
+            continue
         d = deployment_of(res, c)
         eff = cat.efficiency_for(d.gpu)
         if c.batch > max_batch(d, c.context_tokens):
@@ -98,6 +105,10 @@ def verify_plan(res: Resolved, inp: MilpInput, plan, book: PriceBook, mixes: dic
             else:
                 for b, bucket_share in enumerate(inp.shares[name]):
                     routed = sum(sol.routes.get((d.candidate.id, b), [0.0] * plan.periods)[hour] for d in mine)
+                    for d in mine if inp.slices and level > 0 else ():
+                        k = sol.routes.get((d.candidate.id, b), [0.0] * plan.periods)[hour] * inp.slices / (bucket_share * level)
+                        if abs(k - round(k)) > 1e-6:
+                            bad.append(f"{d.candidate.id}: bucket {b} gets {k:.4f} of its {inp.slices} slices{at}")
                     if routed < bucket_share * level * (1.0 - REL_TOL) - 1e-9:
                         bad.append(f"workload {name}: bucket {b} routes {routed:.4f} of the peak demand{at} "
                                    f"(needs {bucket_share * level:.4f})")

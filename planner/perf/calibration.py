@@ -1,5 +1,10 @@
 """`planner validate`: predict published serving measurements and report the model's error.
 
+Modes (`Case.mode`): `single` (one stream), `static` (a fixed batch), `max` (offline maximum
+throughput), `qps` (open loop at a request rate: TTFT and TPOT from the concurrency Little's law
+gives) and `concurrency` (closed loop of N users: throughput, and TPOT and TTFT at min(N, the
+largest batch that fits); TTFT also counts the wait for a slot when N is more than that batch).
+
 Reads rows with the columns of `catalog/measured/calibration.csv` (the file is read as published;
 nothing needs editing), resolves model, GPU and precision through the catalogue, predicts each
 row's metric with `planner.perf.estimate`, and reports n, median and p90 absolute percentage error per
@@ -90,6 +95,13 @@ def predict(case: Case, eff: Efficiency) -> float:
     if case.mode == "concurrency" and case.batch:
         b = min(b, case.batch)
     step, pre, tpot, rate = timings(dm, eff, b, inp, out)
+    if case.mode == "concurrency" and m == "tpot_ms":
+        return tpot * 1e3
+    if case.mode == "concurrency" and m == "ttft_ms":
+        # Closed loop of N = case.batch users: each request's cycle is N / (requests/s) by Little's
+        # law; the part that is not decoding is waiting for a slot (when N > b) plus the prefill.
+        ttft = perf.loaded_ttft_s(pre.total_s, step.total_s if b > 1 else 0.0)
+        return max(ttft, (case.batch or 1) * out / rate - (out - 1) * tpot) * 1e3
     return _scale_throughput(case, rate)
 
 

@@ -211,7 +211,8 @@ def simulation_record(plan: Plan) -> dict | None:
     sim = plan.simulation
     if sim is None:
         return None
-    return {"duration_s": sim.duration_s, "seed": sim.seed, "tolerance": SIM_TOLERANCE, "misses": sim.misses}
+    record = {"duration_s": sim.duration_s, "seed": sim.seed, "tolerance": SIM_TOLERANCE, "misses": sim.misses}
+    return {**record, "not_simulated": sim.not_simulated} if sim.not_simulated else record
 
 
 def bom_records(plan: Plan) -> list[dict]:
@@ -374,9 +375,10 @@ def simulation_lines(plan: Plan) -> list[str]:
         return []
     head = (f"simulation ({plan.pricing}): {sim.duration_s:g} s of peak traffic, seed {sim.seed}, every replica; "
             f"tolerance {SIM_TOLERANCE:.0%} over the SLO")
+    notes = [f"note: {n}" for n in sim.not_simulated]
     if not sim.misses:
-        return [head + ": every workload meets its SLO percentile"]
-    return [head + ":", *(f"warning: {m}" for m in sim.misses)]
+        return [head + f": every {'simulated ' if notes else ''}workload meets its SLO percentile", *notes]
+    return [head + ":", *(f"warning: {m}" for m in sim.misses), *notes]
 
 
 BOM_TABLE = (("item", "item"), ("quantity", "qty"), ("unit_usd", "unit $"), ("total_usd", "total $"),

@@ -170,6 +170,8 @@ class Planning(StrictModel):
     """Engine cap on sequences served at once per replica (vLLM's `max_num_seqs`), count."""
     max_num_batched_tokens: Annotated[int, Ge(64), Le(1_000_000)] | None = None
     """Engine token budget of one iteration with chunked prefill (vLLM's `max_num_batched_tokens`), tokens; null = vLLM's default: 8192 on GPUs with 70 GiB or more other than the A100, else 2048."""
+    bucket_slices: Annotated[int, Ge(1), Le(64)] | None = None
+    """Routing granularity: null = a length bucket's requests may be split in any proportion between deployments; n = they go in n equal slices, each wholly to one deployment (Melange's `slice_factor`; 1 = a bucket is never split)."""
 
     @classmethod
     def rules(cls, data: Mapping[str, Any]) -> list[tuple[Loc, str, str | None]]:
@@ -297,6 +299,8 @@ class Workload(StrictModel):
     """At least this many replicas, count (redundancy)."""
     max_utilization: Utilization | None = None
     """Fraction of a replica's SLO capacity this workload may use; null = planning.max_utilization."""
+    capacity_table: str | None = None
+    """CSV of measured capacities (gpu, precision, tp, input_tokens, output_tokens, max_qps: requests/s one replica serves within the SLO, per length bucket), relative to the YAML file: on each GPU it names, its rows replace the model's candidates; needs `peak_qps` or `batch`."""
 
     @property
     def kind(self) -> Literal["traffic", "batch"]:
@@ -325,6 +329,10 @@ class Workload(StrictModel):
             out.append((("slo",), "not allowed with batch (offline work has no latency target)", None))
         out += [(("precisions", i), f"duplicate precision {v!r} (also precisions[{first}])", "each precision once")
                 for i, first, v in _duplicates(data.get("precisions"))]
+        users = isinstance(data.get("traffic"), Mapping) and data["traffic"].get("concurrent_users") is not None
+        if data.get("capacity_table") is not None and users:
+            out.append((("capacity_table",), "not allowed with concurrent_users (a measured capacity is a request "
+                        "rate; users become one only through the model's latencies)", "traffic.peak_qps or batch"))
         return out
 
 
