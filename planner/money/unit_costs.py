@@ -66,9 +66,10 @@ def _per(usd: float, volume: float, scale: float) -> float | None:
 
 def _costs(name: str | None, usd: float, share: float, requests: float, n_in: float, n_out: float,
            gpu_hours: float, peak_tok_s: float, peak_gpus: int) -> UnitCosts:
-    return UnitCosts(
-        name=name, usd_per_month=usd, cost_share=share, requests_per_month=requests,
-        output_tokens_per_month=n_out, total_tokens_per_month=n_in + n_out, gpu_hours_per_month=gpu_hours,
+    return UnitCosts(  # counts reported whole (the unit costs use the exact figures)
+        name=name, usd_per_month=usd, cost_share=share, requests_per_month=float(round(requests)),
+        output_tokens_per_month=float(round(n_out)), total_tokens_per_month=float(round(n_in + n_out)),
+        gpu_hours_per_month=gpu_hours,
         usd_per_million_output_tokens=_per(usd, n_out, PER_MILLION),
         usd_per_million_tokens=_per(usd, n_in + n_out, PER_MILLION),
         usd_per_1k_requests=_per(usd, requests, PER_THOUSAND),

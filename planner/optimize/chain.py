@@ -203,7 +203,8 @@ def busiest_periods(inp: MilpInput) -> dict[str, int]:
 
 def peak_routes(inp: MilpInput, sol: MilpSolution) -> dict[str, dict[int, float]]:
     """Candidate id → bucket → share of its workload's peak demand routed to it, in the workload's
-    busiest period. Workloads of several buckets: the solver's routes. One bucket: the demand split
+    busiest period. Workloads of several buckets: the solver's routes, a bucket routed beyond its
+    demand scaled down to it. One bucket: the demand split
     over the workload's replicas in proportion to their coverage (what demand_coverage implies)."""
     by_id = {c.id: c for c in inp.candidates}
     out: dict[str, dict[int, float]] = {}
@@ -212,6 +213,19 @@ def peak_routes(inp: MilpInput, sol: MilpSolution) -> dict[str, dict[int, float]
         value = per_period[busiest[by_id[cid].workload]]
         if value > 0:
             out.setdefault(cid, {})[b] = value
+    # bucket_routing is a >= row: where the replicas have room the solver may route more than a
+    # bucket's demand at no cost. The router's table sends the demand, so scale such a bucket's
+    # routes down to it (each deployment keeps its proportion; loads only fall).
+    sent: dict[tuple[str, int], float] = {}
+    for cid, routes in out.items():
+        for b, v in routes.items():
+            sent[by_id[cid].workload, b] = sent.get((by_id[cid].workload, b), 0.0) + v
+    for cid, routes in out.items():
+        w = by_id[cid].workload
+        for b in routes:
+            demand = inp.shares[w][b] * inp.level(w, busiest[w])
+            if sent[w, b] > demand > 0:
+                routes[b] *= demand / sent[w, b]
     # One bucket: each line's covered share at the workload's busiest period, normalised to 1.
     covered = {cid: replicas_at(sol, cid, busiest[c.workload], n) * c.coverage
                for cid, n in sol.replicas.items() if not inp.multi_bucket((c := by_id[cid]).workload)}
