@@ -33,10 +33,10 @@ SERIES_COLORS = {"predicted": "tab:blue", "simulated": "tab:orange"}
 def have_matplotlib() -> bool:
     """Whether the charts can be drawn."""
     try:
-        import matplotlib  # noqa: F401
+        import matplotlib
     except ImportError:
         return False
-    return True
+    return bool(matplotlib.__version__)
 
 
 def _svg(chart_id: str, label: str, draw: Callable[[], object]) -> str:
