@@ -8,6 +8,7 @@
     result = planner.plan("problems/seed001-qwen7b-50-users.yaml")    # load -> ... -> verify
     result.to_frame()                                                 # deployments of every plan
     result.bom_frame()                                                # bill of materials, with sources
+    result.to_html()                                                  # report.html: tables and charts
     planner.compare("problems/seed001-qwen7b-50-users.yaml").comparison.break_even_month
 
 Every function raises `planner.errors.PlannerError` subclasses on bad input (`InputError`), no
@@ -30,6 +31,7 @@ from planner.money.compare import Comparison
 from planner.optimize.chain import solve_loaded
 from planner.optimize.plan import Outcome, Plan
 from planner.perf.estimate import Estimate, evaluate, resolve_deployment
+from planner.report.html import outcome_html
 from planner.report.json_out import outcome_json
 from planner.report.records import (
     BOM_COLUMNS,
@@ -96,6 +98,10 @@ class PlanResult:
     def to_json(self, timings: bool = False) -> str:
         """The `planner solve --format json` contract."""
         return outcome_json(self.outcome, timings, self.today)
+
+    def to_html(self, timings: bool = False) -> str:
+        """`report.html`: one self-contained page with the plans, bills of materials and charts."""
+        return outcome_html(self.outcome, timings, self.today)
 
 
 def load(path: str | Path) -> LoadedSpec:

@@ -64,7 +64,7 @@ dl.facts dd { margin: 0; }
 .warning { background: #fff8c5; border: 1px solid #d4a72c; border-radius: 6px; padding: .5rem .8rem; margin: .8rem 0; }
 .note { color: var(--muted); font-size: .9rem; }
 .scroll { overflow-x: auto; margin: .5rem 0; }
-table { border-collapse: collapse; font-size: .85rem; }
+table { border-collapse: collapse; font-size: .8rem; }
 caption { caption-side: bottom; text-align: left; color: var(--muted); font-size: .8rem; padding-top: .3rem; }
 th, td { border: 1px solid var(--line); padding: .2rem .45rem; vertical-align: top; text-align: left; }
 td { white-space: nowrap; }
