@@ -55,6 +55,8 @@ def expected_marks(plan_json: dict) -> dict[str, int]:
         if any("replicas_by_hour" in d for d in p["deployments"]):
             marks[f"fleet-{p['pricing']}"] = 24 * len(p["hosts"])
         online = [w for w in p["workloads"] if w["slo"] is not None]
+        if not online:  # batch jobs only: no latency chart
+            continue
         series = 2 if any("simulated" in w for w in online) else 1
         panels = ["ttft_ms", "tpot_ms"] + (["e2e_ms"] if any("e2e_ms" in w["slo"] for w in online) else [])
         limits = sum(w["slo"].get(k) is not None for w in online for k in panels)

@@ -219,8 +219,12 @@ def _log_ms_axis(ax) -> None:
 
 
 def _palette(n: int) -> list:
-    """n distinct colours, the same for the same n (tab10, then tab20 for more)."""
+    """n distinct colours, the same for the same n: tab10, or for more the 20 of tab20 with its
+    dark shades first (neighbours in the list then differ in hue, not only in shade)."""
     import matplotlib
 
-    cmap = matplotlib.colormaps["tab10" if n <= 10 else "tab20"]
-    return [cmap(i % cmap.N) for i in range(n)]
+    if n <= 10:
+        return [matplotlib.colormaps["tab10"](i) for i in range(n)]
+    cmap = matplotlib.colormaps["tab20"]
+    order = list(range(0, 20, 2)) + list(range(1, 20, 2))
+    return [cmap(order[i % 20]) for i in range(n)]
