@@ -114,7 +114,7 @@ def outcome_html(out: Outcome, timings: bool, today: dt.date, source: str | None
     body.append(_candidates(out))
     body.append(f"<footer>Written by planner from {esc(source)} on {today.isoformat()}. Every figure traces to a "
                 "formula, a catalogue row (source and as-of date in the bill of materials) or a measurement; "
-                "plan.json holds the same plan for programs.</footer>")
+                "--format json gives the same plan for programs.</footer>")
     return "\n".join([
         "<!DOCTYPE html>",
         '<html lang="en">',
