@@ -8,6 +8,7 @@
     result = planner.plan("problems/seed001-qwen7b-50-users.yaml")    # load -> ... -> verify
     result.to_frame()                                                 # deployments of every plan
     result.bom_frame()                                                # bill of materials, with sources
+    result.to_html()                                                  # report.html: tables and charts
     planner.compare("problems/seed001-qwen7b-50-users.yaml").comparison.break_even_month
     planner.export("plan.json", to="k8s").files                       # path -> text of each file
     cal = planner.calibrate(["runs/h100-qps4.json"], gpu="h100", precision="fp8", tp=1)
@@ -45,6 +46,7 @@ from planner.perf.recalibrate import Calibration
 from planner.perf.recalibrate import calibrate as _calibrate
 from planner.report.calibration import calibration_record
 from planner.report.export_model import ExportPlan
+from planner.report.html import outcome_html
 from planner.report.json_out import outcome_json
 from planner.report.records import (
     BOM_COLUMNS,
@@ -114,6 +116,10 @@ class PlanResult:
     def to_json(self, timings: bool = False) -> str:
         """The `planner solve --format json` contract."""
         return outcome_json(self.outcome, timings, self.today)
+
+    def to_html(self, timings: bool = False) -> str:
+        """`report.html`: one self-contained page with the plans, bills of materials and charts."""
+        return outcome_html(self.outcome, timings, self.today)
 
 
 @dataclass(frozen=True)

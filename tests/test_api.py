@@ -44,6 +44,13 @@ def test_plan_frames_match_the_json_contract(seed001, run_cli):
     assert json.loads(seed001.to_json()) == data
 
 
+def test_to_html_is_the_out_dirs_report(seed001, run_cli, tmp_path):
+    """`to_html()` is the report.html that `planner solve --out` writes for the same file and date."""
+    code, _, err = run_cli(["solve", str(SEED001), "--no-timings", "--today", TODAY.isoformat(), "--out", tmp_path])
+    assert code == 0, err
+    assert seed001.to_html() == (tmp_path / "report.html").read_text(encoding="utf-8")
+
+
 def test_compare_gives_the_break_even(seed001):
     """seed001 as a comparison: renting $285 a month, buying $425 a month, so buying never breaks
     even (README, Rent or buy) and the threshold is 3.288."""

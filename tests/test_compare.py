@@ -196,7 +196,8 @@ def test_threshold_equalises_the_totals(capex, rent_m, buy_m, horizon):
 
 def test_compare_command_prints_both_plans_and_writes_the_chart(run_cli, tmp_path, monkeypatch):
     """seed001 (objective compare): both plans side by side, the cumulative table, "never within the
-    36-month horizon" (rent 285/month < buy 425/month), the threshold; --out writes a PNG."""
+    36-month horizon" (rent 285/month < buy 425/month), the threshold; --out writes a PNG (and
+    report.html, tested in tests/test_report_html.py)."""
     monkeypatch.chdir(REPO)
     code, out, err = run_cli(["compare", SEED001, "--no-timings", "--today", TODAY, "--out", tmp_path / "o"])
     assert code == 0, err
@@ -210,7 +211,8 @@ def test_compare_command_prints_both_plans_and_writes_the_chart(run_cli, tmp_pat
     assert "rent utilisation threshold: 3.288" in out
     assert "warning: the oldest price used" in out
     names = sorted(p.name for p in (tmp_path / "o").iterdir())
-    assert names == ["bom.csv", "compare.md", "cumulative_cost.png", "deployments.csv", "plan.json", "plan.md"]
+    assert names == ["bom.csv", "compare.md", "cumulative_cost.png", "deployments.csv", "plan.json", "plan.md",
+                     "report.html"]
     png = (tmp_path / "o" / "cumulative_cost.png").read_bytes()
     assert png.startswith(PNG_MAGIC) and len(png) > 10_000
     md = (tmp_path / "o" / "compare.md").read_text(encoding="utf-8")

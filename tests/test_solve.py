@@ -114,14 +114,15 @@ def test_highs_and_scip_reach_the_same_cost(run_cli):
 
 
 def test_output_formats_and_out_dir(run_cli, tmp_path):
-    """table, csv and markdown render; --out writes plan.json, plan.md, deployments.csv, bom.csv (and the chart)."""
+    """table, csv and markdown render; --out writes plan.json, plan.md, deployments.csv, bom.csv, report.html
+    (tests/test_report_html.py) and the chart."""
     path = "problems/seed001-qwen7b-50-users.yaml"
     code, out, err = run_cli(["solve", path, "--today", TODAY, "--out", tmp_path / "o"])
     assert code == 0, err
     assert "Bill of materials" in out and "solver highs: optimal" in out
     # seed001 is objective: compare, so the chart comes too (tests/test_compare.py checks it)
     assert sorted(p.name for p in (tmp_path / "o").iterdir()) == ["bom.csv", "cumulative_cost.png", "deployments.csv",
-                                                                  "plan.json", "plan.md"]
+                                                                  "plan.json", "plan.md", "report.html"]
     code, out, _ = run_cli(["solve", path, "--format", "csv", "--today", TODAY])
     assert code == 0 and out.splitlines()[0].startswith("pricing,workload,model,gpu,precision")
     code, out, _ = run_cli(["solve", path, "--format", "markdown", "--today", TODAY])

@@ -123,8 +123,12 @@ def simulation_options(fn):
 
 
 def write_plan_files(out, out_dir: Path, timings: bool, day) -> None:
-    """--out DIR: plan.json, plan.md, deployments.csv, bom.csv, and the cost chart for compare."""
+    """--out DIR: plan.json, plan.md, deployments.csv, bom.csv, report.html (tables and charts on one
+    self-contained page), and the cost chart (cumulative_cost.png) for compare. Without matplotlib
+    the page has no charts and the PNG is not written: one note on stderr says how to get them."""
     from planner.report.csv_out import bom_csv, outcome_csv
+    from planner.report.html import REPORT_FILE, outcome_html
+    from planner.report.html_charts import have_matplotlib
     from planner.report.json_out import outcome_json
     from planner.report.markdown import outcome_markdown
 
@@ -133,19 +137,22 @@ def write_plan_files(out, out_dir: Path, timings: bool, day) -> None:
     (out_dir / "plan.md").write_text(outcome_markdown(out, timings, day), encoding="utf-8")
     (out_dir / "deployments.csv").write_text(outcome_csv(out), encoding="utf-8")
     (out_dir / "bom.csv").write_text(bom_csv(out), encoding="utf-8")
-    _write_chart(out, out_dir)
+    (out_dir / REPORT_FILE).write_text(outcome_html(out, timings, day), encoding="utf-8")
+    if have_matplotlib():
+        _write_chart(out, out_dir)
+    else:
+        from planner.report.chart import CHART_FILE
+
+        missing = f"{CHART_FILE} was not written and {REPORT_FILE} has no charts" if out.comparison is not None \
+            else f"{REPORT_FILE} has no charts"
+        click.echo(f"note: matplotlib is not installed, so {missing}: install planner[plot] for the charts", err=True)
 
 
 def _write_chart(out, out_dir: Path) -> None:
-    """Write cumulative_cost.png for an `objective: compare` outcome; without matplotlib, say how to
-    get it (stderr) and carry on."""
-    from planner.report.chart import CHART_FILE, CHART_MISSING, write_chart
+    """Write cumulative_cost.png for an `objective: compare` outcome."""
+    from planner.report.chart import CHART_FILE, write_chart
 
     cmp = out.comparison
     if cmp is None:
         return
-    try:
-        write_chart(cmp, out.resolved.spec.name, out_dir / CHART_FILE)
-    except ImportError:
-        click.echo(f"note: matplotlib is not installed, so {CHART_FILE} was not written: "
-                   f"{CHART_MISSING}", err=True)
+    write_chart(cmp, out.resolved.spec.name, out_dir / CHART_FILE)

@@ -100,8 +100,8 @@ def candidates_cmd(file: Path, fmt: str, rejected: bool, ladder: bool, catalog_f
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv", "markdown"], case_sensitive=False),
               default="table", show_default=True)
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
-              help="Also write plan.json, plan.md, deployments.csv and bom.csv to this directory "
-                   "(and cumulative_cost.png for objective: compare).")
+              help="Also write plan.json, plan.md, deployments.csv, bom.csv and report.html (one page with "
+                   "tables and charts) to this directory (and cumulative_cost.png for objective: compare).")
 @plan_options
 @click.option("--simulate", "simulate", is_flag=True,
               help="Also simulate every replica of the plan at the peak (see `planner simulate`).")
@@ -120,7 +120,8 @@ def solve_cmd(file: Path, fmt: str, solver: str, time_limit_s: float, out_dir: P
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv", "markdown"], case_sensitive=False),
               default="table", show_default=True)
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
-              help="Also write plan.json, plan.md, deployments.csv and bom.csv to this directory.")
+              help="Also write plan.json, plan.md, deployments.csv, bom.csv and report.html (one page with "
+                   "tables and charts) to this directory.")
 @plan_options
 @simulation_options
 @progress_option
@@ -168,8 +169,8 @@ def _solve_and_render(file: Path, fmt: str, solver: str, time_limit_s: float, ou
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "markdown"], case_sensitive=False),
               default="table", show_default=True)
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
-              help="Also write plan.json, plan.md, compare.md, deployments.csv, bom.csv and cumulative_cost.png "
-                   "to this directory.")
+              help="Also write plan.json, plan.md, compare.md, deployments.csv, bom.csv, cumulative_cost.png "
+                   "and report.html (one page with tables and charts) to this directory.")
 @plan_options
 @progress_option
 def compare_cmd(file: Path, fmt: str, solver: str, time_limit_s: float, out_dir: Path | None, timings: bool,

@@ -19,17 +19,12 @@ CHART_DPI = 100
 CHART_FILE = "cumulative_cost.png"
 
 
-CHART_MISSING = "install planner[plot] for the chart"
-
-
 def write_chart(cmp: Comparison, name: str, path: Path) -> Path:
-    """Write the cumulative cost of both plans over the horizon as a PNG.
+    """Write the cumulative cost of both plans over the horizon as a PNG (`cumulative_figure`).
 
-    Rent and buy lines (US$ against months), the break-even month as a labelled vertical line,
-    or a note when there is none within the horizon. Fixed size (8 x 4.5 in), 100 dpi, the
-    default matplotlib style, no mathtext (a $ is a dollar) and no metadata beyond the image, so the same comparison gives
-    the same bytes with the same matplotlib. Uses the Agg canvas directly (no pyplot, no change
-    to the caller's backend).
+    Fixed size (8 x 4.5 in), 100 dpi, the default matplotlib style, no mathtext (a $ is a dollar)
+    and no metadata beyond the image, so the same comparison gives the same bytes with the same
+    matplotlib. Uses the Agg canvas directly (no pyplot, no change to the caller's backend).
 
     Raises:
         ImportError: matplotlib is not installed (`pip install planner[plot]`).
@@ -37,37 +32,49 @@ def write_chart(cmp: Comparison, name: str, path: Path) -> Path:
     import matplotlib
     import matplotlib.style
     from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    with matplotlib.style.context("default"), matplotlib.rc_context({"text.parse_math": False}):
+        fig = cumulative_figure(cmp, name)
+        FigureCanvasAgg(fig)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path, dpi=CHART_DPI, format="png", metadata={"Software": None})
+    return path
+
+
+def cumulative_figure(cmp: Comparison, name: str):
+    """The cumulative cost of both plans over the horizon, as a matplotlib Figure (no canvas).
+
+    Rent and buy lines (US$ against months), the break-even month as a labelled vertical line,
+    or a note when there is none within the horizon. Call it inside the caller's style and rc
+    context (`write_chart`, `planner.report.html_charts`).
+    """
     from matplotlib.figure import Figure
     from matplotlib.ticker import FuncFormatter, MaxNLocator
 
     n = cmp.horizon_months
     months = list(range(n + 1))
-    with matplotlib.style.context("default"), matplotlib.rc_context({"text.parse_math": False}):
-        fig = Figure(figsize=CHART_SIZE_IN, dpi=CHART_DPI)
-        FigureCanvasAgg(fig)
-        ax = fig.add_subplot()
-        ax.plot(months, cmp.cumulative_rent_usd, label=f"rent ({signed_usd(cmp.rent.monthly_usd)}/month)",
-                color="tab:blue", linewidth=2)
-        ax.plot(months, cmp.cumulative_buy_usd,
-                label=f"buy ({signed_usd(cmp.buy.capex_usd)} capex + {signed_usd(cmp.buy.monthly_usd)}/month)",
-                color="tab:orange", linewidth=2)
-        m = cmp.break_even_month
-        if m is not None:
-            ax.axvline(m, color="tab:green", linestyle="--", linewidth=1.5, label=f"break-even: month {m}")
-            ax.annotate(f"break-even: month {m}", xy=(m, cmp.cumulative_buy_usd[m]), xytext=(6, -14),
-                        textcoords="offset points", color="tab:green")
-        else:
-            ax.plot([], [], " ", label=f"no break-even within {n} months")
-        ax.set_xlim(0, n)
-        ax.set_ylim(bottom=0)
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"${v:,.0f}"))
-        ax.set_xlabel("months from start")
-        ax.set_ylabel("cumulative cost (US$)")
-        ax.set_title(f"{name}: cumulative cost, rent vs buy")
-        ax.grid(True, alpha=0.3)
-        ax.legend(loc="best")
-        fig.tight_layout()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path, dpi=CHART_DPI, format="png", metadata={"Software": None})
-    return path
+    fig = Figure(figsize=CHART_SIZE_IN, dpi=CHART_DPI)
+    ax = fig.add_subplot()
+    ax.plot(months, cmp.cumulative_rent_usd, label=f"rent ({signed_usd(cmp.rent.monthly_usd)}/month)",
+            color="tab:blue", linewidth=2)
+    ax.plot(months, cmp.cumulative_buy_usd,
+            label=f"buy ({signed_usd(cmp.buy.capex_usd)} capex + {signed_usd(cmp.buy.monthly_usd)}/month)",
+            color="tab:orange", linewidth=2)
+    m = cmp.break_even_month
+    if m is not None:
+        ax.axvline(m, color="tab:green", linestyle="--", linewidth=1.5, label=f"break-even: month {m}")
+        ax.annotate(f"break-even: month {m}", xy=(m, cmp.cumulative_buy_usd[m]), xytext=(6, -14),
+                    textcoords="offset points", color="tab:green")
+    else:
+        ax.plot([], [], " ", label=f"no break-even within {n} months")
+    ax.set_xlim(0, n)
+    ax.set_ylim(bottom=0)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"${v:,.0f}"))
+    ax.set_xlabel("months from start")
+    ax.set_ylabel("cumulative cost (US$)")
+    ax.set_title(f"{name}: cumulative cost, rent vs buy")
+    ax.grid(True, alpha=0.3)
+    ax.legend(loc="best")
+    fig.tight_layout()
+    return fig
