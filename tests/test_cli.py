@@ -428,3 +428,15 @@ def test_candidates_progress_on_stderr(run_cli):
     assert lines[0] == "planner: candidates: 1 workload ..."
     assert lines[1].startswith("planner: candidates: ") and " kept of " in lines[1] and len(lines) == 2
     assert run_cli([*args, "--no-progress"]) == (0, out, "")
+
+
+def test_calibrate_progress_on_stderr(run_cli):
+    """`planner calibrate --progress` on the shipped measurements: a start and an end line on stderr,
+    the same JSON on stdout as without progress."""
+    args = ["calibrate", "catalog/measured/calibration.csv", "--today", "2026-11-21", "--format", "json"]
+    code, out, err = run_cli([*args, "--progress"])
+    assert code == 0
+    lines = err.splitlines()
+    assert lines[0] == "planner: calibrate: reading and refitting 1 file(s) ..."
+    assert lines[1].startswith("planner: calibrate: ") and "refitted in" in lines[1] and len(lines) == 2
+    assert run_cli([*args, "--no-progress"]) == (0, out, "")

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import click
 
-from planner.cli.common import calibration_option, parse_today
+from planner.cli.common import calibration_option, parse_today, progress_option, progress_printer, terminal_width
 
 
 @click.command("calibrate")
@@ -25,8 +26,10 @@ from planner.cli.common import calibration_option, parse_today
 @click.option("--today", metavar="YYYY-MM-DD", help="As-of date written in the overlay. Default: today.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @click.option("--rows", "show_rows", is_flag=True, help="Also list every row's prediction before and after.")
+@progress_option
 def calibrate_cmd(results: tuple[Path, ...], out_file: Path | None, model, gpu, precision, kv_precision, tp, pp,
-                  engine, max_num_seqs, calibration: Path | None, today: str | None, fmt: str, show_rows: bool) -> None:
+                  engine, max_num_seqs, calibration: Path | None, today: str | None, fmt: str, show_rows: bool,
+                  progress: bool | None) -> None:
     """Refit the efficiency factors on RESULTS and print the error before and after.
 
     RESULTS: `vllm bench serve --save-result` JSON files, GuideLLM benchmark reports (JSON), or
@@ -40,12 +43,17 @@ def calibrate_cmd(results: tuple[Path, ...], out_file: Path | None, model, gpu, 
     from planner.report.terminal import console
 
     day = parse_today(today)
+    say = progress_printer(progress) or (lambda line: None)
+    say(f"calibrate: reading and refitting {len(results)} file(s) ...")
+    t0 = time.perf_counter()
     result = api.calibrate(list(results), model=model, gpu=gpu, precision=precision, kv_precision=kv_precision,
                            tp=tp, pp=pp, engine=engine, max_num_seqs=max_num_seqs, calibration=calibration, today=day)
+    record = result.to_record()
+    say(f"calibrate: {len(record['families'])} GPU famil{'y' if len(record['families']) == 1 else 'ies'} refitted "
+        f"in {time.perf_counter() - t0:.1f} s")
     if out_file is not None:
         result.write(out_file)
-    record = result.to_record()
     if fmt == "json":
         click.echo(to_json({**record, "written": str(out_file) if out_file else None}), nl=False)
         return
-    print_calibration(console(140), record, show_rows, str(out_file) if out_file else None)
+    print_calibration(console(terminal_width(140)), record, show_rows, str(out_file) if out_file else None)

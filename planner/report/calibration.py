@@ -76,15 +76,16 @@ def factor_rows(record: dict) -> list[dict]:
 def print_calibration(con: Console, record: dict, show_rows: bool, overlay_path: str | None) -> None:
     """The tables of `planner calibrate` (table format)."""
     con.print(render_table(f"Efficiency factors refitted on {len(record['files'])} file(s)", FACTOR_TABLE,
-                           factor_rows(record), "per GPU family (the performance model has no engine dimension)"))
+                           factor_rows(record), "per GPU family (the performance model has no engine dimension)",
+                           con.width))
     con.print(render_table("Absolute percentage error on your rows", ERROR_TABLE, error_rows(record),
-                           "before: the factors in use (shipped, or --calibration); after: the refitted ones"))
+                           "before: the factors in use (shipped, or --calibration); after: the refitted ones", con.width))
     if show_rows:
         con.print(render_table("Rows", (("row", "row"), ("measured", "measured"), ("predicted_before", "before"),
-                                        ("predicted_after", "after")), record["rows"]))
+                                        ("predicted_after", "after")), record["rows"], width=con.width))
     if record["skipped"]:
         con.print(render_table(f"Skipped ({len(record['skipped'])})", (("row", "row"), ("reason", "why")),
-                               record["skipped"]))
+                               record["skipped"], width=con.width))
     for w in record["warnings"]:
         con.print(f"warning: {w}")
     if overlay_path:
