@@ -269,3 +269,21 @@ def test_china_rent_problem_rents_only_china_offers():
     assert {h.gpu for h, _ in plan.hosts} <= {"h20-96gb", "l20-48gb"}
     assert all(h.offer.market == "china" and h.offer.local is not None for h, _ in plan.hosts)
     assert plan.monthly_usd == pytest.approx(sum(b.total_usd for b in plan.bom), rel=1e-12)
+
+
+def test_instances_too_small_keep_the_slo_among_the_fixes(run_cli, tmp_path):
+    """Llama-3.1-70B in INT4 (39.5 GiB of weights) needs two L4s; at reserved_1y the only L4 offer
+    is GCP's one-GPU g2-standard-4, and the L40S has no reserved_1y price at all. The L4 is too big
+    for its instances (a looser SLO could allow another TP, so the SLO stays among the fixes); the
+    L40S lacks the tier."""
+    path = tmp_path / "mixed.yaml"
+    path.write_text(NO_TIER.replace("reserved_3y", "reserved_1y").replace("[l40s-48gb]", "[l4-24gb, l40s-48gb]")
+                    .replace("model: llama-3.1-8b", "model: llama-3.1-70b\n    precisions: [int4]"),
+                    encoding="utf-8")
+    code, _out, err = run_cli(["solve", path])
+    assert code == 3
+    assert ("error:   the reserved_1y offers of the allowed GPUs (l4-24gb) have too few GPUs per instance for "
+            "these deployments' tensor-parallel size\n") in err
+    assert "no catalogue offer has a reserved_1y price for the allowed GPUs (l40s-48gb)" in err
+    assert "; add larger instances with --catalog FILE; or relax the SLO, allow more GPUs or precisions" in err
+    assert "the SLO is not the cause" not in err

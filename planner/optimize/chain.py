@@ -182,6 +182,7 @@ def _diagnose_missing(res: Resolved, cs: CandidateSet, inp: MilpInput, priced_ou
             parts.append(f"{priced[0].reason} {len(priced)}")
         lines.append(f"workload {w.name} ({w.model.id}): no {pricing} candidate; rejected by reason: " + ", ".join(parts))
         fixes: list[str] = []
+        every_gpu = False
         if kept and priced:
             gpus = sorted({r.gpu for r in priced})
             verb = "meets" if len(kept) == 1 else "meet"
@@ -189,17 +190,20 @@ def _diagnose_missing(res: Resolved, cs: CandidateSet, inp: MilpInput, priced_ou
                          f"GPUs {', '.join(gpus[:8])}{' ...' if len(gpus) > 8 else ''}")
             if pricing == "rent":
                 rent = res.spec.rent
-                gaps, fixes = rent_gaps(gpus, book, rent.pricing, list(rent.providers), rent.include_marketplace,
-                                        res.spec.gpus.market)
+                gaps, fixes, every_gpu = rent_gaps(gpus, book, rent.pricing, list(rent.providers),
+                                                   rent.include_marketplace, res.spec.gpus.market)
                 lines += [f"  {gap}" for gap in gaps]
         for reason in ("memory", "TTFT", "TPOT", "fleet too large"):
             miss = cand_mod.nearest_miss([r for r in rej if r.reason == reason])
             if miss is not None:
                 lines.append(f"  nearest {reason} miss: {miss.gpu} {miss.precision} tp{miss.tp}: {miss.detail} "
                              f"({miss.miss_ratio:.2f}x the limit)")
-        if fixes:
+        if fixes and every_gpu:
             lines.append(f"  To fix: {'; '.join(fixes)}; the SLO is not the cause (`planner candidates {res.loaded.path}` "
                          "lists the deployments that meet it).")
+        elif fixes:
+            lines.append(f"  To fix: {'; '.join(fixes)}; or relax the SLO, allow more GPUs or precisions "
+                         f"(`planner candidates {res.loaded.path}`).")
         else:
             lines.append(f"  To fix: relax the SLO, allow more GPUs or precisions, or run `planner candidates {res.loaded.path}`.")
     if lines:

@@ -86,15 +86,17 @@ def _names(gpus: list[str]) -> str:
 
 
 def rent_gaps(gpu_ids: list[str], book: PriceBook, tier: str, providers: list[str], include_marketplace: bool,
-              market: str) -> tuple[list[str], list[str]]:
-    """(one line per cause found among `gpu_ids`, the fixes for them) for GPUs without a rentable offer."""
+              market: str) -> tuple[list[str], list[str], bool]:
+    """(one line per cause found among `gpu_ids`, the fixes for them, whether the SLO is out of the
+    question) for GPUs without a rentable offer. A GPU with none of RENT_GAP_CAUSES has offers priced
+    at the tier that are too small for the deployments' TP ("size"): a looser SLO may allow a
+    smaller TP, so relaxing it stays among the fixes."""
     by_cause: dict[str, list[str]] = {}
     for gid in sorted(set(gpu_ids)):
-        cause = rent_gap(gid, book, tier, providers, include_marketplace, market)
-        if cause is not None:
-            by_cause.setdefault(cause, []).append(gid)
+        cause = rent_gap(gid, book, tier, providers, include_marketplace, market) or "size"
+        by_cause.setdefault(cause, []).append(gid)
     lines, fixes = [], []
-    for cause in RENT_GAP_CAUSES:
+    for cause in (*RENT_GAP_CAUSES, "size"):
         gpus = by_cause.get(cause)
         if not gpus:
             continue
@@ -114,7 +116,7 @@ def rent_gaps(gpu_ids: list[str], book: PriceBook, tier: str, providers: list[st
         elif cause == "marketplace":
             lines.append(f"the allowed GPUs ({names}) have only marketplace offers")
             fixes.append("set rent.include_marketplace: true")
-        else:
+        elif cause == "tier":
             offers = usable_offers(set(gpus), book, providers, include_marketplace, market)
             priced = [t for t in PRICING_TIERS if any(o.usd_per_gpu_hour(t) is not None for o in offers)]
             lines.append(f"no catalogue offer has a {tier} price for the allowed GPUs ({names}); "
@@ -122,4 +124,8 @@ def rent_gaps(gpu_ids: list[str], book: PriceBook, tier: str, providers: list[st
             fixes.append(f"give the price in the workload file, costs.rent_usd_per_gpu_hour: "
                          f"{{{gpus[0]}: <USD per GPU-hour>}} (the per-GPU rental price at rent.pricing {tier}, "
                          "applied to every catalogue offer of the GPU), or choose another rent.pricing")
-    return lines, fixes
+        else:
+            lines.append(f"the {tier} offers of the allowed GPUs ({names}) have too few GPUs per instance for "
+                         "these deployments' tensor-parallel size")
+            fixes.append("add larger instances with --catalog FILE")
+    return lines, fixes, "size" not in by_cause
