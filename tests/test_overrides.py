@@ -329,8 +329,8 @@ def test_readme_prices_example_merges():
 
 @pytest.mark.parametrize("text, lines", [
     ("", ["m.yaml:1:1: the file is empty; expected lists such as cloud_offers: or gpu_prices:"]),
-    ("- a\n", [("m.yaml:1:1: the top level must be a mapping of lists; expected keys among cloud_offers, gpu_prices, "
-               "servers, server_parts, network, running_costs")]),
+    ("- a\n", [("m.yaml:1:1: the top level must be a mapping of lists; expected keys among cloud_offers, "
+               "cloud_offers_local, exchange_rates, gpu_prices, servers, server_parts, network, running_costs")]),
     ("network: 5\n", ["m.yaml:1:10: network: must be a list of rows; expected items of column: value"]),
     ("network:\n  - 5\n", [("m.yaml:2:5: network[0]: must be a mapping of column: value; expected the columns of "
                            "catalog/network.csv")]),

@@ -124,12 +124,26 @@ def test_instance_prices_match_reference_notes(book, provider, instance_type, in
     assert _offer(book, provider, instance_type).usd_per_instance_hour("on_demand") == pytest.approx(instance_usd, abs=1e-4)
 
 
-def test_gcp_a3_highgpu_price_is_gpu_rows_plus_host_vm(book):
-    """GCP lists the GPUs and the host VM as separate rows: (78.37241 + 9.46006) / 8 = 10.9791 per
-    GPU-hour on demand, (30.4792 + 3.68077) / 8 = 4.27 spot."""
-    a3 = _offer(book, "gcp", "a3-highgpu-8g")
-    assert a3.on_demand_usd_per_gpu_hour == pytest.approx((78.37241 + 9.46006) / 8, abs=1e-4)
-    assert a3.spot_usd_per_gpu_hour == pytest.approx((30.4792 + 3.68077) / 8, abs=1e-4)
+@pytest.mark.parametrize(
+    "instance_type, gpus, hour, month_1y, month_3y",
+    [
+        # Cyclenerd pricing.yml (generated 2026-07-30), us-central1: hour, month_1y, month_3y
+        ("a2-highgpu-1g", 1, 3.673385, 1689.3711392, 938.56707798),
+        ("a2-highgpu-8g", 8, 29.38708, 13514.9691136, 7508.53662384),
+        ("a3-highgpu-1g", 1, 11.0612499878219, 5601.26008308, 3546.37477674),
+        ("a3-highgpu-8g", 8, 88.4899999025753, 44810.08066464, 28370.99821392),
+        ("g2-standard-4", 1, 0.706832255, 325.07215214, 232.19438719),
+    ],
+)
+def test_gcp_prices_are_the_machine_prices_per_gpu(book, instance_type, gpus, hour, month_1y, month_3y):
+    """GCP rows: the dump's machine price per hour / GPUs on demand, and its committed-use month
+    prices / 730 h / GPUs for 1 and 3 years, e.g. a3-highgpu-8g: 88.49 / 8 = 11.06125 on demand,
+    44810.08066464 / 730 / 8 = 7.672959 (1 year), 28370.99821392 / 730 / 8 = 4.858048 (3 years)."""
+    o = _offer(book, "gcp", instance_type)
+    assert o.gpus_per_instance == gpus
+    assert o.on_demand_usd_per_gpu_hour == pytest.approx(hour / gpus, abs=1e-6)
+    assert o.reserved_1y_usd_per_gpu_hour == pytest.approx(month_1y / 730 / gpus, abs=1e-6)
+    assert o.reserved_3y_usd_per_gpu_hour == pytest.approx(month_3y / 730 / gpus, abs=1e-6)
 
 
 def test_hgx8_base_is_the_semianalysis_non_gpu_bom(book):

@@ -34,7 +34,8 @@ def apply_overrides(book: PriceBook, costs: Costs, gpu_ids: Mapping[str, str], *
     * `gpu_usd`: the GPU's purchase price is replaced (or added: the GPU becomes buyable) by a
       row of condition `user`.
     * `rent_usd_per_gpu_hour`: the `<pricing>_usd_per_gpu_hour` price of every offer of that GPU
-      is replaced (also where the catalogue had none at that tier); no offer is added.
+      is replaced (also where the catalogue had none at that tier, and in every market; a
+      local-currency offer loses its published price at that tier); no offer is added.
 
     `gpu_ids` maps each GPU name as written under `costs` to its catalogue id; `source` names the
     workload file (`workload file <path>`), and every replaced row's source is
@@ -63,7 +64,9 @@ def apply_overrides(book: PriceBook, costs: Costs, gpu_ids: Mapping[str, str], *
     offers = tuple(
         replace(o, **{f"{pricing}_usd_per_gpu_hour": rent[o.gpu][1]}, as_of=as_of,
                 source=f"{source}: costs.rent_usd_per_gpu_hour.{rent[o.gpu][0]} ({pricing.replace('_', '-')}); "
-                       f"instance: {o.source}")
+                       f"instance: {o.source}",
+                # the user's USD price replaces the published local-currency one at this tier
+                local=o.local and replace(o.local, **{f"{pricing}_local_per_gpu_hour": None}))
         if o.gpu in rent else o
         for o in book.offers)
     if running == book.running and gpu_prices == book.gpu_prices and offers == book.offers:

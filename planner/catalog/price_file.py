@@ -16,11 +16,14 @@ from planner.catalog.price_rows import PriceBook
 from planner.catalog.prices import (
     CATALOG_SECTIONS,
     parse_gpu_prices,
+    parse_local_offers,
     parse_network,
     parse_offers,
     parse_parts,
+    parse_rates,
     parse_running,
     parse_servers,
+    to_usd,
 )
 from planner.errors import CatalogError, Problem
 from planner.spec.textfile import read_user_text
@@ -126,6 +129,10 @@ def merge_catalog_text(book: PriceBook, text: str, label: str, gpu_ids: Iterable
     found: dict[str, list[Problem]] = {k: [] for k in CATALOG_SECTIONS}
     offers = parse_offers(label, rows["cloud_offers"], ids, found["cloud_offers"])
     found["cloud_offers"] += _duplicate_keys(label, rows["cloud_offers"], ("provider", "instance_type", "gpu"))
+    rates = {**book.rates, **parse_rates(label, rows["exchange_rates"], found["exchange_rates"])}
+    offers += parse_local_offers(label, rows["cloud_offers_local"], ids, rates, found["cloud_offers_local"])
+    found["cloud_offers_local"] += _duplicate_keys(label, rows["cloud_offers_local"],
+                                                   ("provider", "instance_type", "gpu"))
     gpu_prices = parse_gpu_prices(label, rows["gpu_prices"], ids, found["gpu_prices"])
     server_ids = [s.id for s in book.servers] + [(d.get("id") or "").strip() for _, d in rows["servers"]]
     parts = parse_parts(label, rows["server_parts"], server_ids, found["server_parts"])
@@ -142,12 +149,15 @@ def merge_catalog_text(book: PriceBook, text: str, label: str, gpu_ids: Iterable
         raise CatalogError(problems)
 
     merged_servers = _merged(list(book.servers), list(servers), lambda s: s.id)
+    shipped = [to_usd(o, rates[o.local.currency]) if o.local is not None and o.local.currency in rates else o
+               for o in book.offers]
     return PriceBook(
-        offers=tuple(_merged(list(book.offers), list(offers), lambda o: (o.provider, o.instance_type, o.gpu))),
+        offers=tuple(_merged(shipped, list(offers), lambda o: (o.provider, o.instance_type, o.gpu))),
         gpu_prices={**book.gpu_prices, **gpu_prices},
         servers=tuple(replace(s, parts=tuple(p for p in all_parts if p.server == s.id)) for s in merged_servers),
         network=tuple(_merged(list(book.network), list(network), lambda n: n.id)),
         running={**book.running, **running},
+        rates=rates,
     )
 
 

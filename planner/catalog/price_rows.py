@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from planner.errors import CatalogError, InputError, Problem
 from planner.names import normalise_name
@@ -23,6 +23,10 @@ CONFIDENCE = ("high", "medium", "low")
 
 
 OFFER_KINDS = ("cloud", "marketplace")
+
+
+MARKETS = ("global", "china")
+"""Where an offer can be rented (`gpus.market` in a workload file picks one, or `any`)."""
 
 
 GPU_CONDITIONS = ("new", "used", "msrp")
@@ -54,8 +58,8 @@ RUNNING_KEYS = (
 
 
 PRICE_FILES = (
-    "cloud_offers.csv", "gpu_prices.csv", "servers.csv", "server_parts.csv", "network.csv",
-    "running_costs.csv",
+    "cloud_offers.csv", "cloud_offers_local.csv", "exchange_rates.csv", "gpu_prices.csv", "servers.csv",
+    "server_parts.csv", "network.csv", "running_costs.csv",
 )
 
 
@@ -64,6 +68,22 @@ OFFER_COLUMNS = (
     "on_demand_usd_per_gpu_hour", "spot_usd_per_gpu_hour", "reserved_1y_usd_per_gpu_hour",
     "reserved_3y_usd_per_gpu_hour", "confidence", "source", "as_of", "notes",
 )
+
+
+OFFER_OPTIONAL_COLUMNS = ("market",)
+"""Columns an offer row may leave out: `market` (global when absent or empty)."""
+
+
+LOCAL_OFFER_COLUMNS = (
+    "provider", "gpu", "instance_type", "gpus_per_instance", "region", "offer_kind", "market", "currency",
+    "on_demand_local_per_gpu_hour", "spot_local_per_gpu_hour", "reserved_1y_local_per_gpu_hour",
+    "reserved_3y_local_per_gpu_hour", "confidence", "source", "as_of", "notes",
+)
+"""`cloud_offers_local.csv`: offers priced in another currency than USD, prices as published (per GPU-hour,
+in `currency`), converted to USD on load with the currency's row of `exchange_rates.csv`."""
+
+
+RATE_COLUMNS = ("currency", "units_per_usd", "confidence", "source", "as_of", "notes")
 
 
 GPU_PRICE_COLUMNS = (
@@ -96,9 +116,46 @@ def check_tier(pricing: str) -> None:
 
 
 @dataclass(frozen=True)
+class ExchangeRate:
+    """How many units of `currency` one US dollar buys (CNY: 6.9858 means 100 USD = 698.58 CNY);
+    a price of p in that currency is p / units_per_usd dollars."""
+
+    currency: str
+    units_per_usd: float
+    confidence: str
+    source: str
+    as_of: str
+    notes: str = ""
+
+    def to_usd(self, amount: float) -> float:
+        """`amount` in `currency`, in US dollars."""
+        return amount / self.units_per_usd
+
+
+@dataclass(frozen=True)
+class LocalPrice:
+    """An offer's prices as published in a currency other than USD (per GPU-hour, `None` where the
+    source publishes none) and the exchange rate that turned them into the offer's USD prices."""
+
+    currency: str
+    on_demand_local_per_gpu_hour: float | None
+    spot_local_per_gpu_hour: float | None
+    reserved_1y_local_per_gpu_hour: float | None
+    reserved_3y_local_per_gpu_hour: float | None
+    rate: ExchangeRate
+
+    def per_gpu_hour(self, pricing: str) -> float | None:
+        """The published price of one GPU-hour under `pricing`, in `currency`; None if not published."""
+        check_tier(pricing)
+        return getattr(self, f"{pricing}_local_per_gpu_hour")
+
+
+@dataclass(frozen=True)
 class CloudOffer:
-    """One rentable instance shape. Prices are per GPU-hour (instance price / GPUs); `None` where the
-    source publishes no price for that tier."""
+    """One rentable instance shape. Prices are per GPU-hour (instance price / GPUs) in US dollars;
+    `None` where the source publishes no price for that tier. `market` is where it is rented
+    (global or china); an offer published in another currency keeps the published prices and the
+    exchange rate used in `local`."""
 
     provider: str
     gpu: str
@@ -114,6 +171,8 @@ class CloudOffer:
     source: str
     as_of: str
     notes: str = ""
+    market: str = "global"
+    local: LocalPrice | None = None
 
     def usd_per_gpu_hour(self, pricing: str) -> float | None:
         """Price of one GPU-hour under `pricing` (one of PRICING_TIERS); None if not published."""
@@ -221,6 +280,8 @@ class PriceBook:
     servers: tuple[ServerType, ...]
     network: tuple[NetworkItem, ...]
     running: dict[str, RunningCost]
+    rates: dict[str, ExchangeRate] = field(default_factory=dict)
+    """Exchange rates by currency (`exchange_rates.csv`), used for the offers of `cloud_offers_local.csv`."""
 
     def rack(self) -> NetworkItem | None:
         """The rack the planner prices bought servers into (the first `kind=rack` row), if any."""
@@ -254,6 +315,7 @@ class PriceBook:
             dates += [p.as_of for p in s.parts]
         dates += [n.as_of for n in self.network]
         dates += [r.as_of for r in self.running.values()]
+        dates += [r.as_of for r in self.rates.values()]
         return min(d for d in dates if d)
 
 

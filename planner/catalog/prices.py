@@ -1,11 +1,13 @@
-"""Reading the priced tables: six CSV files under `catalog/` (shipped in the wheel as
-`planner._catalog`): `cloud_offers.csv`, `gpu_prices.csv`, `servers.csv`, `server_parts.csv`,
+"""Reading the priced tables: eight CSV files under `catalog/` (shipped in the wheel as
+`planner._catalog`): `cloud_offers.csv`, `cloud_offers_local.csv` (offers priced in another currency,
+stored as published), `exchange_rates.csv`, `gpu_prices.csv`, `servers.csv`, `server_parts.csv`,
 `network.csv` and `running_costs.csv`.
 
 Rows are validated on load with the catalogue's CSV reader (`planner.catalog.tables`): every
 malformed cell is reported as `catalog/<file>.csv:<line>: <column>: what`, and all problems of all
-six files are raised together as one `CatalogError`. GPU ids must be ids of `catalog/gpus.csv`
-(an unknown id gets a did-you-mean).
+files are raised together as one `CatalogError`. GPU ids must be ids of `catalog/gpus.csv`
+(an unknown id gets a did-you-mean). Local-currency offers are converted to USD on load, each with
+its currency's exchange rate: usd = published price / units_per_usd.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import datetime as _dt
 import functools
 from collections.abc import Iterable
+from dataclasses import replace
 
 from planner.catalog.price_rows import (
     CONFIDENCE,
@@ -20,19 +23,25 @@ from planner.catalog.price_rows import (
     GPU_FORMS,
     GPU_PRICE_COLUMNS,
     GPUS_PER_INSTANCE,
+    LOCAL_OFFER_COLUMNS,
+    MARKETS,
     NETWORK_COLUMNS,
     NETWORK_KINDS,
     OFFER_COLUMNS,
     OFFER_KINDS,
+    OFFER_OPTIONAL_COLUMNS,
     PART_CATEGORIES,
     PART_COLUMNS,
     PRICE_FILES,
     PRICING_TIERS,
+    RATE_COLUMNS,
     RUNNING_COLUMNS,
     RUNNING_KEYS,
     SERVER_COLUMNS,
     CloudOffer,
+    ExchangeRate,
     GpuPrice,
+    LocalPrice,
     NetworkItem,
     PriceBook,
     RunningCost,
@@ -90,25 +99,91 @@ def _rows(texts: dict[str, tuple[str, str]], filename: str, columns: Iterable[st
         return path, []
 
 
+def _shape(r: CsvRow, data: dict[str, str], tiers_col: str) -> tuple[int, dict[str, float | None]]:
+    """(gpus_per_instance, price by tier) of an offer row; the tier columns are `tiers_col` with
+    `{t}` for the tier (`{t}_usd_per_gpu_hour`); a row with no price in any tier is a problem."""
+    n = r.int("gpus_per_instance")
+    if n and n not in GPUS_PER_INSTANCE:
+        r._err("gpus_per_instance", f"must be a power of two up to 8 (got {n})", "1, 2, 4 or 8")
+    cols = {t: tiers_col.format(t=t) for t in PRICING_TIERS}
+    prices = {t: r.num(c, required=False) for t, c in cols.items()}
+    if not any((data.get(c) or "").strip() for c in cols.values()):
+        r._err(cols["on_demand"], "no price in any tier", "at least one of " + ", ".join(cols.values()))
+    return n, prices
+
+
+def _market(r: CsvRow, data: dict[str, str], required: bool) -> str:
+    if not required and not (data.get("market") or "").strip():
+        return "global"
+    return r.choice("market", MARKETS)
+
+
 def parse_offers(path: str, rows, gpu_ids: set[str], problems: list[Problem]) -> tuple[CloudOffer, ...]:
     out = []
     for line, data in rows:
         r = CsvRow(path, line, data, problems)
-        n = r.int("gpus_per_instance")
-        if n and n not in GPUS_PER_INSTANCE:
-            r._err("gpus_per_instance", f"must be a power of two up to 8 (got {n})", "1, 2, 4 or 8")
-        prices = {t: r.num(f"{t}_usd_per_gpu_hour", required=False) for t in PRICING_TIERS}
-        raw_prices = [(data.get(f"{t}_usd_per_gpu_hour") or "").strip() for t in PRICING_TIERS]
-        if not any(raw_prices):
-            r._err("on_demand_usd_per_gpu_hour", "no price in any tier",
-                   "at least one of " + ", ".join(f"{t}_usd_per_gpu_hour" for t in PRICING_TIERS))
+        n, prices = _shape(r, data, "{t}_usd_per_gpu_hour")
         out.append(CloudOffer(
             provider=r.str("provider"), gpu=_gpu_id(r, "gpu", gpu_ids), instance_type=r.str("instance_type"),
             gpus_per_instance=n, region=r.str("region"), offer_kind=r.choice("offer_kind", OFFER_KINDS),
             on_demand_usd_per_gpu_hour=prices["on_demand"], spot_usd_per_gpu_hour=prices["spot"],
             reserved_1y_usd_per_gpu_hour=prices["reserved_1y"], reserved_3y_usd_per_gpu_hour=prices["reserved_3y"],
-            **_provenance(r),
+            **_provenance(r), market=_market(r, data, required=False),
         ))
+    return tuple(out)
+
+
+def parse_rates(path: str, rows, problems: list[Problem]) -> dict[str, ExchangeRate]:
+    """Exchange rates by currency (an ISO 4217 code other than USD), one row per currency."""
+    out: dict[str, ExchangeRate] = {}
+    first: dict[str, int] = {}
+    for line, data in rows:
+        r = CsvRow(path, line, data, problems)
+        currency = r.str("currency")
+        if currency and not (len(currency) == 3 and currency.isalpha() and currency.isupper()):
+            r._err("currency", f"not a currency code (got {currency!r})", "an ISO 4217 code such as CNY")
+        elif currency == "USD":
+            r._err("currency", "USD needs no exchange rate", "another currency")
+        if currency in first:
+            r._err("currency", f"duplicate currency {currency!r} (first at line {first[currency]})",
+                   "one row per currency")
+        first.setdefault(currency, line)
+        out.setdefault(currency, ExchangeRate(currency=currency, units_per_usd=r.num("units_per_usd") or 1.0,
+                                              **_provenance(r)))
+    return out
+
+
+def to_usd(offer: CloudOffer, rate: ExchangeRate) -> CloudOffer:
+    """`offer` (with local prices) with its USD prices recomputed at `rate`: usd = local / units_per_usd."""
+    local = replace(offer.local, rate=rate)
+    usd = {f"{t}_usd_per_gpu_hour": None if (p := local.per_gpu_hour(t)) is None else rate.to_usd(p)
+           for t in PRICING_TIERS}
+    return replace(offer, local=local, **usd)
+
+
+def parse_local_offers(path: str, rows, gpu_ids: set[str], rates: dict[str, ExchangeRate],
+                       problems: list[Problem]) -> tuple[CloudOffer, ...]:
+    """Offers priced in another currency: published prices kept in `local`, USD prices converted with
+    the currency's rate of `rates` (a currency without a rate is a problem at the row)."""
+    out = []
+    for line, data in rows:
+        r = CsvRow(path, line, data, problems)
+        n, prices = _shape(r, data, "{t}_local_per_gpu_hour")
+        currency = r.str("currency")
+        rate = rates.get(currency)
+        if currency and rate is None:
+            r._err("currency", f"no exchange rate for {currency!r}",
+                   "a currency of catalog/exchange_rates.csv: " + (", ".join(sorted(rates)) or "none"))
+            rate = ExchangeRate(currency=currency, units_per_usd=1.0, confidence="low", source="", as_of="")
+        local = LocalPrice(currency=currency, rate=rate,
+                           **{f"{t}_local_per_gpu_hour": prices[t] for t in PRICING_TIERS})
+        offer = CloudOffer(
+            provider=r.str("provider"), gpu=_gpu_id(r, "gpu", gpu_ids), instance_type=r.str("instance_type"),
+            gpus_per_instance=n, region=r.str("region"), offer_kind=r.choice("offer_kind", OFFER_KINDS),
+            on_demand_usd_per_gpu_hour=None, spot_usd_per_gpu_hour=None, reserved_1y_usd_per_gpu_hour=None,
+            reserved_3y_usd_per_gpu_hour=None, **_provenance(r), market=_market(r, data, required=True), local=local,
+        )
+        out.append(to_usd(offer, rate))
     return tuple(out)
 
 
@@ -237,7 +312,7 @@ def parse_running(path: str, rows, problems: list[Problem], complete: bool = Tru
 
 
 def parse_prices(texts: dict[str, tuple[str, str]], gpu_ids: set[str]) -> PriceBook:
-    """Parse and validate the six priced tables.
+    """Parse and validate the priced tables.
 
     `texts` maps each file name of PRICE_FILES to `(text, path label)`; `gpu_ids` are the valid GPU
     ids. Every problem in every file is collected and raised at once as a `CatalogError`.
@@ -246,6 +321,10 @@ def parse_prices(texts: dict[str, tuple[str, str]], gpu_ids: set[str]) -> PriceB
     gpu_ids = set(gpu_ids)
     path, rows = _rows(texts, "cloud_offers.csv", OFFER_COLUMNS, problems)
     offers = parse_offers(path, rows, gpu_ids, problems)
+    path, rows = _rows(texts, "exchange_rates.csv", RATE_COLUMNS, problems)
+    rates = parse_rates(path, rows, problems)
+    path, rows = _rows(texts, "cloud_offers_local.csv", LOCAL_OFFER_COLUMNS, problems)
+    offers += parse_local_offers(path, rows, gpu_ids, rates, problems)
     path, rows = _rows(texts, "gpu_prices.csv", GPU_PRICE_COLUMNS, problems)
     gpu_prices = parse_gpu_prices(path, rows, gpu_ids, problems)
 
@@ -263,7 +342,8 @@ def parse_prices(texts: dict[str, tuple[str, str]], gpu_ids: set[str]) -> PriceB
         problems.append(Problem("no rows", file=path, expected="one row for each of " + ", ".join(RUNNING_KEYS)))
     if problems:
         raise CatalogError(problems)
-    return PriceBook(offers=offers, gpu_prices=gpu_prices, servers=servers, network=network, running=running)
+    return PriceBook(offers=offers, gpu_prices=gpu_prices, servers=servers, network=network, running=running,
+                     rates=rates)
 
 
 @functools.lru_cache(maxsize=1)
@@ -274,7 +354,9 @@ def load_prices() -> PriceBook:
 
 
 CATALOG_SECTIONS: dict[str, tuple[str, ...]] = {
-    "cloud_offers": OFFER_COLUMNS,
+    "cloud_offers": OFFER_COLUMNS + OFFER_OPTIONAL_COLUMNS,
+    "cloud_offers_local": LOCAL_OFFER_COLUMNS,
+    "exchange_rates": RATE_COLUMNS,
     "gpu_prices": GPU_PRICE_COLUMNS,
     "servers": SERVER_COLUMNS,
     "server_parts": PART_COLUMNS,

@@ -15,6 +15,7 @@ from planner.money.costs import (
     RunningRates,
     colocation_usd_per_month,
     energy_usd_per_month,
+    local_price_text,
     maintenance_usd_per_month,
 )
 
@@ -59,6 +60,9 @@ def bill_of_materials(pricing: str, hosts: list[tuple[HostType, int]], cards: li
         tdp = g.tdp_w or 0.0
         if h.kind == "instance":
             label = f"Cloud instance {h.offer.provider} {h.offer.instance_type} ({h.slots}x {g.name}), {h.tier.replace('_', '-')}"
+            local = local_price_text(h.offer, h.tier)
+            if local:
+                label += f", published {local}"
             quantity: float = n
             if h.id in hourly_instances:
                 by_hour = hourly_instances[h.id]

@@ -113,22 +113,15 @@ def _tdp(g: Gpu) -> float:
 
 
 def rental_hosts(gpus: list[Gpu], book: PriceBook, r: RunningRates, pricing_tier: str,
-                 providers: list[str], include_marketplace: bool) -> list[HostType]:
-    """The cheapest offer per (GPU, GPUs per instance) at `pricing_tier`, from allowed providers.
+                 providers: list[str], include_marketplace: bool, market: str = "global") -> list[HostType]:
+    """The cheapest offer per (GPU, GPUs per instance) at `pricing_tier`, from allowed providers, in
+    `market` (global, china, or any).
 
-    Ties go to the provider whose name sorts first, so the choice is deterministic.
+    Ties go to the provider whose name sorts first, so the choice is deterministic. An offer priced
+    in another currency is compared (and billed) at its USD price; its host cites the exchange rate.
     """
-    wanted = {p.strip().lower() for p in providers}
-    any_provider = "any" in wanted
-    gpu_ids = {g.id for g in gpus}
     best: dict[tuple[str, int], tuple[float, CloudOffer]] = {}
-    for o in book.offers:
-        if o.gpu not in gpu_ids:
-            continue
-        if o.offer_kind == "marketplace" and not include_marketplace:
-            continue
-        if not any_provider and o.provider.lower() not in wanted:
-            continue
+    for o in usable_offers({g.id for g in gpus}, book, providers, include_marketplace, market):
         price = o.usd_per_instance_hour(pricing_tier)
         if price is None:
             continue
@@ -137,13 +130,42 @@ def rental_hosts(gpus: list[Gpu], book: PriceBook, r: RunningRates, pricing_tier
             best[key] = (price, o)
     hosts = []
     for (gid, slots), (price, o) in sorted(best.items()):
+        local = local_price_text(o, pricing_tier)
+        source, as_of = o.source, o.as_of
+        if o.local is not None and local:
+            source, as_of = f"{o.source}; exchange rate: {o.local.rate.source}", min(o.as_of, o.local.rate.as_of)
         hosts.append(HostType(
             id=f"instance:{o.provider}/{o.instance_type}/{gid}", kind="instance", gpu=gid, slots=slots, gpus_included=True,
             capex_usd=0.0, monthly_usd=rent_usd_per_month(price, r.hours_per_month), power_w=0.0, max_count=None,
-            label=f"{o.provider} {o.instance_type} ({slots}x {gid}, {pricing_tier.replace('_', '-')} ${price:.2f}/h)",
-            source=o.source, as_of=o.as_of, offer=o, tier=pricing_tier,
+            label=f"{o.provider} {o.instance_type} ({slots}x {gid}, {pricing_tier.replace('_', '-')} ${price:.2f}/h"
+                  f"{', ' + local if local else ''})",
+            source=source, as_of=as_of, offer=o, tier=pricing_tier,
         ))
     return hosts
+
+
+def usable_offers(gpu_ids: set[str], book: PriceBook, providers: list[str], include_marketplace: bool,
+                  market: str) -> list[CloudOffer]:
+    """The offers of the GPUs `gpu_ids` a plan may rent, at any tier: from an allowed provider (`any`
+    allows all), marketplace listings only if included, and rented in `market` (`any` for every market)."""
+    wanted = {p.strip().lower() for p in providers}
+    return [o for o in book.offers
+            if o.gpu in gpu_ids
+            and (include_marketplace or o.offer_kind != "marketplace")
+            and ("any" in wanted or o.provider.lower() in wanted)
+            and (market == "any" or o.market == market)]
+
+
+def local_price_text(offer: CloudOffer, pricing_tier: str) -> str:
+    """`CNY 14.4991/h at 6.9858 CNY per USD`: the published instance-hour price of an offer priced in
+    another currency, and the rate that converted it; empty for a USD offer or a repriced tier."""
+    if offer.local is None:
+        return ""
+    per_gpu = offer.local.per_gpu_hour(pricing_tier)
+    if per_gpu is None:
+        return ""
+    cur = offer.local.currency
+    return f"{cur} {per_gpu * offer.gpus_per_instance:.4f}/h at {offer.local.rate.units_per_usd:g} {cur} per USD"
 
 
 def purchase_hosts(gpus: list[Gpu], book: PriceBook, r: RunningRates) -> tuple[list[HostType], dict[str, CardCost]]:

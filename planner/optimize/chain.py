@@ -31,7 +31,7 @@ from planner.money.costs import (
 from planner.optimize import by_hour, measured
 from planner.optimize import candidates as cand_mod
 from planner.optimize.candidates import CandidateSet, Rejection
-from planner.optimize.diagnose import diagnose_caps
+from planner.optimize.diagnose import diagnose_caps, rent_gaps
 from planner.optimize.milp import MilpInput, MilpSolution
 from planner.optimize.placement import place
 from planner.optimize.plan import (
@@ -82,7 +82,7 @@ def solve_loaded(loaded: LoadedSpec, solver: str = "highs", time_limit_s: float 
     for pricing in OBJECTIVE_PRICINGS[res.spec.objective]:
         inp, rejected = milp_input(res, cs, book, pricing)
         out.pricing_rejections[pricing] = rejected
-        _diagnose_missing(res, cs, inp, rejected, pricing)
+        _diagnose_missing(res, cs, inp, rejected, pricing, book)
         periods = f", {inp.periods} hourly periods" if inp.periods > 1 else ""
         say(f"solving {pricing}: {count_of(len(inp.candidates), 'deployment')}{periods}, "
             f"{solver}, time limit {time_limit_s:g} s ...")
@@ -121,7 +121,7 @@ def milp_input(res: Resolved, cs: CandidateSet, book: PriceBook, pricing: str) -
     cards: dict[str, CardCost] = {}
     if pricing in ("rent", "hybrid"):
         hosts += rental_hosts(list(gpus.values()), book, rates, spec.rent.pricing, list(spec.rent.providers),
-                              spec.rent.include_marketplace)
+                              spec.rent.include_marketplace, spec.gpus.market)
     if pricing in ("buy", "hybrid"):
         bought, cards = purchase_hosts(list(gpus.values()), book, rates)
         hosts += bought
@@ -165,8 +165,10 @@ def milp_input(res: Resolved, cs: CandidateSet, book: PriceBook, pricing: str) -
     return inp, rejected
 
 
-def _diagnose_missing(res: Resolved, cs: CandidateSet, inp: MilpInput, priced_out: list[Rejection], pricing: str) -> None:
-    """Raise InfeasibleError when some workload has no candidate left, with counts and the nearest miss."""
+def _diagnose_missing(res: Resolved, cs: CandidateSet, inp: MilpInput, priced_out: list[Rejection], pricing: str,
+                      book: PriceBook) -> None:
+    """Raise InfeasibleError when some workload has no candidate left, with counts and the nearest miss;
+    when deployments meet the SLO but none can be rented, why the catalogue offers none (`rent_gaps`)."""
     have = {c.workload for c in inp.candidates}
     lines = []
     for w in res.workloads:
@@ -180,17 +182,31 @@ def _diagnose_missing(res: Resolved, cs: CandidateSet, inp: MilpInput, priced_ou
         if priced:
             parts.append(f"{priced[0].reason} {len(priced)}")
         lines.append(f"workload {w.name} ({w.model.id}): no {pricing} candidate; rejected by reason: " + ", ".join(parts))
+        fixes: list[str] = []
+        every_gpu = False
         if kept and priced:
             gpus = sorted({r.gpu for r in priced})
             verb = "meets" if len(kept) == 1 else "meet"
             lines.append(f"  {count_of(len(kept), 'deployment')} {verb} the SLO but none is {priced[0].reason.split()[-1]}: "
                          f"GPUs {', '.join(gpus[:8])}{' ...' if len(gpus) > 8 else ''}")
+            if pricing == "rent":
+                rent = res.spec.rent
+                gaps, fixes, every_gpu = rent_gaps(gpus, book, rent.pricing, list(rent.providers),
+                                                   rent.include_marketplace, res.spec.gpus.market)
+                lines += [f"  {gap}" for gap in gaps]
         for reason in ("memory", "TTFT", "TPOT", "fleet too large"):
             miss = cand_mod.nearest_miss([r for r in rej if r.reason == reason])
             if miss is not None:
                 lines.append(f"  nearest {reason} miss: {miss.gpu} {miss.precision} tp{miss.tp}: {miss.detail} "
                              f"({miss.miss_ratio:.2f}x the limit)")
-        lines.append(f"  To fix: relax the SLO, allow more GPUs or precisions, or run `planner candidates {res.loaded.path}`.")
+        if fixes and every_gpu:
+            lines.append(f"  To fix: {'; '.join(fixes)}; the SLO is not the cause (`planner candidates {res.loaded.path}` "
+                         "lists the deployments that meet it).")
+        elif fixes:
+            lines.append(f"  To fix: {'; '.join(fixes)}; or relax the SLO, allow more GPUs or precisions "
+                         f"(`planner candidates {res.loaded.path}`).")
+        else:
+            lines.append(f"  To fix: relax the SLO, allow more GPUs or precisions, or run `planner candidates {res.loaded.path}`.")
     if lines:
         raise InfeasibleError(f"no {pricing} plan for {res.spec.name}: some workloads have no candidate", lines)
 

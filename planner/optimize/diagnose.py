@@ -1,15 +1,22 @@
-"""Why a fleet MILP is infeasible when every workload has candidates: which cap binds, and what it
-would have to be.
+"""Why no plan exists.
 
-Each cap is dropped in turn (the others kept) and the model re-solved minimising the quantity
-that cap limits: the optimum is the least value of that cap under which a plan exists. When no
-single cap explains it, all caps are dropped and the cheapest plan's figures are reported.
+`diagnose_caps`: the fleet MILP is infeasible although every workload has candidates: which cap
+binds, and what it would have to be. Each cap is dropped in turn (the others kept) and the model
+re-solved minimising the quantity that cap limits: the optimum is the least value of that cap under
+which a plan exists. When no single cap explains it, all caps are dropped and the cheapest plan's
+figures are reported.
+
+`rent_gaps`: deployments meet the SLO but none can be rented: why the catalogue offers none of
+their GPUs (no offer at all, none in the market, from the providers, outside the marketplace, or
+none priced at the plan's tier), and the fix for each cause; the SLO is not one.
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
 
+from planner.catalog.price_rows import PRICING_TIERS, PriceBook
+from planner.money.costs import usable_offers
 from planner.optimize.by_hour import solve
 from planner.optimize.milp import MilpInput
 from planner.optimize.milp_parts import eps_usd
@@ -49,3 +56,76 @@ def diagnose_caps(inp: MilpInput, solver: str, time_limit_s: float) -> list[str]
         f"({'monthly' if inp.pricing == 'rent' else 'capex + running costs over the horizon'})"),
         "To fix: raise the budget, power or inventory caps together.",
     ]
+
+
+RENT_GAP_CAUSES = ("no offer", "market", "providers", "marketplace", "tier")
+"""Why a GPU has no rentable offer, in the order they are tested (the first that applies)."""
+
+
+def rent_gap(gpu_id: str, book: PriceBook, tier: str, providers: list[str], include_marketplace: bool,
+             market: str) -> str | None:
+    """The first cause of RENT_GAP_CAUSES that leaves `gpu_id` without an offer priced at `tier`, or
+    None when an offer is (the GPU is then too large for its instances, or rentable)."""
+    offers = [o for o in book.offers if o.gpu == gpu_id]
+    if not offers:
+        return "no offer"
+    if market != "any" and all(o.market != market for o in offers):
+        return "market"
+    if not usable_offers({gpu_id}, book, providers, True, market):
+        return "providers"
+    usable = usable_offers({gpu_id}, book, providers, include_marketplace, market)
+    if not usable:
+        return "marketplace"
+    if all(o.usd_per_gpu_hour(tier) is None for o in usable):
+        return "tier"
+    return None
+
+
+def _names(gpus: list[str]) -> str:
+    return ", ".join(gpus[:8]) + (" ..." if len(gpus) > 8 else "")
+
+
+def rent_gaps(gpu_ids: list[str], book: PriceBook, tier: str, providers: list[str], include_marketplace: bool,
+              market: str) -> tuple[list[str], list[str], bool]:
+    """(one line per cause found among `gpu_ids`, the fixes for them, whether the SLO is out of the
+    question) for GPUs without a rentable offer. A GPU with none of RENT_GAP_CAUSES has offers priced
+    at the tier that are too small for the deployments' TP ("size"): a looser SLO may allow a
+    smaller TP, so relaxing it stays among the fixes."""
+    by_cause: dict[str, list[str]] = {}
+    for gid in sorted(set(gpu_ids)):
+        cause = rent_gap(gid, book, tier, providers, include_marketplace, market) or "size"
+        by_cause.setdefault(cause, []).append(gid)
+    lines, fixes = [], []
+    for cause in (*RENT_GAP_CAUSES, "size"):
+        gpus = by_cause.get(cause)
+        if not gpus:
+            continue
+        names = _names(gpus)
+        if cause == "no offer":
+            lines.append(f"the catalogue has no cloud offer of the allowed GPUs ({names})")
+            fixes.append("add offers with --catalog FILE (cloud_offers:)")
+        elif cause == "market":
+            lines.append(f"no catalogue offer of the allowed GPUs ({names}) is rented in the {market} market "
+                         "(gpus.market)")
+            fixes.append(f"add {market}-market offers with --catalog FILE (cloud_offers: ... market: {market}) "
+                         "or set gpus.market: any")
+        elif cause == "providers":
+            lines.append(f"no catalogue offer of the allowed GPUs ({names}) is from rent.providers "
+                         f"({', '.join(providers)})")
+            fixes.append("allow more rent.providers")
+        elif cause == "marketplace":
+            lines.append(f"the allowed GPUs ({names}) have only marketplace offers")
+            fixes.append("set rent.include_marketplace: true")
+        elif cause == "tier":
+            offers = usable_offers(set(gpus), book, providers, include_marketplace, market)
+            priced = [t for t in PRICING_TIERS if any(o.usd_per_gpu_hour(t) is not None for o in offers)]
+            lines.append(f"no catalogue offer has a {tier} price for the allowed GPUs ({names}); "
+                         f"their offers are priced {', '.join(priced)}")
+            fixes.append(f"give the price in the workload file, costs.rent_usd_per_gpu_hour: "
+                         f"{{{gpus[0]}: <USD per GPU-hour>}} (the per-GPU rental price at rent.pricing {tier}, "
+                         "applied to every catalogue offer of the GPU), or choose another rent.pricing")
+        else:
+            lines.append(f"the {tier} offers of the allowed GPUs ({names}) have too few GPUs per instance for "
+                         "these deployments' tensor-parallel size")
+            fixes.append("add larger instances with --catalog FILE")
+    return lines, fixes, "size" not in by_cause

@@ -123,7 +123,7 @@ class GpuFilter(StrictModel):
     datacenter_only: bool = False
     """true drops GeForce cards (NVIDIA's GeForce licence forbids datacentre use)."""
     market: Literal["global", "china", "any"] = "global"
-    """GPUs sold where: `global`, `china` (export-compliant parts such as H20) or `any`."""
+    """Where the deployment is: `global`, `china` (GPUs sold in China, export-compliant parts such as H20, and only cloud offers rented in China, priced in CNY and converted to USD) or `any`; a GPU named in `allow` is kept whatever its market."""
     available: dict[GpuName, GpuCount] = {}
     """At most this many GPUs of a type (count of GPUs, owned ones included), by GPU name."""
 
@@ -352,7 +352,7 @@ class Costs(StrictModel):
     gpu_usd: dict[GpuName, Annotated[float, Ge(1), Le(1e7)]] = {}
     """Purchase price of one card, US dollars, by GPU name: replaces the catalogue's price or adds one (a GPU added this way becomes buyable wherever a server type takes it)."""
     rent_usd_per_gpu_hour: dict[GpuName, Annotated[float, Ge(0.001), Le(1_000)]] = {}
-    """Rental price, US dollars per GPU-hour, by GPU name: replaces the price at the plan's pricing tier (`rent.pricing`) on every catalogue cloud offer of that GPU (every provider, instance size and marketplace offer, also offers with no price at that tier); adds no offer."""
+    """Rental price, US dollars per GPU-hour, by GPU name: replaces the price at the plan's pricing tier (`rent.pricing`) on every catalogue cloud offer of that GPU (every provider, market, instance size and marketplace offer, also offers with no price at that tier); adds no offer. The fix when no offer of a GPU has a price at that tier."""
 
 
 class ProblemSpec(StrictModel):
