@@ -91,7 +91,9 @@ def test_compare_page_holds_the_plans_figures():
     for i, plan in enumerate(data["plans"]):
         deploy = page.table_with(DEPLOY_HEADER, i)
         assert [(r["workload"], r["GPU"], r["prec"], int(r["replicas"])) for r in deploy] == [
-            (d["workload"], d["gpu"], d["precision"], d["replicas"]) for d in plan["deployments"]]
+            (d["workload"], d["gpu"] + ("\u2020" if d["efficiency_factors"]["basis"] == "default" else ""),
+             f"{d['precision']} {d['quality']['recovery_pct']:g}%" + ("*" if d["quality"]["basis"] == "fallback" else ""),
+             d["replicas"]) for d in plan["deployments"]]
         bom = page.table_with(BOM_HEADER, i)
         assert [(r["item"], r["source"], r["as of"], r["kind"]) for r in bom] == [
             (b["item"], b["source"], b["as_of"], b["cost_kind"]) for b in plan["bom"]]

@@ -49,6 +49,11 @@ class Catalog:
     def efficiency_for(self, gpu: Gpu) -> Efficiency:
         return self.efficiency.get(gpu.family, self.efficiency["default"])
 
+    def factors_fitted(self, gpu: Gpu) -> bool:
+        """Whether the GPU's family has efficiency factors of its own (fitted on its measurements, or
+        from a calibration overlay); False when `efficiency_for` falls back to `default`."""
+        return gpu.family in self.efficiency
+
     def with_calibration(self, path: str | Path | None) -> Catalog:
         """This catalogue with the efficiency factors of a calibration overlay (`planner calibrate
         --out FILE`: the columns of catalog/efficiency.csv, one row per GPU family, no `default`

@@ -1,17 +1,17 @@
 """Candidates: every (workload × GPU × precision × TP × memory tier × batch cap) the models admit.
 
 For each workload and each GPU that passes the filters, each precision and each TP degree, the
-deployment is checked (precision supported, TP divides the heads and fits one server). The
-workload's requests come in length buckets (`serving.mix`); each distinct longest context among
-them is a memory tier. For each tier, the batch cap is the largest batch that fits in memory with
-every sequence at the tier's context (`estimate.max_batch`) and whose decode step at that batch
-meets the TPOT limit; then every bucket up to the tier gets its SLO capacity: the largest request
-rate at which one replica meets the SLO percentile of TTFT, TPOT (and E2E), waiting for a slot
-and prefill interference included (`serving.queueing.capacity_qps`). Buckets that miss the SLO
+deployment is checked (precision supported and of `min_quality`, TP divides the heads and fits one
+server). The workload's requests come in length buckets (`serving.mix`); each distinct longest
+context among them is a memory tier. For each tier, the batch cap is the largest batch that fits in
+memory with every sequence at the tier's context (`estimate.max_batch`) and whose decode step at
+that batch meets the TPOT limit; then every bucket up to the tier gets its SLO capacity: the largest
+request rate at which one replica meets the SLO percentile of TTFT, TPOT (and E2E), waiting for a
+slot and prefill interference included (`serving.queueing.capacity_qps`). Buckets that miss the SLO
 even with no queue are not served by that candidate. A replica's planned capacity on bucket b is
 `max_utilization` x that rate; the share of the workload's demand it covers on b is capacity_b /
-demand. Everything that fails is kept as a `Rejection` with its reason, for `planner candidates`
-and for the infeasibility diagnosis.
+demand. Everything that fails is kept as a `Rejection` with its reason, for `planner candidates` and
+for the infeasibility diagnosis.
 
 Dominance (`mark_dominated`): within one workload and one GPU type, candidate A dominates B when
 tp_A <= tp_B, A serves every bucket B serves, and on each of them coverage_A,b / tp_A >=
@@ -31,6 +31,7 @@ import numpy as np
 from planner import perf
 from planner.catalog.gpus import Gpu
 from planner.catalog.precisions import Precision
+from planner.catalog.quality import load_quality, shortfall
 from planner.catalog.resolve import Resolved, ResolvedWorkload
 from planner.optimize import pair_eval
 from planner.perf.estimate import Deployment, max_batches, memory_breakdown
@@ -40,7 +41,7 @@ from planner.serving.demand import demand_qps
 from planner.serving.mix import LengthMix, workload_mixes
 from planner.units import GIB
 
-REASONS = ("filtered out", "precision unsupported", "tp invalid", "memory", "TTFT", "TPOT", "E2E", "fleet too large")
+REASONS = ("filtered out", "precision unsupported", "below min_quality", "tp invalid", "memory", "TTFT", "TPOT", "E2E", "fleet too large")
 """Rejection reasons, in the order the checks run."""
 MAX_REPLICAS_PER_DEPLOYMENT = 100_000
 """The most replicas of one deployment a plan may use: about the largest GPU clusters built (some
@@ -255,6 +256,9 @@ class _Combo:
         if not g.supports(p.compute):
             self.rejection = reject("precision unsupported", f"{g.id} cannot compute in {p.compute}")
             return self
+        if (short := shortfall(load_quality().figure(m, p), w.spec.min_quality)) is not None:
+            self.rejection = reject("below min_quality", *short)
+            return self
         if m.n_heads % tp:
             self.rejection = reject("tp invalid", f"tp={tp} does not divide {m.n_heads} attention heads")
             return self
@@ -267,8 +271,7 @@ class _Combo:
         d = Deployment(model=m, gpu=g, precision=p, kv_precision=kv, tp=tp, mem_utilization=planning.mem_utilization,
                        max_num_seqs=planning.max_num_seqs, max_num_batched_tokens=planning.max_num_batched_tokens)
         self.d, self.eff, self.chunk = d, res.catalog.efficiency_for(g), d.chunk_tokens
-        slo = w.spec.slo
-        tiers = shape.tiers
+        slo, tiers = w.spec.slo, shape.tiers
         self.memory = memory_breakdown(d, 0, 0)
         limits = max_batches(d, tiers, self.memory)
         if limits[0] < 1:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from planner.catalog.overrides import prices_for_spec
 from planner.catalog.price_rows import PriceBook
+from planner.catalog.quality import load_quality
 from planner.catalog.prices import load_prices
 from planner.catalog.resolve import Resolved, resolve
 from planner.catalog.store import Catalog, load_catalog
@@ -261,6 +262,7 @@ def build_plan(res: Resolved, inp: MilpInput, sol: MilpSolution, book: PriceBook
     by_id = {c.id: c for c in inp.candidates}
     lines = []
     workload_order = {w.name: w.index for w in res.workloads}
+    w_model = {w.name: w.model for w in res.workloads}
     routes = peak_routes(inp, sol)
     for cid, n in sol.replicas.items():
         c = by_id[cid]
@@ -282,4 +284,8 @@ def build_plan(res: Resolved, inp: MilpInput, sol: MilpSolution, book: PriceBook
                 placement_cards=placed.cards,
                 bom=bom, capex_usd=capex, monthly_usd=monthly, horizon_months=res.spec.horizon_months,
                 power_kw=power_kw, periods=inp.periods, peak_hour=hour if inp.periods > 1 else None,
-                workload_peak_hours=busiest_periods(inp) if inp.periods > 1 else {})
+                workload_peak_hours=busiest_periods(inp) if inp.periods > 1 else {},
+                quality={d.candidate.id: load_quality().figure(w_model[d.candidate.workload], d.candidate.precision)
+                         for d in lines},
+                factors={d.candidate.id: (g.family, res.catalog.factors_fitted(g))
+                         for d in lines for g in [res.catalog.gpu(d.candidate.gpu)]})

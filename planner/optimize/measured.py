@@ -17,9 +17,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from planner.catalog.quality import load_quality, shortfall
 from planner.catalog.resolve import Resolved, ResolvedWorkload
 from planner.optimize import candidates
-from planner.optimize.candidates import Candidate, CandidateSet, mark_dominated
+from planner.optimize.candidates import Candidate, CandidateSet, Rejection, mark_dominated
 from planner.perf.estimate import Deployment, default_kv_precision, max_batch, memory_breakdown
 from planner.serving.capacity_table import MeasuredDeployment, workload_tables
 from planner.serving.demand import demand_qps
@@ -69,7 +70,13 @@ def apply_tables(res: Resolved, out: CandidateSet, ladder: bool = False) -> None
         out.ladder_skipped -= 0 if ladder else sum(len(candidates.batch_ladder(c.batch)) - 1 for c in dropped)
         out.candidates = [c for c in out.candidates if not (c.workload == w.name and c.gpu in gpus)]
         out.rejections = [r for r in out.rejections if not (r.workload == w.name and r.gpu in gpus)]
-        new = [measured_candidate(res, w, out.mixes[w.name], m) for m in measured]
+        new = []
+        for m in measured:  # min_quality holds for measured rows too
+            short = shortfall(load_quality().figure(w.model, m.precision), w.spec.min_quality)
+            if short is not None:
+                out.rejections.append(Rejection(w.name, m.gpu.id, m.precision.id, m.tp, "below min_quality", *short))
+            else:
+                new.append(measured_candidate(res, w, out.mixes[w.name], m))
         mark_dominated(CandidateSet(candidates=new))
         out.candidates += new
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from planner.catalog.price_rows import PriceBook
+from planner.catalog.quality import Quality
 from planner.catalog.resolve import Resolved
 from planner.money.bom import BomLine
 from planner.money.compare import Comparison
@@ -79,6 +80,12 @@ class Plan:
     """Candidate id → (TTFT, TPOT, E2E) seconds at its SLO percentile at the routed load, worst routed bucket."""
     simulation: object | None = None
     """`serving_check.SimulationCheck` when the plan was simulated (`--simulate`, `planner simulate`)."""
+    quality: dict[str, Quality] = field(default_factory=dict)
+    """Candidate id → the published quality of its precision on its model (catalog/quality.csv)."""
+    factors: dict[str, tuple[str, bool]] = field(default_factory=dict)
+    """Candidate id → (its GPU family, whether that family's efficiency factors were fitted): False
+    when the family has no row and the `default` factors stand in (catalog/efficiency.csv, or a
+    --calibration overlay)."""
 
     @property
     def total_usd(self) -> float:

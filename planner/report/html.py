@@ -26,6 +26,7 @@ from planner.report.comparison import (
     verdict,
 )
 from planner.report.format import fmt_cell
+from planner.report.quality import factor_warnings
 from planner.report.records import (
     BOM_TABLE,
     DEPLOY_CAPTION,
@@ -152,6 +153,7 @@ def _header(out: Outcome, today: dt.date, source: str) -> str:
     parts.append('<dl class="facts">' + "".join(f"<dt>{esc(k)}</dt><dd>{esc(v)}</dd>" for k, v in facts) + "</dl>")
     if prices["warning"]:
         parts.append(f'<p class="warning"><strong>Warning:</strong> {esc(prices["warning"])}.</p>')
+    parts += [f'<p class="warning"><strong>Warning:</strong> {esc(w)}.</p>' for w in factor_warnings(out.plans)]
     parts.append("</header>")
     return "\n".join(parts)
 

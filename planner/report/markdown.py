@@ -14,6 +14,7 @@ from planner.report.comparison import (
     verdict,
 )
 from planner.report.format import fmt_cell
+from planner.report.quality import factor_warnings
 from planner.report.records import (
     BOM_TABLE,
     DEPLOY_CAPTION,
@@ -60,6 +61,7 @@ def outcome_markdown(out: Outcome, timings: bool, today: dt.date) -> str:
         lines.append(f"Oldest price used: {prices['oldest_as_of']}.")
     if prices["warning"]:
         lines.append(f"**Warning:** {prices['warning']}.")
+    lines += [f"**Warning:** {w}." for w in factor_warnings(out.plans)]
     return "\n".join(lines).rstrip() + "\n"
 
 

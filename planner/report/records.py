@@ -19,6 +19,14 @@ from planner.optimize.plan import Outcome, Plan
 from planner.optimize.serving_check import SIM_TOLERANCE
 from planner.perf.estimate import Estimate
 from planner.report.comparison import add_comparison
+from planner.report.quality import (
+    QUALITY_CAPTION,
+    factor_warnings,
+    factors_mark,
+    factors_record,
+    quality_cell,
+    quality_record,
+)
 from planner.report.unit_costs import unit_cost_record
 from planner.text import usd
 from planner.units import GIB
@@ -171,6 +179,7 @@ def deployment_records(plan: Plan) -> list[dict]:
             "capacity_used": d.capacity_used,
             "mem_gib_per_gpu": c.mem_used_bytes / GIB, "mem_capacity_gib_per_gpu": c.mem_capacity_bytes / GIB,
             "chunk_tokens": c.chunk_tokens, "bottleneck": c.bottleneck, "candidate": c.id,
+            "quality": quality_record(plan.quality.get(c.id)), "efficiency_factors": factors_record(plan, c.id),
         })
         if plan.periods > 1:
             out[-1]["replicas_by_hour"] = plan.solution.replicas_by_hour.get(c.id, [d.replicas] * plan.periods)
@@ -301,6 +310,7 @@ def outcome_record(out: Outcome, timings: bool, today: dt.date) -> dict:
         **({"hybrid_savings_usd": {f"vs_{k}": v for k, v in savings.items()}}
            if (savings := out.hybrid_savings_usd) is not None else {}),
         "prices": price_dates(out.plans, today),
+        "warnings": factor_warnings(out.plans),
     }
 
     cmp = out.comparison
@@ -335,7 +345,7 @@ DEPLOY_TABLE = (("workload", "workload"), ("model", "model"), ("gpu", "GPU"), ("
 
 DEPLOY_CAPTION = ("TTFT, TPOT: at the SLO percentile (pct) at the load routed here, queueing included; "
                   "cap. QPS: requests/s the replicas take at max_utilization of their SLO capacity; "
-                  "cap. used: the share of that capacity the routed demand takes")
+                  "cap. used: the share of that capacity the routed demand takes; " + QUALITY_CAPTION)
 PROMISE_TABLE = (("workload", "workload"), ("pct", "SLO pct"), ("what", "latency"), ("slo", "SLO ms"),
                  ("p50", "p50"), ("p90", "p90"), ("p99", "p99"), ("attained", "met by"))
 PROMISE_CAPTION = ("predicted: the queueing model at the routed load, all length buckets; simulated: the serving "
@@ -343,9 +353,12 @@ PROMISE_CAPTION = ("predicted: the queueing model at the routed load, all length
 
 
 def deployment_rows(plan: Plan) -> list[dict]:
-    """Deployment records laid out for a table: buckets as a list, the percentile as pNN, shares as %."""
+    """Deployment records laid out for a table: buckets as a list, the percentile as pNN, shares as %,
+    the precision with its quality figure, a mark on GPUs with default efficiency factors."""
     return [{**r, "capacity_used": f"{r['capacity_used']:.0%}", "latency_percentile": f"p{r['latency_percentile']}",
-             "buckets": ",".join(str(b) for b in r["buckets"]) or "-"} for r in deployment_records(plan)]
+             "buckets": ",".join(str(b) for b in r["buckets"]) or "-",
+             "precision": f"{r['precision']} {quality_cell(r['quality'])}",
+             "gpu": r["gpu"] + factors_mark(r["efficiency_factors"])} for r in deployment_records(plan)]
 
 
 def promise_rows(out: Outcome, plan: Plan) -> list[dict]:

@@ -23,6 +23,7 @@ from planner.report.comparison import (
     verdict,
 )
 from planner.report.format import fmt_cell, short
+from planner.report.quality import factor_warnings
 from planner.report.table_fit import fitted_table
 from planner.report.unit_costs import UNIT_CAPTION, UNIT_DROP, UNIT_TABLE, unit_cost_rows
 from planner.report.records import (
@@ -149,6 +150,8 @@ def print_outcome(out: Outcome, timings: bool, today: dt.date, width: int = 160)
         con.print(f"prices: oldest used {prices['oldest_as_of']}")
     if prices["warning"]:
         con.print(f"[bold]warning:[/bold] {prices['warning']}")
+    for warning in factor_warnings(out.plans):
+        con.print(f"[bold]warning:[/bold] {warning}")
 
 
 def _rich_table(title: str, headers: tuple[str, ...], rows: list[tuple[str, ...]], width: int,

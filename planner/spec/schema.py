@@ -297,6 +297,8 @@ class Workload(StrictModel):
     """Offline work instead of `traffic` and `slo`."""
     min_replicas: Annotated[int, Ge(0), Le(10_000)] = 1
     """At least this many replicas, count (redundancy)."""
+    min_quality: Literal["lossless", "near_lossless", "any"] = "any"
+    """Least accuracy a precision must keep, as its published recovery against the 16-bit model on catalog/quality.csv's benchmark: `lossless` >= 99.5 %, `near_lossless` >= 98 %, `any` (the default) no limit; plans show each precision's figure either way."""
     max_utilization: Utilization | None = None
     """Fraction of a replica's SLO capacity this workload may use; null = planning.max_utilization."""
     capacity_table: str | None = None
