@@ -79,6 +79,8 @@ class Plan:
     """Candidate id → (TTFT, TPOT, E2E) seconds at its SLO percentile at the routed load, worst routed bucket."""
     simulation: object | None = None
     """`serving_check.SimulationCheck` when the plan was simulated (`--simulate`, `planner simulate`)."""
+    sensitivity: object | None = None
+    """`sensitivity.Sensitivity` when asked for (`solve --sensitivity`): the fleet under more demand and slower steps."""
 
     @property
     def total_usd(self) -> float:
