@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from planner.catalog.model_error import load_model_error, speed_factor_for
 from planner.optimize.plan import Outcome, Plan
-from planner.optimize.serving_check import SIM_TOLERANCE
-from planner.optimize.slo import LATENCIES, over_limits
+from planner.optimize.serving_check import SIM_TOLERANCE, simulated_misses
+from planner.serving.fleet import WorkloadResult
 from planner.text import usd
 
 SENSITIVITY_TABLE = (("scenario", "scenario"), ("workload", "workload"), ("pct", "SLO pct"), ("ttft", "TTFT ms"),
@@ -17,9 +17,8 @@ SENSITIVITY_CAPTION = ("fleet held fixed, simulated: TTFT, TPOT, E2E at the SLO 
                        "cheapest plan for that scenario (capex spread over the horizon)")
 
 
-def _workload_meets(out: Outcome, name: str, at_slo_ms: dict[str, float]) -> bool:
-    slo = out.resolved.spec.workload(name).slo
-    return not over_limits({k: at_slo_ms[f"{k}_ms"] / 1e3 for k in LATENCIES}, slo, SIM_TOLERANCE)
+def _workload_meets(out: Outcome, name: str, r: WorkloadResult) -> bool:
+    return not simulated_misses(r, out.resolved.spec.workload(name).slo)
 
 
 def sensitivity_fields(out: Outcome, plan: Plan, timings: bool) -> dict:
@@ -34,7 +33,7 @@ def sensitivity_fields(out: Outcome, plan: Plan, timings: bool) -> dict:
         for name, r in sc.fleet_fixed.workloads.items():
             workloads[name] = {"ttft_ms": r.ttft_ms, "tpot_ms": r.tpot_ms, "e2e_ms": r.e2e_ms,
                                "at_slo_percentile": r.at_slo_percentile, "attainment": r.attainment,
-                               "requests": r.requests, "meets_slo": _workload_meets(out, name, r.at_slo_percentile)}
+                               "requests": r.requests, "meets_slo": _workload_meets(out, name, r)}
         rs = sc.resolved
         entries.append({
             "scenario": sc.name, "demand_multiplier": sc.demand, "performance_multiplier": sc.performance,
@@ -73,7 +72,7 @@ def sensitivity_rows(out: Outcome, plan: Plan) -> list[dict]:
                 "pct": f"p{out.resolved.spec.workload(name).slo.percentile}",
                 "ttft": f"{at['ttft_ms']:,.1f}", "tpot": f"{at['tpot_ms']:,.1f}", "e2e": f"{at['e2e_ms']:,.0f}",
                 "attained": f"{att['ttft']:.1%} / {att['tpot']:.1%}",
-                "meets": "yes" if _workload_meets(out, name, at) else "NO",
+                "meets": "yes" if _workload_meets(out, name, r) else "NO",
                 "resolved": cost if k == 0 else "",
             })
         if not sc.fleet_fixed.workloads:
