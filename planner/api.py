@@ -39,6 +39,9 @@ from planner.errors import InputError, Problem
 from planner.money.compare import Comparison
 from planner.optimize.chain import solve_loaded
 from planner.optimize.plan import Outcome, Plan
+from planner.optimize.sensitivity import SENSITIVITY_DURATION_S
+from planner.optimize.sensitivity import World as SensitivityWorld
+from planner.optimize.sensitivity import run as run_sensitivity
 from planner.optimize.sweep import PointResult, Sweep, parse_vary, run_sweep
 from planner.perf.calibration import Validation, validate_file
 from planner.perf.estimate import Estimate, evaluate, resolve_deployment
@@ -199,15 +202,22 @@ def calibrate(results: list[str | Path], *, model: str | None = None, gpu: str |
 def plan(source: str | Path | LoadedSpec, *, solver: str = "highs", time_limit_s: float = 60.0,
          catalog_file: str | Path | None = None, today: date | None = None,
          simulate_s: float | None = None, seed: int = 0,
-         progress: Callable[[str], None] | None = None, calibration: str | Path | None = None) -> PlanResult:
+         progress: Callable[[str], None] | None = None, calibration: str | Path | None = None,
+         sensitivity: bool = False, sensitivity_duration_s: float = SENSITIVITY_DURATION_S) -> PlanResult:
     """The whole chain on a workload file: load, resolve, candidates, MILP, solve, verify (and, with
     `simulate_s`, the serving simulation of every plan for that many seconds of peak traffic).
-    `progress` is called with a line per step (candidates, each solve, each simulation)."""
+    `progress` is called with a line per step (candidates, each solve, each simulation).
+    `sensitivity`: also each plan's `.sensitivity` (`planner.optimize.sensitivity`): its fleet
+    simulated under more demand and slower steps, re-solved costs, the breaking demand multiplier."""
     loaded = source if isinstance(source, LoadedSpec) else load(source)
     day = today or date.today()
-    out = solve_loaded(loaded, solver=solver, time_limit_s=time_limit_s, catalog=calibrated_catalog(calibration),
-                       catalog_file=Path(catalog_file) if catalog_file is not None else None, today=day,
+    cat = calibrated_catalog(calibration)
+    file = Path(catalog_file) if catalog_file is not None else None
+    out = solve_loaded(loaded, solver=solver, time_limit_s=time_limit_s, catalog=cat, catalog_file=file, today=day,
                        simulate_s=simulate_s, seed=seed, progress=progress)
+    if sensitivity:
+        world = SensitivityWorld(loaded, cat, solver, time_limit_s, catalog_file=file, today=day)
+        run_sensitivity(out, world, sensitivity_duration_s, seed, progress)
     return PlanResult(out, day)
 
 

@@ -32,6 +32,8 @@ class ResolvedWorkload:
     precisions: tuple[Precision, ...] | None
     kv_precision: Precision | None
     max_utilization: float
+    demand_scale: float = 1.0
+    """Multiplier of the workload's demand the plan is sized for (`planning.robustness` as a number)."""
 
     @property
     def name(self) -> str:
@@ -91,6 +93,7 @@ def resolve(loaded: LoadedSpec, cat: Catalog) -> Resolved:
             workloads.append(ResolvedWorkload(
                 index=i, spec=w, model=model, precisions=precisions, kv_precision=kv,
                 max_utilization=spec.max_utilization_for(w),
+                demand_scale=r if not isinstance(r := spec.planning.robustness, str) else 1.0,
             ))
 
     f = spec.gpus

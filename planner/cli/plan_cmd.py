@@ -106,13 +106,21 @@ def candidates_cmd(file: Path, fmt: str, rejected: bool, ladder: bool, catalog_f
 @click.option("--simulate", "simulate", is_flag=True,
               help="Also simulate every replica of the plan at the peak (see `planner simulate`).")
 @simulation_options
+@click.option("--sensitivity", "sensitivity", is_flag=True,
+              help="Also, per plan, its fleet held fixed and simulated at demand x1.2, x1.5 and performance x0.8 "
+                   "(every step time / 0.8), the cost of re-solving for each, and the demand multiplier at which "
+                   "the fleet first misses an SLO (bisection; uses --seed).")
+@click.option("--sensitivity-duration-s", type=click.FloatRange(min=10.0, max=86_400.0), default=120.0,
+              show_default=True, help="Seconds of peak traffic each sensitivity simulation runs.")
 @progress_option
 def solve_cmd(file: Path, fmt: str, solver: str, time_limit_s: float, out_dir: Path | None, timings: bool,
               today: str | None, catalog_file: Path | None, calibration: Path | None, simulate: bool,
-              duration_s: float, seed: int, progress: bool | None) -> None:
+              duration_s: float, seed: int, sensitivity: bool, sensitivity_duration_s: float,
+              progress: bool | None) -> None:
     """Cheapest fleet meeting every workload's SLO: deployments, bill of materials, cost."""
     _solve_and_render(file, fmt, solver, time_limit_s, out_dir, timings, today, catalog_file,
-                      duration_s if simulate else None, seed, progress, calibration)
+                      duration_s if simulate else None, seed, progress, calibration,
+                      sensitivity_duration_s if sensitivity else None)
 
 
 @click.command("simulate")
@@ -140,7 +148,8 @@ def simulate_cmd(file: Path, fmt: str, solver: str, time_limit_s: float, out_dir
 
 def _solve_and_render(file: Path, fmt: str, solver: str, time_limit_s: float, out_dir: Path | None, timings: bool,
                       today: str | None, catalog_file: Path | None, simulate_s: float | None, seed: int,
-                      progress: bool | None = None, calibration: Path | None = None) -> None:
+                      progress: bool | None = None, calibration: Path | None = None,
+                      sensitivity_s: float | None = None) -> None:
     day = parse_today(today)
     loaded = load_checked(file)  # before importing the solver: bad input is reported at once
     from planner import api
@@ -151,7 +160,8 @@ def _solve_and_render(file: Path, fmt: str, solver: str, time_limit_s: float, ou
 
     out = api.plan(loaded, solver=solver, time_limit_s=time_limit_s, catalog_file=catalog_file,
                    today=day, simulate_s=simulate_s, seed=seed, progress=progress_printer(progress),
-                   calibration=calibration).outcome
+                   calibration=calibration, sensitivity=sensitivity_s is not None,
+                   **({"sensitivity_duration_s": sensitivity_s} if sensitivity_s is not None else {})).outcome
     if out_dir is not None:
         write_plan_files(out, out_dir, timings, day)
     if fmt == "json":

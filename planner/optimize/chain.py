@@ -6,11 +6,13 @@ renders what it returns.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
+from planner.catalog.model_error import derated_catalog
 from planner.catalog.overrides import prices_for_spec
 from planner.catalog.price_rows import PriceBook
 from planner.catalog.quality import load_quality
@@ -68,13 +70,20 @@ def solve_loaded(loaded: LoadedSpec, solver: str = "highs", time_limit_s: float 
                  catalog: Catalog | None = None, book: PriceBook | None = None,
                  catalog_file: Path | None = None, today: date | None = None,
                  simulate_s: float | None = None, seed: int = 0,
-                 progress: Callable[[str], None] | None = None) -> Outcome:
+                 progress: Callable[[str], None] | None = None, demand_scale: float = 1.0) -> Outcome:
     """`solve_file` on a loaded file. `progress`, when given, is called with one line per step
-    (candidates, each solve, each simulation), for a progress display."""
+    (candidates, each solve, each simulation), for a progress display. `planning.robustness:
+    model_error` plans on the catalogue derated by `catalog.model_error`; `demand_scale` multiplies
+    every workload's demand (on top of a numeric robustness; the sensitivity report's re-solves)."""
     say = progress or (lambda line: None)
     cat = catalog or load_catalog()
     book = prices_for_spec(book or load_prices(), loaded, cat, catalog_file, today or date.today())
+    if loaded.spec.planning.robustness == "model_error":
+        cat = derated_catalog(cat)
     res = resolve(loaded, cat)
+    if demand_scale != 1.0:
+        res = dataclasses.replace(res, workloads=tuple(dataclasses.replace(w, demand_scale=w.demand_scale * demand_scale)
+                                                       for w in res.workloads))
     say(f"candidates: {count_of(len(res.workloads), 'workload')} ...")
     t0 = time.perf_counter()
     cs = measured.generate(res)

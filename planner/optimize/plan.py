@@ -86,6 +86,8 @@ class Plan:
     """Candidate id → (its GPU family, whether that family's efficiency factors were fitted): False
     when the family has no row and the `default` factors stand in (catalog/efficiency.csv, or a
     --calibration overlay)."""
+    sensitivity: object | None = None
+    """`sensitivity.Sensitivity` when asked for (`solve --sensitivity`): the fleet under more demand and slower steps."""
 
     @property
     def total_usd(self) -> float:

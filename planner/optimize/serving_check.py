@@ -11,8 +11,11 @@ whose capacity was measured (`optimize.measured`), whose latencies are not predi
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from planner.catalog.gpus import Gpu
+from planner.catalog.precisions import Efficiency
 from planner.catalog.resolve import Resolved
 from planner.optimize.measured import MeasuredCandidate
 from planner.optimize.plan import DeploymentLine, Plan, replicas_at
@@ -81,9 +84,13 @@ def line_latencies(res: Resolved, plan: Plan) -> dict[str, tuple[float, float, f
     return out
 
 
-def simulate_plan(res: Resolved, plan: Plan, mixes: dict[str, LengthMix], duration_s: float, seed: int) -> SimulationCheck:
-    """Simulate every replica of every online deployment of `plan` at its workload's peak."""
+def simulate_plan(res: Resolved, plan: Plan, mixes: dict[str, LengthMix], duration_s: float, seed: int,
+                  rate_scale: float = 1.0, eff_for: Callable[[Gpu], Efficiency] | None = None) -> SimulationCheck:
+    """Simulate every replica of every online deployment of `plan` at its workload's peak.
+    `rate_scale` multiplies every routed rate and `eff_for` replaces the catalogue's efficiency
+    factors (the sensitivity report's scenarios: more demand, slower steps, the fleet held fixed)."""
     cat = res.catalog
+    eff_for = eff_for or cat.efficiency_for
     results: dict[str, WorkloadResult] = {}
     misses: list[str] = []
     left_out = [f"{line.candidate.id}: measured capacity, not simulated" for line in plan.deployments
@@ -101,19 +108,25 @@ def simulate_plan(res: Resolved, plan: Plan, mixes: dict[str, LengthMix], durati
             if replicas == 0:  # runs in other hours only
                 continue
             d = deployment_of(res, c)
-            rs = ReplicaSpec(d, cat.efficiency_for(d.gpu), c.batch, kv_budget_tokens(d), c.chunk_tokens)
+            rs = ReplicaSpec(d, eff_for(d.gpu), c.batch, kv_budget_tokens(d), c.chunk_tokens)
             groups.append(ReplicaGroup(c.id, w.name, replicas, rs,
-                                       {b: r * c.demand_qps for b, r in sorted(line.routes.items())}))
+                                       {b: r * c.demand_qps * rate_scale for b, r in sorted(line.routes.items())}))
         if not groups:
             continue
         limits = slo_limits_s(slo)
         r = simulate_workload(groups, mixes[w.name], WorkloadSlo(slo.percentile, limits["ttft"], limits["tpot"], limits["e2e"]), duration_s, seed + w.index)
         results[w.name] = r
-        simulated_s = {k: r.at_slo_percentile[f"{k}_ms"] / 1e3 for k in LATENCIES}
-        for name, got, limit in over_limits(simulated_s, slo, SIM_TOLERANCE):
+        for name, got, limit in simulated_misses(r, slo):
             misses.append(f"workload {w.name}: simulated p{slo.percentile} {name.upper()} {got * 1e3:,.1f} ms > "
                           f"SLO {limit * 1e3:g} ms (+{got / limit - 1:.0%}; tolerance {SIM_TOLERANCE:.0%})")
     return SimulationCheck(duration_s, seed, results, misses, left_out)
+
+
+def simulated_misses(r: WorkloadResult, slo) -> list[tuple[str, float, float]]:
+    """(latency, simulated s, limit s) of each SLO limit the simulated SLO percentile exceeds by more
+    than SIM_TOLERANCE. A latency with no sample (TPOT when every answer is one token) misses nothing."""
+    simulated_s = {k: r.at_slo_percentile[f"{k}_ms"] / 1e3 for k in LATENCIES}
+    return over_limits({k: 0.0 if math.isnan(v) else v for k, v in simulated_s.items()}, slo, SIM_TOLERANCE)
 
 
 def _replicas_at_peak(plan: Plan, line: DeploymentLine, workload: str) -> int:

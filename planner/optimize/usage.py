@@ -21,7 +21,7 @@ def workload_usage(out: Outcome, plan: Plan) -> list[WorkloadUsage]:
     usage = []
     for w in out.resolved.workloads:
         lines = [d for d in plan.deployments if d.candidate.workload == w.name]
-        peak_qps = sum(d.demand_qps for d in lines)
+        peak_qps = sum(d.demand_qps for d in lines) / w.demand_scale  # the stated demand, not robustness's
         buckets = out.candidates.mixes[w.name].buckets
         mean_in = sum(b.share * b.input_tokens for b in buckets)
         mean_out = sum(b.share * b.output_tokens for b in buckets)

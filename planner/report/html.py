@@ -43,6 +43,7 @@ from planner.report.records import (
     solver_line,
     workload_records,
 )
+from planner.report.sensitivity_out import SENSITIVITY_CAPTION, SENSITIVITY_TABLE, sensitivity_lines, sensitivity_rows
 from planner.report.unit_costs import UNIT_CAPTION, UNIT_TABLE, unit_cost_rows
 from planner.text import count_of, usd
 
@@ -200,6 +201,11 @@ def _plan(out: Outcome, p: Plan, timings: bool, charts: bool) -> str:
                                       "the red bar is the SLO limit, which holds at the workload's SLO percentile."))
         parts.append(_table(PROMISE_TABLE, promise, PROMISE_CAPTION))
     parts += [f"<p>{esc(line)}</p>" for line in simulation_lines(p)]
+    sens = sensitivity_rows(out, p)
+    if sens:
+        parts += [f'<h3 id="sensitivity-{esc(p.pricing)}">Sensitivity</h3>',
+                  _table(SENSITIVITY_TABLE, sens, SENSITIVITY_CAPTION)]
+        parts += [f"<p>{esc(_sentence(line.strip()))}</p>" for line in sensitivity_lines(p, timings)]
     parts += ["<h3>Bill of materials</h3>", _table(BOM_TABLE, bom_records(p), None, text_columns=("item", "source"))]
     parts += ["<h3>Unit costs</h3>", _table(UNIT_TABLE, unit_cost_rows(out, p), UNIT_CAPTION)]
     dep = (f"; straight-line depreciation {usd(depreciation_usd_per_month(p))}/month (no salvage value)"

@@ -29,6 +29,13 @@ from planner.report.records import (
     price_dates,
     solver_line,
 )
+from planner.report.sensitivity_out import (
+    SENSITIVITY_CAPTION,
+    SENSITIVITY_TABLE,
+    robustness_line,
+    sensitivity_lines,
+    sensitivity_rows,
+)
 from planner.report.unit_costs import UNIT_CAPTION, UNIT_TABLE, unit_cost_rows
 from planner.text import usd
 
@@ -36,6 +43,8 @@ from planner.text import usd
 def outcome_markdown(out: Outcome, timings: bool, today: dt.date) -> str:
     spec = out.resolved.spec
     lines = [f"# {spec.name}", "", spec.description.strip(), "", f"Objective: {spec.objective}.", ""]
+    if (robust := robustness_line(out)) is not None:
+        lines += [_sentence(robust), ""]
     for p in out.plans:
         lines += [f"## {plan_title(p)}", "", "### Deployments", ""]
         lines += _md_table(DEPLOY_TABLE, deployment_rows(p))
@@ -47,6 +56,10 @@ def outcome_markdown(out: Outcome, timings: bool, today: dt.date) -> str:
         sim = simulation_lines(p)
         if sim:
             lines += [""] + sim
+        sens = sensitivity_rows(out, p)
+        if sens:
+            lines += ["", "### Sensitivity", ""] + _md_table(SENSITIVITY_TABLE, sens)
+            lines += ["", _sentence(SENSITIVITY_CAPTION), ""] + [_sentence(t.strip()) for t in sensitivity_lines(p, timings)]
         lines += ["", "### Bill of materials", ""]
         lines += _md_table(BOM_TABLE, bom_records(p))
         lines += ["", "### Unit costs", ""] + _md_table(UNIT_TABLE, unit_cost_rows(out, p))

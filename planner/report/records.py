@@ -27,6 +27,7 @@ from planner.report.quality import (
     quality_cell,
     quality_record,
 )
+from planner.report.sensitivity_out import robustness_record, sensitivity_fields
 from planner.report.unit_costs import unit_cost_record
 from planner.text import usd
 from planner.units import GIB
@@ -275,6 +276,7 @@ def outcome_record(out: Outcome, timings: bool, today: dt.date) -> dict:
             "deployments": deployment_records(p),
             "workloads": workload_records(out, p),
             **({"simulation": simulation_record(p)} if p.simulation is not None else {}),
+            **sensitivity_fields(out, p, timings),
             "hosts": [{"host": h.id, "kind": h.kind, "gpu": h.gpu, "gpus_per_host": h.slots, "count": n,
                        "label": h.label, "unit_capex_usd": h.capex_usd, "unit_monthly_usd": h.monthly_usd,
                        "source": h.source, "as_of": h.as_of,
@@ -307,6 +309,7 @@ def outcome_record(out: Outcome, timings: bool, today: dt.date) -> dict:
             "gap": max((p.solution.gap or 0.0) for p in out.plans) if out.plans else None,
         },
         "candidates": candidate_summary(out.candidates),
+        **({"robustness": r} if (r := robustness_record(out)) is not None else {}),
         **({"hybrid_savings_usd": {f"vs_{k}": v for k, v in savings.items()}}
            if (savings := out.hybrid_savings_usd) is not None else {}),
         "prices": price_dates(out.plans, today),

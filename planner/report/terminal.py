@@ -24,6 +24,13 @@ from planner.report.comparison import (
 )
 from planner.report.format import fmt_cell, short
 from planner.report.quality import factor_warnings
+from planner.report.sensitivity_out import (
+    SENSITIVITY_CAPTION,
+    SENSITIVITY_TABLE,
+    robustness_line,
+    sensitivity_lines,
+    sensitivity_rows,
+)
 from planner.report.table_fit import fitted_table
 from planner.report.unit_costs import UNIT_CAPTION, UNIT_DROP, UNIT_TABLE, unit_cost_rows
 from planner.report.records import (
@@ -113,6 +120,8 @@ def print_outcome(out: Outcome, timings: bool, today: dt.date, width: int = 160)
     spec = out.resolved.spec
     summary = candidate_summary(out.candidates)
     con.print(f"[bold]{spec.name}[/bold]: objective {spec.objective}, {count_of(len(spec.workloads), 'workload')}")
+    if (robust := robustness_line(out)) is not None:
+        con.print(robust)
     for p in out.plans:
         con.print()
         rows = deployment_rows(p)
@@ -122,6 +131,11 @@ def print_outcome(out: Outcome, timings: bool, today: dt.date, width: int = 160)
             con.print(render_table(f"SLO percentiles ({p.pricing})", PROMISE_TABLE, promise, PROMISE_CAPTION,
                                    con.width, PROMISE_DROP))
         for line in simulation_lines(p):
+            con.print(line)
+        sens = sensitivity_rows(out, p)
+        if sens:
+            con.print(render_table(f"Sensitivity ({p.pricing})", SENSITIVITY_TABLE, sens, SENSITIVITY_CAPTION, con.width))
+        for line in sensitivity_lines(p, timings):
             con.print(line)
         bom = [{**r, "source": short(r["source"])} for r in bom_records(p)]
         con.print(render_table(f"Bill of materials ({p.pricing})", BOM_TABLE, bom,

@@ -14,12 +14,13 @@ def demand_qps(w: ResolvedWorkload, response_s: float) -> float:
 
     peak_qps: as given. concurrent_users: Little's law on the closed loop of users who think,
     send, and wait for the whole response: rate = users / (think_time_s + response_s).
-    batch: requests / (deadline_hours x 3600).
+    batch: requests / (deadline_hours x 3600). Each times `w.demand_scale` (`planning.robustness` as a
+    number, or a sensitivity scenario).
     """
     if w.spec.batch is not None:
         b = w.spec.batch
-        return b.requests / (b.deadline_hours * 3600.0)
+        return w.demand_scale * b.requests / (b.deadline_hours * 3600.0)
     t = w.spec.traffic
     if t.peak_qps is not None:
-        return t.peak_qps
-    return t.concurrent_users / (t.think_time_s + response_s)
+        return w.demand_scale * t.peak_qps
+    return w.demand_scale * t.concurrent_users / (t.think_time_s + response_s)

@@ -87,7 +87,9 @@ def type_text(ann: Any, extra_meta: list[Any] | None = None) -> str:
     ann, meta, nullable = _strip(ann)
     meta = meta + list(extra_meta or [])
     origin = typing.get_origin(ann)
-    if origin is Literal:
+    if origin in (Union, types.UnionType):  # several types: `none | model_error or number in [1, 100]`
+        text = " or ".join(type_text(a) for a in typing.get_args(ann) if a is not type(None))
+    elif origin is Literal:
         text = " | ".join(map(str, typing.get_args(ann)))
     elif origin is list:
         text = "list of " + type_text(typing.get_args(ann)[0])

@@ -172,6 +172,8 @@ class Planning(StrictModel):
     """Engine token budget of one iteration with chunked prefill (vLLM's `max_num_batched_tokens`), tokens; null = vLLM's default: 8192 on GPUs with 70 GiB or more other than the A100, else 2048."""
     bucket_slices: Annotated[int, Ge(1), Le(64)] | None = None
     """Routing granularity: null = a length bucket's requests may be split in any proportion between deployments; n = they go in n equal slices, each wholly to one deployment (Melange's `slice_factor`; 1 = a bucket is never split)."""
+    robustness: Literal["none", "model_error"] | Annotated[float, Ge(1), Le(100)] = "none"
+    """Headroom against error beyond max_utilization: `none`; `model_error` = plan every GPU family at the speed it reached on nine measured rows in ten (catalog/model_error.csv: every step time / that factor); or a number m >= 1 = plan for m x every workload's demand."""
 
     @classmethod
     def rules(cls, data: Mapping[str, Any]) -> list[tuple[Loc, str, str | None]]:
