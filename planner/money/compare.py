@@ -175,13 +175,7 @@ def break_even_month(rent: PlanCost, buy: PlanCost, horizon: int, money: Discoun
     gap = rent.monthly_usd - buy.monthly_usd
     if gap <= 0:
         return None
-    capex = buy.capex_usd - rent.capex_usd
-    r = money.rate_per_month
-    if r == 0:
-        months = capex / gap
-    else:
-        left = 1.0 - r * capex / gap
-        months = -math.log(left) / math.log1p(r) if left > 0 else math.inf
+    months = payback_months(rent, buy, money)
     if math.isfinite(months):
         m = max(1, math.ceil(months - EPS_MONTHS))
         if m <= horizon:
@@ -189,6 +183,22 @@ def break_even_month(rent: PlanCost, buy: PlanCost, horizon: int, money: Discoun
     if money.resale_fraction > 0 and npv_usd(buy, horizon, money) <= npv_usd(rent, horizon, money):
         return horizon
     return None
+
+
+def payback_months(rent: PlanCost, buy: PlanCost, money: Discounting = UNDISCOUNTED) -> float:
+    """Months (fractional) for buying's monthly savings to repay its extra capex, before rounding
+    up and without the resale: capex / gap, or -ln(1 - r x capex / gap) / ln(1 + r) discounted
+    (see `break_even_month`); infinity when buying saves nothing per month or, discounted, when
+    r x capex >= gap."""
+    gap = rent.monthly_usd - buy.monthly_usd
+    if gap <= 0:
+        return math.inf
+    capex = buy.capex_usd - rent.capex_usd
+    r = money.rate_per_month
+    if r == 0:
+        return capex / gap
+    left = 1.0 - r * capex / gap
+    return -math.log(left) / math.log1p(r) if left > 0 else math.inf
 
 
 def rent_utilization_threshold(rent: PlanCost, buy: PlanCost, horizon: int,
