@@ -3,7 +3,7 @@
 Every computation stays in US dollars; a renderer converts an amount only as it prints it, at the
 catalogue's dated rate (`catalog/exchange_rates.csv`, `units_per_usd`): amount = usd x rate. The
 rate is stated with its source and date, and it goes stale like a price (a warning past
-`planner.report.records.STALE_AFTER_DAYS`). With `currency: USD` (the default) every figure prints
+`planner.report.records.STALE_AFTER_DAYS`, which the renderers pass in). With `currency: USD` (the default) every figure prints
 exactly as before: `$18,399`.
 """
 from __future__ import annotations
@@ -91,23 +91,22 @@ def plan_currency(out: Outcome) -> Currency:
     return Currency(code, rate.units_per_usd, rate.source, rate.as_of)
 
 
-def rate_staleness(cur: Currency, today: dt.date) -> str | None:
-    """A warning when the rate is older than prices may be (`STALE_AFTER_DAYS`), else None."""
-    from planner.report.records import STALE_AFTER_DAYS  # records imports this module (via comparison)
-
+def rate_staleness(cur: Currency, today: dt.date, stale_after_days: int) -> str | None:
+    """A warning when the rate is older than `stale_after_days` (the prices' threshold,
+    `planner.report.records.STALE_AFTER_DAYS`), else None."""
     if cur.is_usd or not cur.as_of:
         return None
     age = (today - dt.date.fromisoformat(cur.as_of)).days
-    if age <= STALE_AFTER_DAYS:
+    if age <= stale_after_days:
         return None
     return (f"the {cur.code} exchange rate is from {cur.as_of}, {age // 30} months before {today.isoformat()}: "
             "rates move; check it before you quote these figures")
 
 
-def currency_record(cur: Currency, today: dt.date) -> dict:
+def currency_record(cur: Currency, today: dt.date, stale_after_days: int) -> dict:
     """The JSON `currency` block: code, rate_per_usd, source, as_of and a staleness warning (or null)."""
     return {"code": cur.code, "rate_per_usd": cur.rate_per_usd, "source": cur.source, "as_of": cur.as_of,
-            "warning": rate_staleness(cur, today),
+            "warning": rate_staleness(cur, today, stale_after_days),
             "rule": f"amount in {cur.code} = amount in USD x rate_per_usd; the _usd fields stay in US dollars"}
 
 
@@ -119,13 +118,13 @@ def currency_line(cur: Currency) -> str | None:
             f"computed in US dollars, converted for printing; rate: {cur.source}")
 
 
-def add_currency(record: dict, cur: Currency, today: dt.date) -> dict:
+def add_currency(record: dict, cur: Currency, today: dt.date, stale_after_days: int) -> dict:
     """Extend a solve JSON record in place (only when the currency is not USD): top-level `currency`,
     each plan's `cost.in_currency` (capex, monthly, total, depreciation_per_month in that
     currency) and, with a comparison, `cumulative_in_currency` and `npv_in_currency`. Only adds keys."""
     if cur.is_usd:
         return record
-    record["currency"] = currency_record(cur, today)
+    record["currency"] = currency_record(cur, today, stale_after_days)
     for plan in record["plans"]:
         c = plan["cost"]
         plan["cost"]["in_currency"] = {

@@ -32,6 +32,7 @@ from planner.report.comparison import (
 from planner.report.currency import Currency, currency_line, plan_currency, rate_staleness
 from planner.report.format import fmt_cell
 from planner.report.records import (
+    STALE_AFTER_DAYS,
     BOM_MONEY,
     BOM_TABLE,
     DEPLOY_CAPTION,
@@ -163,7 +164,7 @@ def _header(out: Outcome, today: dt.date, source: str) -> str:
     cur = plan_currency(out)
     if (line := currency_line(cur)) is not None:
         parts.append(f"<p>{esc(_sentence(line))}</p>")
-    if (stale := rate_staleness(cur, today)) is not None:
+    if (stale := rate_staleness(cur, today, STALE_AFTER_DAYS)) is not None:
         parts.append(f'<p class="warning"><strong>Warning:</strong> {esc(stale)}.</p>')
     parts.append("</header>")
     return "\n".join(parts)

@@ -19,6 +19,7 @@ from planner.report.comparison import (
 from planner.report.currency import Currency, currency_line, plan_currency, rate_staleness
 from planner.report.format import fmt_cell
 from planner.report.records import (
+    STALE_AFTER_DAYS,
     BOM_MONEY,
     BOM_TABLE,
     DEPLOY_CAPTION,
@@ -78,7 +79,7 @@ def _dates(out: Outcome, cur: Currency, today: dt.date) -> list[str]:
     line = currency_line(cur)
     if line:
         lines += ["", _sentence(line)]
-    stale = rate_staleness(cur, today)
+    stale = rate_staleness(cur, today, STALE_AFTER_DAYS)
     if stale:
         lines.append(f"**Warning:** {stale}.")
     return lines

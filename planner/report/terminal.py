@@ -31,6 +31,7 @@ from planner.report.format import fmt_cell, short
 from planner.report.table_fit import fitted_table
 from planner.report.unit_costs import UNIT_CAPTION, UNIT_DROP, UNIT_MONEY, UNIT_TABLE, unit_cost_rows
 from planner.report.records import (
+    STALE_AFTER_DAYS,
     BOM_MONEY,
     BOM_TABLE,
     DEPLOY_CAPTION,
@@ -166,7 +167,7 @@ def _print_dates(con: Console, out: Outcome, today: dt.date) -> None:
     line = currency_line(cur)
     if line:
         con.print(line, soft_wrap=True)
-    stale = rate_staleness(cur, today)
+    stale = rate_staleness(cur, today, STALE_AFTER_DAYS)
     if stale:
         con.print(f"[bold]warning:[/bold] {stale}")
 
