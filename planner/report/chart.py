@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from planner.money.compare import Comparison
-from planner.report.comparison import cumulative_title
+from planner.report.comparison import money_words
 from planner.report.currency import USD, Currency
 
 CHART_SIZE_IN = (8.0, 4.5)
@@ -76,8 +76,8 @@ def cumulative_figure(cmp: Comparison, name: str, cur: Currency = USD):
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{cur.symbol}{v:,.0f}"))
     ax.set_xlabel("months from start")
     ax.set_ylabel(f"cumulative cost ({'US$' if cur.is_usd else cur.code})")
-    title = cumulative_title(cmp).lower()
-    ax.set_title(f"{name}: {title}, rent vs buy")
+    words = money_words(cmp.money, n)
+    ax.set_title(f"{name}: cumulative cost, rent vs buy" + (f"\n({words})" if words else ""))
     ax.grid(True, alpha=0.3)
     ax.legend(loc="best")
     fig.tight_layout()
