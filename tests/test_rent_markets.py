@@ -167,12 +167,12 @@ def test_local_offer_without_a_rate_is_a_located_error():
     text = """\
 cloud_offers_local:
   - {provider: p, gpu: l20-48gb, instance_type: x, gpus_per_instance: 1, region: r, offer_kind: cloud,
-     market: china, currency: EUR, on_demand_local_per_gpu_hour: 2, confidence: low, source: s, as_of: 2026-01-01}
+     market: china, currency: GBP, on_demand_local_per_gpu_hour: 2, confidence: low, source: s, as_of: 2026-01-01}
 """
     with pytest.raises(CatalogError) as exc:
         merge_catalog_text(load_prices(), text, "m.yaml", load_catalog().gpus.rows)
-    assert exc.value.lines() == ["m.yaml:3:31: cloud_offers_local[0].currency: no exchange rate for 'EUR'; "
-                                 "expected a currency of catalog/exchange_rates.csv: CNY"]
+    assert exc.value.lines() == ["m.yaml:3:31: cloud_offers_local[0].currency: no exchange rate for 'GBP'; "
+                                 "expected a currency of catalog/exchange_rates.csv: CNY, EUR"]
 
 
 def test_malformed_rate_and_market_are_located():

@@ -155,4 +155,6 @@ def _write_chart(out, out_dir: Path) -> None:
     cmp = out.comparison
     if cmp is None:
         return
-    write_chart(cmp, out.resolved.spec.name, out_dir / CHART_FILE)
+    from planner.report.currency import plan_currency
+
+    write_chart(cmp, out.resolved.spec.name, out_dir / CHART_FILE, plan_currency(out))

@@ -21,7 +21,7 @@ from planner.catalog.resolve import Resolved, resolve
 from planner.catalog.store import Catalog, load_catalog
 from planner.errors import InfeasibleError
 from planner.money.bom import bill_of_materials
-from planner.money.compare import compare_plans, hybrid_savings
+from planner.money.compare import Discounting, compare_plans, hybrid_savings
 from planner.money.costs import (
     CardCost,
     HostType,
@@ -116,7 +116,8 @@ def solve_loaded(loaded: LoadedSpec, solver: str = "highs", time_limit_s: float 
             plan.simulation = simulate_plan(res, plan, cs.mixes, simulate_s, seed)
         out.plans.append(plan)
     if res.spec.objective == "compare":
-        out.comparison = compare_plans(out.plans)
+        costs = res.spec.costs
+        out.comparison = compare_plans(out.plans, Discounting(costs.discount_rate_per_year, costs.resale_fraction))
     out.hybrid_savings_usd = hybrid_savings(out.plans)
     return out
 

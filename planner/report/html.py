@@ -14,20 +14,27 @@ import html
 import re
 from collections.abc import Iterable, Sequence
 
-from planner.money.compare import Comparison, depreciation_usd_per_month
+from planner.money.compare import Comparison
 from planner.optimize.plan import Outcome, Plan
 from planner.report import html_charts
 from planner.report.comparison import (
     EVERY_MONTH_UP_TO,
     break_even_text,
+    cumulative_caption,
     cumulative_rows,
+    cumulative_title,
+    depreciation_caption,
+    depreciation_words,
     side_by_side_rows,
     threshold_text,
     verdict,
 )
+from planner.report.currency import Currency, currency_line, plan_currency, rate_staleness
 from planner.report.format import fmt_cell
 from planner.report.quality import factor_warnings
 from planner.report.records import (
+    STALE_AFTER_DAYS,
+    BOM_MONEY,
     BOM_TABLE,
     DEPLOY_CAPTION,
     DEPLOY_TABLE,
@@ -44,8 +51,8 @@ from planner.report.records import (
     workload_records,
 )
 from planner.report.sensitivity_out import SENSITIVITY_CAPTION, SENSITIVITY_TABLE, sensitivity_lines, sensitivity_rows
-from planner.report.unit_costs import UNIT_CAPTION, UNIT_TABLE, unit_cost_rows
-from planner.text import count_of, usd
+from planner.report.unit_costs import UNIT_CAPTION, UNIT_MONEY, UNIT_TABLE, unit_cost_rows
+from planner.text import count_of
 
 REPORT_FILE = "report.html"
 
@@ -99,21 +106,23 @@ def outcome_html(out: Outcome, timings: bool, today: dt.date, source: str | None
     spec = out.resolved.spec
     source = out.resolved.loaded.path if source is None else source
     charts = html_charts.have_matplotlib()
-    body = [_header(out, today, source), _summary(out)]
+    cur = plan_currency(out)
+    usd = cur.whole
+    body = [_header(out, today, source), _summary(out, cur)]
     if not charts:
         body.append(f'<p class="note">{esc(html_charts.CHARTS_MISSING)}.</p>')
     if out.plans and charts:
-        body.append(_figure(html_charts.cost_breakdown_svg(out.plans, spec.name),
+        body.append(_figure(html_charts.cost_breakdown_svg(out.plans, spec.name, cur),
                             "Capex and monthly cost of each plan, by bill-of-materials category; "
                             "the bar ends are the plan's totals."))
     if out.comparison is not None:
-        body.append(_comparison(out.comparison, spec.name, timings, charts))
+        body.append(_comparison(out.comparison, spec.name, timings, charts, cur))
     if out.hybrid_savings_usd is not None:
         body.append("<p>Hybrid saves " + ", ".join(f"{esc(usd(v))} over all-{esc(k)}" for k, v in
                                                     out.hybrid_savings_usd.items())
                     + f" across {spec.horizon_months} months (negative: costs more).</p>")
     for p in out.plans:
-        body.append(_plan(out, p, timings, charts))
+        body.append(_plan(out, p, timings, charts, cur))
     body.append(_candidates(out))
     body.append(f"<footer>Written by planner from {esc(source)} on {today.isoformat()}. Every figure traces to a "
                 "formula, a catalogue row (source and as-of date in the bill of materials) or a measurement; "
@@ -155,12 +164,18 @@ def _header(out: Outcome, today: dt.date, source: str) -> str:
     if prices["warning"]:
         parts.append(f'<p class="warning"><strong>Warning:</strong> {esc(prices["warning"])}.</p>')
     parts += [f'<p class="warning"><strong>Warning:</strong> {esc(w)}.</p>' for w in factor_warnings(out.plans)]
+    cur = plan_currency(out)
+    if (line := currency_line(cur)) is not None:
+        parts.append(f"<p>{esc(_sentence(line))}</p>")
+    if (stale := rate_staleness(cur, today, STALE_AFTER_DAYS)) is not None:
+        parts.append(f'<p class="warning"><strong>Warning:</strong> {esc(stale)}.</p>')
     parts.append("</header>")
     return "\n".join(parts)
 
 
-def _summary(out: Outcome) -> str:
+def _summary(out: Outcome, cur: Currency) -> str:
     """One row per plan: status, capex, monthly, total, power."""
+    usd = cur.whole
     rows = [(p.pricing, p.solution.status, usd(p.capex_usd), usd(p.monthly_usd), usd(p.total_usd),
              f"{p.power_kw:.2f}") for p in out.plans]
     horizon = out.resolved.spec.horizon_months
@@ -169,25 +184,29 @@ def _summary(out: Outcome) -> str:
         numeric=(2, 3, 4, 5))
 
 
-def _comparison(cmp: Comparison, name: str, timings: bool, charts: bool) -> str:
+def _comparison(cmp: Comparison, name: str, timings: bool, charts: bool, cur: Currency) -> str:
     parts = ["<h2>Rent or buy</h2>",
-             _text_table(("", "rent", "buy"), side_by_side_rows(cmp, timings),
-                         caption="depreciation: straight line, capex / horizon, no salvage value", pre=True)]
+             _text_table(("", "rent", "buy"), side_by_side_rows(cmp, timings, cur),
+                         caption=depreciation_caption(cmp), pre=True)]
     if charts:
-        parts.append(_figure(html_charts.cumulative_svg(cmp, name),
-                             "Cumulative cost: capex at month 0 plus months x monthly, US dollars."))
-    parts += [f"<p>{esc(_sentence(t))}</p>" for t in (verdict(cmp), break_even_text(cmp), *threshold_text(cmp))]
+        how = ("capex at month 0 plus months x monthly" if not cmp.money.active
+               else cumulative_caption(cmp, "months"))
+        parts.append(_figure(html_charts.cumulative_svg(cmp, name, cur),
+                             _sentence(f"{cumulative_title(cmp)}: {how}, {cur.words()}")))
+    parts += [f"<p>{esc(_sentence(t))}</p>" for t in (verdict(cmp, cur), break_even_text(cmp, cur),
+                                                       *threshold_text(cmp, cur))]
     step = "" if cmp.horizon_months <= EVERY_MONTH_UP_TO else ", every 3rd month"
-    parts.append(f"<details><summary>Cumulative cost by month{step}</summary>\n"
-                 + _text_table(("month", "rent", "buy", "buy - rent", "cheaper"), cumulative_rows(cmp),
-                               numeric=(0, 1, 2, 3), caption="capex at month 0 + m x monthly")
+    parts.append(f"<details><summary>{esc(cumulative_title(cmp))} by month{step}</summary>\n"
+                 + _text_table(("month", "rent", "buy", "buy - rent", "cheaper"), cumulative_rows(cmp, cur),
+                               numeric=(0, 1, 2, 3), caption=cumulative_caption(cmp))
                  + "\n</details>")
     return "\n".join(parts)
 
 
-def _plan(out: Outcome, p: Plan, timings: bool, charts: bool) -> str:
+def _plan(out: Outcome, p: Plan, timings: bool, charts: bool, cur: Currency) -> str:
+    usd = cur.whole
     name = out.resolved.spec.name
-    parts = [f'<section id="plan-{esc(p.pricing)}">', f"<h2>{esc(plan_title(p))}</h2>", "<h3>Deployments</h3>",
+    parts = [f'<section id="plan-{esc(p.pricing)}">', f"<h2>{esc(plan_title(p, cur))}</h2>", "<h3>Deployments</h3>",
              _table(DEPLOY_TABLE, deployment_rows(p), DEPLOY_CAPTION)]
     if charts and (svg := html_charts.fleet_by_hour_svg(p, name)) is not None:
         parts += ["<h3>Fleet by hour</h3>",
@@ -206,14 +225,15 @@ def _plan(out: Outcome, p: Plan, timings: bool, charts: bool) -> str:
         parts += [f'<h3 id="sensitivity-{esc(p.pricing)}">Sensitivity</h3>',
                   _table(SENSITIVITY_TABLE, sens, SENSITIVITY_CAPTION)]
         parts += [f"<p>{esc(_sentence(line.strip()))}</p>" for line in sensitivity_lines(p, timings)]
-    parts += ["<h3>Bill of materials</h3>", _table(BOM_TABLE, bom_records(p), None, text_columns=("item", "source"))]
-    parts += ["<h3>Unit costs</h3>", _table(UNIT_TABLE, unit_cost_rows(out, p), UNIT_CAPTION)]
-    dep = (f"; straight-line depreciation {usd(depreciation_usd_per_month(p))}/month (no salvage value)"
-           if p.capex_usd > 0 else "")
+    parts += ["<h3>Bill of materials</h3>", _table(cur.headers(BOM_TABLE, BOM_MONEY), cur.rows(bom_records(p), BOM_MONEY),
+                                                  None, text_columns=("item", "source"))]
+    parts += ["<h3>Unit costs</h3>", _table(cur.headers(UNIT_TABLE, UNIT_MONEY), cur.rows(unit_cost_rows(out, p), UNIT_MONEY),
+                                           cur.caption(UNIT_CAPTION))]
+    dep = depreciation_words(p, out.comparison, cur)
     parts.append(f"<p>Cost: capex {esc(usd(p.capex_usd))}, monthly {esc(usd(p.monthly_usd))}, "
                  f"{p.horizon_months}-month total {esc(usd(p.total_usd))}; facility power {p.power_kw:.2f} kW"
                  f"{esc(dep)}.</p>")
-    parts.append(f"<p>{esc(_sentence(solver_line(p, timings)))}</p>")
+    parts.append(f"<p>{esc(_sentence(solver_line(p, timings, cur)))}</p>")
     parts.append("</section>")
     return "\n".join(parts)
 

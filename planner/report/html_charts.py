@@ -18,7 +18,8 @@ from collections.abc import Callable
 
 from planner.money.compare import Comparison
 from planner.optimize.plan import Plan
-from planner.report.format import short, signed_usd
+from planner.report.currency import USD, Currency
+from planner.report.format import short
 
 CHARTS_MISSING = "charts need matplotlib: install planner[plot]"
 
@@ -66,31 +67,31 @@ def _scope_ids(tag: str, prefix: str) -> str:
     return re.sub(r"url\(#([^)]+)\)", lambda m: f"url(#{prefix}-{m.group(1)})", tag)
 
 
-def _usd_axis(axis) -> None:
-    """Dollar ticks, compact ("$250k", "$1.5M") so that long bars keep their labels apart."""
+def _usd_axis(axis, symbol: str = "$") -> None:
+    """Money ticks, compact ("$250k", "$1.5M") so that long bars keep their labels apart."""
     from matplotlib.ticker import FuncFormatter, MaxNLocator
 
     axis.set_major_locator(MaxNLocator(nbins=5))
-    axis.set_major_formatter(FuncFormatter(lambda v, _pos: compact_usd(v)))
+    axis.set_major_formatter(FuncFormatter(lambda v, _pos: compact_usd(v, symbol)))
 
 
-def compact_usd(v: float) -> str:
-    """$950, $12.5k, $1.25M: three significant figures at most."""
+def compact_usd(v: float, symbol: str = "$") -> str:
+    """$950, $12.5k, $1.25M: three significant figures at most (`symbol`: another currency's)."""
     for scale, suffix in ((1e6, "M"), (1e3, "k")):
         if abs(v) >= scale:
-            return f"${v / scale:.3g}{suffix}"
-    return f"${v:.3g}"
+            return f"{symbol}{v / scale:.3g}{suffix}"
+    return f"{symbol}{v:.3g}"
 
 
-def cumulative_svg(cmp: Comparison, name: str) -> str:
+def cumulative_svg(cmp: Comparison, name: str, cur: Currency = USD) -> str:
     """Rent against buy: cumulative cost by month with the break-even month (the chart of
-    `cumulative_cost.png`, as SVG)."""
+    `cumulative_cost.png`, as SVG), money in `cur`."""
     from planner.report.chart import cumulative_figure
 
-    return _svg("cumulative-cost", f"{name}: cumulative cost, rent vs buy", lambda: cumulative_figure(cmp, name))
+    return _svg("cumulative-cost", f"{name}: cumulative cost, rent vs buy", lambda: cumulative_figure(cmp, name, cur))
 
 
-def cost_breakdown_svg(plans: list[Plan], name: str) -> str:
+def cost_breakdown_svg(plans: list[Plan], name: str, cur: Currency = USD) -> str:
     """Capex and monthly cost of each plan as horizontal bars, stacked by bill-of-materials
     category (the BOM lines of a category added up; the bar ends are the plan's capex and monthly
     totals)."""
@@ -104,17 +105,19 @@ def cost_breakdown_svg(plans: list[Plan], name: str) -> str:
                      layout="constrained")
         axes = fig.subplots(1, 2, sharey=True)
         labels = [p.pricing for p in plans]
-        for ax, kind, title in ((axes[0], "capex", "capex (US$)"), (axes[1], "monthly", "monthly (US$ per month)")):
+        unit = "US$" if cur.is_usd else cur.code
+        for ax, kind, title in ((axes[0], "capex", f"capex ({unit})"), (axes[1], "monthly", f"monthly ({unit} per month)")):
             left = [0.0] * len(plans)
             for cat, color in zip(categories, colors):
-                widths = [sum(b.total_usd for b in p.bom if b.category == cat and b.cost_kind == kind) for p in plans]
+                widths = [cur.amount(sum(b.total_usd for b in p.bom if b.category == cat and b.cost_kind == kind))
+                          for p in plans]
                 ax.barh(labels, widths, left=left, color=color, label=cat, height=0.6)
                 left = [a + w for a, w in zip(left, widths)]
             for y, total in enumerate(left):
-                ax.annotate(signed_usd(total), xy=(total, y), xytext=(3, 0), textcoords="offset points",
-                            va="center", fontsize=8)
+                ax.annotate(Currency(cur.code, 1.0).signed(total), xy=(total, y), xytext=(3, 0),
+                            textcoords="offset points", va="center", fontsize=8)
             ax.set_xlim(0, max(max(left) * 1.25, 1.0))
-            _usd_axis(ax.xaxis)
+            _usd_axis(ax.xaxis, cur.symbol)
             ax.set_title(title, fontsize=10)
             ax.grid(True, axis="x", alpha=0.3)
             ax.tick_params(axis="x", labelsize=8)

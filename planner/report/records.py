@@ -19,6 +19,7 @@ from planner.optimize.plan import Outcome, Plan
 from planner.optimize.serving_check import SIM_TOLERANCE
 from planner.perf.estimate import Estimate
 from planner.report.comparison import add_comparison
+from planner.report.currency import USD, Currency
 from planner.report.quality import (
     QUALITY_CAPTION,
     factor_warnings,
@@ -29,7 +30,6 @@ from planner.report.quality import (
 )
 from planner.report.sensitivity_out import robustness_record, sensitivity_fields
 from planner.report.unit_costs import unit_cost_record
-from planner.text import usd
 from planner.units import GIB
 
 GPU_LIST_COLUMNS = (
@@ -320,7 +320,9 @@ def outcome_record(out: Outcome, timings: bool, today: dt.date) -> dict:
     return add_comparison(record, cmp) if cmp is not None else record
 
 
-def plan_title(p: Plan) -> str:
+def plan_title(p: Plan, cur: Currency = USD) -> str:
+    """The plan's heading with its cost, money in `cur`."""
+    usd = cur.whole
     if p.pricing == "rent":
         return f"Rent: {usd(p.monthly_usd)} per month ({usd(p.monthly_usd * p.horizon_months)} over {p.horizon_months} months)"
     kind = "Hybrid (buy a base, rent the rest by the hour)" if p.pricing == "hybrid" else "Buy"
@@ -328,7 +330,8 @@ def plan_title(p: Plan) -> str:
             f"{p.horizon_months} months")
 
 
-def solver_line(p: Plan, timings: bool) -> str:
+def solver_line(p: Plan, timings: bool, cur: Currency = USD) -> str:
+    usd = cur.whole
     s = p.solution
     t = f" in {s.seconds:.2f} s" if timings else ""
     bound = usd(s.bound_usd) if s.bound_usd is not None else "-"
@@ -399,6 +402,8 @@ def simulation_lines(plan: Plan) -> list[str]:
 
 BOM_TABLE = (("item", "item"), ("quantity", "qty"), ("unit_usd", "unit $"), ("total_usd", "total $"),
              ("cost_kind", "kind"), ("as_of", "as of"), ("source", "source"))
+BOM_MONEY = ("unit_usd", "total_usd")
+"""The BOM table's money columns (US$ in the records; converted when a plan prints in another currency)."""
 
 
 CANDIDATE_COLUMNS = (

@@ -11,17 +11,22 @@ from collections.abc import Iterable, Sequence
 from rich.console import Console
 from rich.table import Table
 
-from planner.money.compare import Comparison, depreciation_usd_per_month
+from planner.money.compare import Comparison
 from planner.optimize.plan import Outcome
 from planner.perf.estimate import Estimate
 from planner.report.comparison import (
     EVERY_MONTH_UP_TO,
     break_even_text,
+    cumulative_caption,
     cumulative_rows,
+    cumulative_title,
+    depreciation_caption,
+    depreciation_words,
     side_by_side_rows,
     threshold_text,
     verdict,
 )
+from planner.report.currency import currency_line, plan_currency, rate_staleness
 from planner.report.format import fmt_cell, short
 from planner.report.quality import factor_warnings
 from planner.report.sensitivity_out import (
@@ -32,8 +37,10 @@ from planner.report.sensitivity_out import (
     sensitivity_rows,
 )
 from planner.report.table_fit import fitted_table
-from planner.report.unit_costs import UNIT_CAPTION, UNIT_DROP, UNIT_TABLE, unit_cost_rows
+from planner.report.unit_costs import UNIT_CAPTION, UNIT_DROP, UNIT_MONEY, UNIT_TABLE, unit_cost_rows
 from planner.report.records import (
+    STALE_AFTER_DAYS,
+    BOM_MONEY,
     BOM_TABLE,
     DEPLOY_CAPTION,
     DEPLOY_TABLE,
@@ -49,7 +56,7 @@ from planner.report.records import (
     price_dates,
     solver_line,
 )
-from planner.text import count_of, usd
+from planner.text import count_of
 
 
 def console(width: int = 120) -> Console:
@@ -118,6 +125,8 @@ def print_estimate(con: Console, e: Estimate, eff_label: str) -> None:
 def print_outcome(out: Outcome, timings: bool, today: dt.date, width: int = 160) -> None:
     con = console(width)
     spec = out.resolved.spec
+    cur = plan_currency(out)
+    usd = cur.whole
     summary = candidate_summary(out.candidates)
     con.print(f"[bold]{spec.name}[/bold]: objective {spec.objective}, {count_of(len(spec.workloads), 'workload')}")
     if (robust := robustness_line(out)) is not None:
@@ -125,7 +134,7 @@ def print_outcome(out: Outcome, timings: bool, today: dt.date, width: int = 160)
     for p in out.plans:
         con.print()
         rows = deployment_rows(p)
-        con.print(render_table(plan_title(p), DEPLOY_TABLE, rows, DEPLOY_CAPTION, con.width, DEPLOY_DROP))
+        con.print(render_table(plan_title(p, cur), DEPLOY_TABLE, rows, DEPLOY_CAPTION, con.width, DEPLOY_DROP))
         promise = promise_rows(out, p)
         if promise:
             con.print(render_table(f"SLO percentiles ({p.pricing})", PROMISE_TABLE, promise, PROMISE_CAPTION,
@@ -137,16 +146,16 @@ def print_outcome(out: Outcome, timings: bool, today: dt.date, width: int = 160)
             con.print(render_table(f"Sensitivity ({p.pricing})", SENSITIVITY_TABLE, sens, SENSITIVITY_CAPTION, con.width))
         for line in sensitivity_lines(p, timings):
             con.print(line)
-        bom = [{**r, "source": short(r["source"])} for r in bom_records(p)]
-        con.print(render_table(f"Bill of materials ({p.pricing})", BOM_TABLE, bom,
+        bom = cur.rows(({**r, "source": short(r["source"])} for r in bom_records(p)), BOM_MONEY)
+        con.print(render_table(f"Bill of materials ({p.pricing})", cur.headers(BOM_TABLE, BOM_MONEY), bom,
                                "full sources: --format json or --out DIR (bom.csv)", con.width, BOM_DROP))
-        con.print(render_table(f"Unit costs ({p.pricing})", UNIT_TABLE, unit_cost_rows(out, p), UNIT_CAPTION,
+        con.print(render_table(f"Unit costs ({p.pricing})", cur.headers(UNIT_TABLE, UNIT_MONEY),
+                               cur.rows(unit_cost_rows(out, p), UNIT_MONEY), cur.caption(UNIT_CAPTION),
                                con.width, UNIT_DROP))
-        dep = (f"; straight-line depreciation {usd(depreciation_usd_per_month(p))}/month (no salvage value)"
-               if p.capex_usd > 0 else "")
+        dep = depreciation_words(p, out.comparison, cur)
         con.print(f"cost: capex {usd(p.capex_usd)}, monthly {usd(p.monthly_usd)}, "
                   f"{p.horizon_months}-month total {usd(p.total_usd)}; facility power {p.power_kw:.2f} kW{dep}")
-        con.print(solver_line(p, timings))
+        con.print(solver_line(p, timings, cur))
     by_reason = ", ".join(f"{k} {v}" for k, v in summary["rejected_by_reason"].items()) or "none"
     con.print(f"candidates: {summary['admissible']:,} admissible deployments ({summary['admissible_batch_caps']:,} "
               f"batch caps), {summary['dominated_dropped']} dominated dropped before the MILP, {summary['kept']} kept; "
@@ -157,8 +166,13 @@ def print_outcome(out: Outcome, timings: bool, today: dt.date, width: int = 160)
                   + f" across {spec.horizon_months} months (negative: costs more)")
     cmp = out.comparison
     if cmp is not None:
-        for line in (break_even_text(cmp), *threshold_text(cmp)):
+        for line in (break_even_text(cmp, cur), *threshold_text(cmp, cur)):
             con.print(line)
+    _print_dates(con, out, today)
+
+
+def _print_dates(con: Console, out: Outcome, today: dt.date) -> None:
+    """The oldest price, the currency and its rate, and their staleness warnings."""
     prices = price_dates(out.plans, today)
     if prices["oldest_as_of"]:
         con.print(f"prices: oldest used {prices['oldest_as_of']}")
@@ -166,6 +180,13 @@ def print_outcome(out: Outcome, timings: bool, today: dt.date, width: int = 160)
         con.print(f"[bold]warning:[/bold] {prices['warning']}")
     for warning in factor_warnings(out.plans):
         con.print(f"[bold]warning:[/bold] {warning}")
+    cur = plan_currency(out)
+    line = currency_line(cur)
+    if line:
+        con.print(line, soft_wrap=True)
+    stale = rate_staleness(cur, today, STALE_AFTER_DAYS)
+    if stale:
+        con.print(f"[bold]warning:[/bold] {stale}")
 
 
 def _rich_table(title: str, headers: tuple[str, ...], rows: list[tuple[str, ...]], width: int,
@@ -180,21 +201,18 @@ def print_comparison(out: Outcome, cmp: Comparison, timings: bool, today: dt.dat
 
     con = console(width)
     spec = out.resolved.spec
+    cur = plan_currency(out)
     note = f" (the file says objective {file_objective})" if file_objective not in (None, "compare") else ""
     con.print(f"[bold]{spec.name}[/bold]: rent or buy over {cmp.horizon_months} months, "
               f"{count_of(len(spec.workloads), 'workload')}{note}")
     con.print()
-    con.print(_rich_table("Plans", ("", "rent", "buy"), side_by_side_rows(cmp, timings), con.width,
-                          caption="depreciation: straight line, capex / horizon, no salvage value"))
+    con.print(_rich_table("Plans", ("", "rent", "buy"), side_by_side_rows(cmp, timings, cur), con.width,
+                          caption=depreciation_caption(cmp)))
     step = "" if cmp.horizon_months <= EVERY_MONTH_UP_TO else ", every 3rd month"
-    con.print(_rich_table(f"Cumulative cost{step}", ("month", "rent", "buy", "buy - rent", "cheaper"),
-                          cumulative_rows(cmp), con.width, right=(0, 1, 2, 3), caption="capex at month 0 + m x monthly"))
-    con.print(verdict(cmp))
-    con.print(break_even_text(cmp))
-    for line in threshold_text(cmp):
+    con.print(_rich_table(f"{cumulative_title(cmp)}{step}", ("month", "rent", "buy", "buy - rent", "cheaper"),
+                          cumulative_rows(cmp, cur), con.width, right=(0, 1, 2, 3), caption=cumulative_caption(cmp)))
+    con.print(verdict(cmp, cur))
+    con.print(break_even_text(cmp, cur))
+    for line in threshold_text(cmp, cur):
         con.print(line)
-    prices = price_dates(out.plans, today)
-    if prices["oldest_as_of"]:
-        con.print(f"prices: oldest used {prices['oldest_as_of']}")
-    if prices["warning"]:
-        con.print(f"[bold]warning:[/bold] {prices['warning']}")
+    _print_dates(con, out, today)

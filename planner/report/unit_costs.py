@@ -14,6 +14,8 @@ UNIT_TABLE = (("workload", "workload"), ("usd_per_month", "$/month"), ("cost_sha
 UNIT_CAPTION = ("$/month: the plan's cost over the horizon per month (capex spread), shared by GPU-hours; "
                 "tokens and requests at the planned demand for a month (profile included); tok/s/GPU at the peak")
 UNIT_DROP = ("cost_share", "usd_per_million_tokens", "usd_per_1k_requests")
+UNIT_MONEY = ("usd_per_month", "usd_per_million_output_tokens", "usd_per_million_tokens", "usd_per_1k_requests")
+"""The unit-cost table's money columns (US$; converted when a plan prints in another currency)."""
 
 
 def unit_cost_record(out: Outcome, plan: Plan) -> dict:

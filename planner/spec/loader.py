@@ -234,7 +234,9 @@ def _problem(doc: YamlDocument, err: Any, close: str | None = None) -> Problem:
         return doc.problem(loc, "must not be empty")
     if kind == "literal_error":
         choices = [str(c) for c in choices_at(loc)] or [ctx.get("expected", "")]
-        close = difflib.get_close_matches(str(value), choices, n=1, cutoff=0.6) if isinstance(value, str) else []
+        folded = {c.casefold(): c for c in choices}  # `usd` suggests `USD`, `Rent` suggests `rent`
+        close = ([folded[c] for c in difflib.get_close_matches(value.casefold(), list(folded), n=1, cutoff=0.6)]
+                 if isinstance(value, str) else [])
         shown = repr(value) if isinstance(value, str) else describe(value)
         if close:
             return doc.problem(loc, f"unknown value {shown}; did you mean {close[0]!r}? "

@@ -357,6 +357,10 @@ class Costs(StrictModel):
     """Purchase price of one card, US dollars, by GPU name: replaces the catalogue's price or adds one (a GPU added this way becomes buyable wherever a server type takes it)."""
     rent_usd_per_gpu_hour: dict[GpuName, Annotated[float, Ge(0.001), Le(1_000)]] = {}
     """Rental price, US dollars per GPU-hour, by GPU name: replaces the price at the plan's pricing tier (`rent.pricing`) on every catalogue cloud offer of that GPU (every provider, market, instance size and marketplace offer, also offers with no price at that tier); adds no offer. The fix when no offer of a GPU has a price at that tier."""
+    discount_rate_per_year: Annotated[float, Ge(0), Le(1)] = 0.0
+    """Discount rate for rent or buy, fraction per year (0.1 = 10 %/year), applied monthly as (1 + rate)^(1/12) - 1 to payments at the end of each month (capex at month 0): the comparison then shows present values (NPV, discounted break-even and cumulative cost); 0 (the default) = money now and later weigh the same."""
+    resale_fraction: UnitInterval = 0.0
+    """Share of the capex recovered by selling the bought hardware at the end of the horizon, fraction in [0, 1], discounted to today with `discount_rate_per_year`; lowers the buy plan's NPV and its depreciation; 0 (the default) = no resale value."""
 
 
 class ProblemSpec(StrictModel):
@@ -382,6 +386,8 @@ class ProblemSpec(StrictModel):
     """Rental pricing options."""
     costs: Costs = Field(default_factory=Costs)
     """Your own prices and running costs, used instead of the catalogue's."""
+    currency: Literal["USD", "CNY", "EUR"] = "USD"
+    """Currency the reports print money in: `USD`, `CNY` or `EUR`, converted from US dollars when rendering at the catalogue's dated rate (catalog/exchange_rates.csv); every computation and every JSON `_usd` field stays in US dollars."""
     planning: Planning = Field(default_factory=Planning)
     """Search and engine settings."""
     workloads: list[Workload] = Field(min_length=1)
