@@ -99,12 +99,14 @@ SERVER_COLUMNS = (
 )
 
 
-SERVER_OPTIONAL_COLUMNS = ("mount", "psu_w", "psu_count", "psu_redundant", "gpu_slot_widths", "gpu_slot_power_w")
+SERVER_OPTIONAL_COLUMNS = ("mount", "psu_w", "psu_count", "psu_redundant", "gpu_slot_widths", "gpu_slot_power_w",
+                           "gpu_vendor")
 """What a server can physically hold (every shipped row has them; a row of a user's `--catalog` file
 may leave them out): `mount` rack (default) or tower; `psu_w` one PSU's rating, `psu_count` PSUs fitted,
 `psu_redundant` of them held in reserve (usable W = (count - redundant) x psu_w; empty: no PSU limit);
 `gpu_slot_widths` slot positions for GPUs (a double-width card takes 2; empty: 2 per GPU);
-`gpu_slot_power_w` the most one GPU slot can feed (empty: no limit)."""
+`gpu_slot_power_w` the most one GPU slot can feed (empty: no limit); `gpu_vendor` the only GPU vendor
+the server takes (a baseboard is one vendor's: an AMD OAM board takes no Gaudi; empty: any)."""
 
 MOUNTS = ("rack", "tower")
 
@@ -255,6 +257,7 @@ class ServerType:
     psu_redundant: int = 0
     gpu_slot_widths: int | None = None
     gpu_slot_power_w: float | None = None
+    gpu_vendor: str | None = None
 
     @property
     def psu_usable_w(self) -> float | None:

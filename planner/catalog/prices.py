@@ -274,6 +274,8 @@ def _server_fit(r: CsvRow, data: dict[str, str]) -> dict:
             if value is not None and value <= 0:
                 r._err(col, f"must be > 0 (got {data.get(col)})")
             out[col] = value
+    if given("gpu_vendor"):
+        out["gpu_vendor"] = r.str("gpu_vendor")
     for col in ("psu_count", "psu_redundant", "gpu_slot_widths"):
         if given(col):
             out[col] = r.int(col)

@@ -257,7 +257,8 @@ def purchase_hosts(gpus: list[Gpu], book: PriceBook, r: RunningRates,
             continue
         form = gpu_form(g)
         for s in book.servers:
-            if form not in s.gpu_forms or s.gpus_per_server > g.gpus_per_server or s.mount not in mounts:
+            if form not in s.gpu_forms or s.gpus_per_server > g.gpus_per_server or s.mount not in mounts \
+                    or (s.gpu_vendor is not None and s.gpu_vendor.lower() != (g.vendor or "").lower()):
                 continue
             fit = None if form in MODULE_FORMS else card_fit(s, g)
             if (fit is None and not modules_fit(s, g)) or (fit is not None and fit.cards == 0):
