@@ -35,12 +35,13 @@ def server_type(id: str, rack_units: int, slots: int) -> ServerType:
 
 def host(id: str, gpu: str, slots: int, kind: str = "instance", capex: float = 0.0, monthly: float = 0.0,
          power_w: float = 0.0, max_count: int | None = None, gpus_included: bool = True,
-         rack_units: int | None = None) -> HostType:
-    """A host type: `kind` is instance (rented), server (bought) or owned (on hand)."""
+         rack_units: int | None = None, bays: int | None = None) -> HostType:
+    """A host type: `kind` is instance (rented), server (bought) or owned (on hand). A bought PCIe
+    server holds `slots` cards, or fewer than its `bays` where its PSU cannot power more."""
     return HostType(
         id=id, kind=kind, gpu=gpu, slots=slots, gpus_included=gpus_included, capex_usd=capex, monthly_usd=monthly,
         power_w=power_w, max_count=max_count, label=id, source="test", as_of="",
-        server=server_type(f"st-{id}", rack_units, slots) if rack_units is not None else None,
+        server=server_type(f"st-{id}", rack_units, slots) if rack_units is not None else None, bays=bays,
     )
 
 

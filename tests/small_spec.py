@@ -4,13 +4,15 @@ from __future__ import annotations
 
 
 def small_spec(qps: float = 4.0, ttft_ms: float = 1000, tpot_ms: float = 60, gpus=("l4-24gb", "l40s-48gb"),
-               objective: str = "rent", extra: str = "") -> str:
+               objective: str = "rent", extra: str = "", datacenter_only: bool | None = None) -> str:
     """YAML text: one chat workload at `qps` with the given SLO on the allowed `gpus`; `extra` adds
-    top-level keys (e.g. `costs:` or `rent:`)."""
+    top-level keys (e.g. `costs:` or `rent:`); `datacenter_only` sets gpus.datacenter_only (false:
+    GeForce cards may be bought into a colocation site)."""
+    dc = "" if datacenter_only is None else f", datacenter_only: {str(datacenter_only).lower()}"
     return f"""
 name: small
 objective: {objective}
-gpus: {{allow: [{", ".join(gpus)}]}}
+gpus: {{allow: [{", ".join(gpus)}]{dc}}}
 planning: {{tp_degrees: [1, 2]}}
 {extra}
 workloads:

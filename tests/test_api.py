@@ -52,11 +52,12 @@ def test_to_html_is_the_out_dirs_report(seed001, run_cli, tmp_path):
 
 
 def test_compare_gives_the_break_even(seed001):
-    """seed001 as a comparison: renting $285 a month, buying $425 a month, so buying never breaks
-    even (README, Rent or buy) and the threshold is 3.288."""
+    """seed001 as a comparison: renting $285 a month, buying (an office tower) $10,700 + $165 a month,
+    so buying pays back in ceil(10,700 / 120) = 90 months, past the 36-month horizon (README, Rent
+    or buy), and the threshold is (10,700 + 36 x 164.71) / (36 x 284.70) = 1.6225."""
     cmp = planner.compare(SEED001, today=TODAY).comparison
     assert cmp is not None and cmp.break_even_month is None
-    assert cmp.rent_utilization_threshold == pytest.approx(3.288, abs=1e-3)
+    assert cmp.rent_utilization_threshold == pytest.approx(1.6225, abs=1e-4)
 
 
 def test_estimate_frame_matches_the_estimate(run_cli):

@@ -95,7 +95,8 @@ def test_break_even_never_within_the_horizon():
 
 
 def test_break_even_never_when_renting_is_cheaper_per_month():
-    """Rent 285/month, buy 425/month (seed001's plans): buying falls further behind every month.
+    """Rent 285/month, buy 425/month (seed001's plans when its card was bought into colocation):
+    buying falls further behind every month.
     Equal monthly costs never pay back the capex either, even a zero one."""
     assert break_even_month(rent(285), buy(18399, 425), 1000) is None
     assert break_even_month(rent(1000), buy(24000, 1000), 1000) is None
@@ -118,8 +119,8 @@ def test_utilization_threshold_by_hand():
 
 
 def test_utilization_threshold_above_one_is_reported_as_is():
-    """seed001's costs: (18,399 + 36 x 425) / (36 x 285) = 33,699 / 10,260 = 3.2845 > 1: renting wins
-    even at full use, and the number says by how much."""
+    """seed001's costs with its card bought into colocation: (18,399 + 36 x 425) / (36 x 285)
+    = 33,699 / 10,260 = 3.2845 > 1: renting wins even at full use, and the number says by how much."""
     assert rent_utilization_threshold(rent(285), buy(18399, 425), 36) == pytest.approx(33699 / 10260)
     assert 33699 / 10260 == pytest.approx(3.2845, abs=1e-4)
 
@@ -195,20 +196,24 @@ def test_threshold_equalises_the_totals(capex, rent_m, buy_m, horizon):
 
 
 def test_compare_command_prints_both_plans_and_writes_the_chart(run_cli, tmp_path, monkeypatch):
-    """seed001 (objective compare): both plans side by side, the cumulative table, "never within the
-    36-month horizon" (rent 285/month < buy 425/month), the threshold; --out writes a PNG (and
-    report.html, tested in tests/test_report_html.py)."""
+    """seed001 (objective compare, site: office): both plans side by side, the cumulative table, the
+    threshold; --out writes a PNG (and report.html, tested in tests/test_report_html.py).
+    Rent: one RTX 3090 pod, $0.39/h x 730 h = $284.70/month, $10,249 over 36 months. Buy: a tower-4
+    ($9,400) with one RTX 4090 ($1,300) = $10,700 capex, depreciation 10,700 / 36 = $297/month;
+    monthly 0.815 kW x PUE 1 x $0.0895 x 730 h + 10,700 x 12.5 % / 12 = 53.25 + 111.46 = $164.71;
+    36 months 10,700 + 36 x 164.71 = $16,629. Break-even ceil(10,700 / (284.70 - 164.71)) = 90 months:
+    never within 36. Threshold 16,629.4 / 10,249.2 = 1.623."""
     monkeypatch.chdir(REPO)
     code, out, err = run_cli(["compare", SEED001, "--no-timings", "--today", TODAY, "--out", tmp_path / "o"])
     assert code == 0, err
     assert "rent or buy over 36 months" in out
-    assert "│ GPUs" in out and out.count("1x rtx-3090-24gb") >= 2
+    assert "│ GPUs" in out and "1x rtx-3090-24gb" in out and "1x rtx-4090-24gb" in out
     for row in ("capex", "monthly", "total over 36 months", "depreciation per month"):
         assert f"│ {row}" in out
-    assert "$18,399" in out and "$511" in out  # buy capex; 18,399 / 36 depreciation
-    assert "│    36 │ $10,249 │ $33,699 │" in out  # the last month of the cumulative table
+    assert "$10,700" in out and "$297" in out  # buy capex; 10,700 / 36 depreciation
+    assert "│    36 │ $10,249 │ $16,629 │" in out  # the last month of the cumulative table
     assert "break-even: never within the 36-month horizon" in out
-    assert "rent utilisation threshold: 3.288" in out
+    assert "rent utilisation threshold: 1.623" in out
     assert "warning: the oldest price used" in out
     names = sorted(p.name for p in (tmp_path / "o").iterdir())
     assert names == ["bom.csv", "compare.md", "cumulative_cost.png", "deployments.csv", "plan.json", "plan.md",
@@ -260,7 +265,8 @@ def test_compare_json_matches_golden_and_extends_solve(run_cli, update_golden, m
     assert solved == out
     data = json.loads(out)
     assert data["break_even_month"] is None
-    assert data["rent_utilization_threshold"] == pytest.approx(3.288, abs=1e-3)
+    assert data["rent_utilization_threshold"] == pytest.approx((10700 + 36 * (0.815 * 0.0895 * 730 + 10700 * 0.125 / 12))
+                                                              / (36 * 0.39 * 730), abs=1e-4)  # 1.6225
     rent_plan, buy_plan = (next(p for p in data["plans"] if p["pricing"] == k) for k in ("rent", "buy"))
     assert len(data["cumulative_usd"]["rent"]) == len(data["cumulative_usd"]["buy"]) == 37
     assert data["cumulative_usd"]["buy"][0] == pytest.approx(buy_plan["cost"]["capex_usd"])
@@ -276,6 +282,7 @@ def test_compare_solves_any_objective_as_compare(run_cli, tmp_path):
 name: small
 objective: rent
 horizon_months: 24
+site: office
 gpus: {allow: [rtx-3090-24gb, rtx-4090-24gb]}
 planning: {tp_degrees: [1, 2]}
 workloads:

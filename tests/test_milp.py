@@ -248,6 +248,107 @@ def test_cards_fit_needs_a_second_server(solver):
     assert sol.cards == {"g": 5}
 
 
+# --------------------------------------------------------------------------------------------
+# server_power_max: a PCIe server holds only the cards its PSU can power
+# --------------------------------------------------------------------------------------------
+
+
+def _psu_server(cov: float, tp: int = 1) -> MilpInput:
+    """A 4-bay PCIe server whose PSU powers 3 cards (`test_card_fit_psu_powers_three_of_four`: 2,000 W
+    usable, 500 W host, 450 W cards): $1,000 each; cards $500; months = 1, no running costs."""
+    return problem([cand("chat", "g", tp, cov, id="c")],
+                   [host("srv", "g", 3, kind="server", capex=1000, gpus_included=False, bays=4)],
+                   cards={"g": card("g", 500)}, months=1)
+
+
+@both_solvers
+def test_server_power_max_three_cards_fit_one_server(solver):
+    """cov 1/3 -> 3 replicas -> 3 cards in one server: 1,000 + 3 x 500 = $2,500."""
+    sol = solved(_psu_server(1 / 3), solver, 2500.0)
+    assert sol.hosts == {"srv": 1} and sol.cards == {"g": 3}
+
+
+@both_solvers
+def test_server_power_max_four_cards_need_two_servers(solver):
+    """cov 0.25 -> 4 replicas -> 4 cards. The bays take 4 (card_packing: 4 <= 4 x 1), but the PSU
+    powers 3 (server_power_max: 4 <= 3 x servers), so 2 servers: 2 x 1,000 + 4 x 500 = $4,000.
+    With a PSU for all 4 cards (slots 4) one server would do: 1,000 + 4 x 500 = $3,000."""
+    sol = solved(_psu_server(0.25), solver, 4000.0)
+    assert sol.hosts == {"srv": 2} and sol.cards == {"g": 4}
+    roomy = problem([cand("chat", "g", 1, 0.25, id="c")],
+                    [host("srv", "g", 4, kind="server", capex=1000, gpus_included=False, bays=4)],
+                    cards={"g": card("g", 500)}, months=1)
+    assert solved(roomy, solver, 3000.0).hosts == {"srv": 1}
+    names = {c.name for c in build(_psu_server(0.25))[0].linear_constraints()}
+    assert "server_power_max[g,1]" in names and "server_power_max[g,1]" not in {
+        c.name for c in build(roomy)[0].linear_constraints()}
+
+
+@both_solvers
+def test_server_power_max_tp4_group_cannot_be_powered(solver):
+    """One TP4 replica: the 4 bays take the group (card_packing[g,4]: 4 <= 4 floor(4/4) = 4), but a
+    server powers 3 cards, 4 floor(3/4) = 0 (server_power_max[g,4]: 4 <= 0): infeasible."""
+    assert solve(_psu_server(1.0, tp=4), solver=solver).status == "infeasible"
+
+
+@both_solvers
+def test_server_power_max_tp2_groups_use_two_of_three_cards(solver):
+    """cov 0.5, TP2 -> 2 replicas = 2 groups of 2 cards. A 3-card server holds 2 floor(3/2) = 2 cards
+    of TP2 groups (server_power_max[g,2]: 4 <= 2 x servers), so 2 servers: 2 x 1,000 + 4 x 500 = $4,000
+    (4 cards in one server's 4 bays would have cost $3,000)."""
+    sol = solved(_psu_server(0.5, tp=2), solver, 4000.0)
+    assert sol.hosts == {"srv": 2} and sol.cards == {"g": 4}
+
+
+def test_card_fit_psu_powers_three_of_four():
+    """A 4-bay server, 8 slot positions, 500 W host, one 2,000 W PSU (no redundancy): 1,500 W for
+    cards. 450 W dual-slot cards: min(4 bays, 8 // 2 = 4, 1,500 // 450 = 3) = 3 cards. 350 W cards:
+    1,500 // 350 = 4, so 4. Triple-slot 350 W cards: 8 // 3 = 2. Two 2,000 W PSUs sold 1+1 (one
+    redundant) give the same 2,000 W; 2+0 gives 4,000 W and 4 cards of 450 W. A 600 W slot takes no
+    700 W card."""
+    from types import SimpleNamespace
+
+    from planner.catalog.price_rows import ServerType
+    from planner.money.costs import card_fit, server_problems
+
+    def gpu(tdp, form="PCIe dual-slot"):
+        return SimpleNamespace(tdp_w=tdp, form_factor=form, geforce_eula=False)
+
+    def server(count=1, spare=0, slot_w=600.0):
+        return ServerType(id="s", name="s", gpu_forms=frozenset({"pcie"}), gpus_per_server=4, host_power_w=500,
+                          rack_units=4, parts=(), confidence="low", source="t", as_of="", psu_w=2000,
+                          psu_count=count, psu_redundant=spare, gpu_slot_widths=8, gpu_slot_power_w=slot_w)
+    assert card_fit(server(), gpu(450)).cards == 3 and card_fit(server(), gpu(450)).by_slots == 4
+    assert card_fit(server(), gpu(350)).cards == 4
+    assert card_fit(server(), gpu(350, "PCIe triple-slot consumer")).cards == 2
+    assert card_fit(server(2, 1), gpu(450)).cards == 3 and card_fit(server(2, 0), gpu(450)).cards == 4
+    assert card_fit(server(), gpu(700)).cards == 0
+    assert server_problems(server(), gpu(450), 3) == []
+    assert server_problems(server(), gpu(450), 4) == ["host 500 W + 4 x 450 W > 2000 W usable PSU (1 of 1 x 2000 W)"]
+
+
+# --------------------------------------------------------------------------------------------
+# site_power_max: an office's circuits
+# --------------------------------------------------------------------------------------------
+
+
+def _office(site_w: float | None) -> MilpInput:
+    """2 replicas (cov 0.5) on 1-GPU towers: A draws 800 W nameplate for $1,000, B 600 W for $1,500."""
+    return problem([cand("chat", "a", 1, 0.5, id="ca"), cand("chat", "b", 1, 0.5, id="cb")],
+                   [host("tower-a", "a", 1, kind="server", capex=1000, power_w=800),
+                    host("tower-b", "b", 1, kind="server", capex=1500, power_w=600)],
+                   months=1, pue=1.0, site_power_max_w=site_w)
+
+
+@both_solvers
+def test_site_power_max_picks_the_towers_the_circuit_can_carry(solver):
+    """No cap: 2 x A = $2,000 (1,600 W). One 1,440 W circuit: 2 x A = 1,600 W > 1,440, A + B =
+    1,400 W fits: $2,500. A 1,000 W budget fits no pair (2 x 600 = 1,200 W): infeasible."""
+    assert solved(_office(None), solver, 2000.0).hosts == {"tower-a": 2}
+    assert solved(_office(1440.0), solver, 2500.0).hosts == {"tower-a": 1, "tower-b": 1}
+    assert solve(_office(1000.0), solver=solver).status == "infeasible"
+
+
 @both_solvers
 def test_cards_cover_owned_gpus_do_not_join_a_pcie_group(solver):
     """The placement bug in miniature: an owned 1-GPU server ($50/month), a PCIe server (4 slots,
@@ -636,10 +737,12 @@ def _every_family() -> MilpInput:
     return problem(
         [cand("w1", "g", 2, 0.5, id="a"), cand("w2", "g", 1, 0.5, id="b"), cand("w2", "k", 1, 0.5, id="c")],
         [host("own-g", "g", 1, kind="owned", monthly=5, max_count=1, power_w=100),
-         host("srv-g", "g", 4, kind="server", capex=1000, monthly=10, power_w=200, gpus_included=False, rack_units=2),
+         host("srv-g", "g", 4, kind="server", capex=1000, monthly=10, power_w=200, gpus_included=False, rack_units=2,
+              bays=8),
          host("srv-k", "k", 2, kind="server", capex=3000, monthly=20, power_w=500, rack_units=2)],
         cards={"g": card("g", 500, monthly=5, power_w=300)}, months=12, pue=1.2, min_replicas={"w1": 2},
         capex_max_usd=1e6, monthly_max_usd=1e5, power_max_kw=100.0, available={"g": 16, "k": 8}, rack_usd=1500.0,
+        site_power_max_w=1e6,
     )
 
 
@@ -915,6 +1018,9 @@ FAMILY_TESTS = {
     "cards_cover": [test_cards_cover_buys_one_card_per_gpu_used, test_cards_cover_capex_only,
                     test_owned_first_before_pcie_cards, test_cards_cover_owned_gpus_do_not_join_a_pcie_group,
                     test_cards_cover_rented_gpus_do_not_join_a_pcie_group],
+    "server_power_max": [test_server_power_max_three_cards_fit_one_server, test_server_power_max_four_cards_need_two_servers,
+                         test_server_power_max_tp4_group_cannot_be_powered,
+                         test_server_power_max_tp2_groups_use_two_of_three_cards],
     "cards_fit": [test_cards_fit_needs_a_second_server],
     "owned_first": [test_owned_first_uses_the_server_on_hand, test_owned_first_then_buys_the_rest,
                     test_owned_first_before_pcie_cards],
@@ -928,6 +1034,7 @@ FAMILY_TESTS = {
     "power_max": [test_power_max_forces_lower_power_with_pue, test_power_max_counts_cards,
                   test_power_max_ignores_cloud_instances, test_power_max_with_only_cloud_instances,
                   test_diagnose_caps_names_the_power_cap],
+    "site_power_max": [test_site_power_max_picks_the_towers_the_circuit_can_carry],
 }
 """Constraint family -> the hand-derived tests that exercise it (tests/test_exhaustive.py checks every family against a brute force of physically valid plans)."""
 

@@ -65,7 +65,7 @@ def test_many_replicas_are_placed_in_bulk():
 REPRODUCER = """
 name: owned-tp2-split
 objective: buy
-gpus: {allow: [rtx-4090-24gb]}
+gpus: {allow: [rtx-4090-24gb], datacenter_only: false}   # GeForce cards bought into colocation
 owned: [{gpu: rtx-4090-24gb, count: 9}]
 planning: {tp_degrees: [2]}
 workloads:
@@ -117,6 +117,8 @@ def test_verify_rejects_the_pooled_plan(reproducer):
 HYBRID = """
 name: hybrid-pcie-tp2
 objective: hybrid
+site: office                # towers, no rack or top-of-rack switch to amortise
+office: {circuits: 4}
 gpus: {allow: [rtx-4090-24gb, l40s-48gb]}
 planning: {tp_degrees: [1, 2]}
 workloads:

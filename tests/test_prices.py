@@ -160,15 +160,26 @@ def test_pcie4_base_is_the_2026_workstation_bom(book):
     assert book.server("pcie-4").base_usd == 3900 + 1200 + 2500 + 600 + 600 + 400 + 200 == 9400
 
 
-def test_server_types_are_the_three_named_ones(book):
-    """Exactly hgx-8 (baseboard), pcie-8 (pcie) and pcie-4 (pcie and consumer cards)."""
-    forms = {s.id: (s.gpu_forms, s.gpus_per_server) for s in book.servers}
+def test_server_types_are_the_five_named_ones(book):
+    """Exactly hgx-8 (SXM baseboard), oam-8 (OAM), pcie-8 (pcie) and the rack pcie-4 and tower-4
+    (pcie and consumer cards); every one states its PSUs and mount."""
+    forms = {s.id: (s.gpu_forms, s.gpus_per_server, s.mount) for s in book.servers}
     assert forms == {
-        "hgx-8": (frozenset({"baseboard"}), 8),
-        "pcie-8": (frozenset({"pcie"}), 8),
-        "pcie-4": (frozenset({"pcie", "consumer"}), 4),
+        "hgx-8": (frozenset({"baseboard"}), 8, "rack"),
+        "oam-8": (frozenset({"oam"}), 8, "rack"),
+        "pcie-8": (frozenset({"pcie"}), 8, "rack"),
+        "pcie-4": (frozenset({"pcie", "consumer"}), 4, "rack"),
+        "tower-4": (frozenset({"pcie", "consumer"}), 4, "tower"),
     }
-    assert all(s.host_power_w > 0 and s.rack_units > 0 for s in book.servers)
+    assert all(s.host_power_w > 0 and s.rack_units > 0 and s.psu_w for s in book.servers)
+
+
+def test_usable_psu_is_what_is_left_after_redundancy(book):
+    """Usable W = (PSUs - redundant) x rating: pcie-8 2+2 x 2,700 = 5,400; oam-8 3+3 x 3,000 = 9,000;
+    hgx-8 4+2 x 3,300 = 13,200 (above the DGX H100's 10.2 kW = 4,600 W host + 8 x 700 W);
+    pcie-4 and tower-4 one 2,000 W PSU."""
+    assert {s.id: s.psu_usable_w for s in book.servers} == {
+        "pcie-8": 5400, "oam-8": 9000, "hgx-8": 13200, "pcie-4": 2000, "tower-4": 2000}
 
 
 def test_running_costs_hold_exactly_the_six_keys(book):
@@ -231,7 +242,8 @@ def test_pricing_tiers_and_missing_prices(book):
     "gpu, form",
     [
         ("h100-sxm-80gb", "baseboard"),
-        ("mi300x-192gb", "baseboard"),
+        ("mi300x-192gb", "oam"),
+        ("gaudi3-128gb", "oam"),
         ("b200-180gb", "baseboard"),
         ("l40s-48gb", "pcie"),
         ("rtx-6000-ada-48gb", "pcie"),

@@ -32,7 +32,8 @@ MARKETS = ("global", "china")
 GPU_CONDITIONS = ("new", "used", "msrp")
 
 
-GPU_FORMS = ("baseboard", "pcie", "consumer", "superchip")
+GPU_FORMS = ("baseboard", "oam", "pcie", "consumer", "superchip")
+"""`baseboard`: SXM modules on an HGX/DGX-style board; `oam`: OCP accelerator modules (MI300X, Gaudi 3)."""
 
 
 PART_CATEGORIES = (
@@ -40,7 +41,8 @@ PART_CATEGORIES = (
 )
 
 
-NETWORK_KINDS = ("switch", "rack", "other")
+NETWORK_KINDS = ("switch", "tor", "rack", "other")
+"""`tor`: the top-of-rack Ethernet switch priced once per rack of bought servers."""
 
 
 GPUS_PER_INSTANCE = (1, 2, 4, 8)
@@ -95,6 +97,18 @@ SERVER_COLUMNS = (
     "id", "name", "gpu_forms", "gpus_per_server", "host_power_w", "rack_units", "confidence", "source",
     "as_of", "notes",
 )
+
+
+SERVER_OPTIONAL_COLUMNS = ("mount", "psu_w", "psu_count", "psu_redundant", "gpu_slot_widths", "gpu_slot_power_w",
+                           "gpu_vendor")
+"""What a server can physically hold (every shipped row has them; a row of a user's `--catalog` file
+may leave them out): `mount` rack (default) or tower; `psu_w` one PSU's rating, `psu_count` PSUs fitted,
+`psu_redundant` of them held in reserve (usable W = (count - redundant) x psu_w; empty: no PSU limit);
+`gpu_slot_widths` slot positions for GPUs (a double-width card takes 2; empty: 2 per GPU);
+`gpu_slot_power_w` the most one GPU slot can feed (empty: no limit); `gpu_vendor` the only GPU vendor
+the server takes (a baseboard is one vendor's: an AMD OAM board takes no Gaudi; empty: any)."""
+
+MOUNTS = ("rack", "tower")
 
 
 PART_COLUMNS = (
@@ -236,6 +250,25 @@ class ServerType:
     source: str
     as_of: str
     notes: str = ""
+    mount: str = "rack"
+    """rack (racked at a colocation site) or tower (an office site)."""
+    psu_w: float | None = None
+    psu_count: int = 1
+    psu_redundant: int = 0
+    gpu_slot_widths: int | None = None
+    gpu_slot_power_w: float | None = None
+    gpu_vendor: str | None = None
+
+    @property
+    def psu_usable_w(self) -> float | None:
+        """What the PSUs deliver with the redundancy the server is sold with: (count - redundant) x rating
+        (2+2 x 3,000 W gives 6,000 W); None where the catalogue gives no PSU."""
+        return None if self.psu_w is None else (self.psu_count - self.psu_redundant) * self.psu_w
+
+    @property
+    def slot_widths(self) -> int:
+        """GPU slot positions: the catalogue's, else two per GPU (every GPU bay double-width)."""
+        return self.gpu_slot_widths if self.gpu_slot_widths is not None else 2 * self.gpus_per_server
 
     @property
     def base_usd(self) -> float:
@@ -287,6 +320,10 @@ class PriceBook:
         """The rack the planner prices bought servers into (the first `kind=rack` row), if any."""
         return next((n for n in self.network if n.kind == "rack"), None)
 
+    def tor(self) -> NetworkItem | None:
+        """The top-of-rack switch priced once per rack of bought servers (the first `kind=tor` row), if any."""
+        return next((n for n in self.network if n.kind == "tor"), None)
+
     def running_value(self, key: str) -> float:
         """The value of running cost `key` (one of RUNNING_KEYS)."""
         try:
@@ -320,16 +357,33 @@ class PriceBook:
 
 
 def gpu_form(gpu) -> str:
-    """'baseboard' (form_factor mentions SXM or OAM), 'consumer' (geforce_eula), 'superchip'
-    (form_factor mentions Superchip: GH200/GB200, not buyable as cards), else 'pcie'."""
+    """'baseboard' (form_factor mentions SXM), 'oam' (mentions OAM), 'consumer' (geforce_eula),
+    'superchip' (form_factor mentions Superchip: GH200/GB200, not buyable as cards), else 'pcie'."""
     form = (gpu.form_factor or "").lower()
     if "superchip" in form:
         return "superchip"
-    if "sxm" in form or "oam" in form:
+    if "oam" in form:
+        return "oam"
+    if "sxm" in form:
         return "baseboard"
     if gpu.geforce_eula:
         return "consumer"
     return "pcie"
+
+
+MODULE_FORMS = ("baseboard", "oam")
+"""Forms whose GPUs come on the server's board (bought with it, all slots filled), not as cards."""
+
+
+def card_slot_width(gpu) -> int:
+    """PCIe slot positions one card takes, from its form factor: single-slot 1, triple-slot 3, else 2
+    (dual-slot, and consumer cards whose width the catalogue does not state)."""
+    form = (gpu.form_factor or "").lower()
+    if "single-slot" in form:
+        return 1
+    if "triple-slot" in form:
+        return 3
+    return 2
 
 
 def did_you_mean(name: str, known: Iterable[str]) -> str:

@@ -38,6 +38,8 @@ from planner.catalog.price_rows import (
     RUNNING_COLUMNS,
     RUNNING_KEYS,
     SERVER_COLUMNS,
+    SERVER_OPTIONAL_COLUMNS,
+    MOUNTS,
     CloudOffer,
     ExchangeRate,
     GpuPrice,
@@ -254,10 +256,36 @@ def parse_servers(path: str, rows, parts: list[ServerPart], problems: list[Probl
         out.append(ServerType(
             id=sid, name=r.str("name"), gpu_forms=forms, gpus_per_server=counts["gpus_per_server"],
             host_power_w=r.num("host_power_w") or 0.0, rack_units=counts["rack_units"], parts=mine,
-            **_provenance(r),
+            **_provenance(r), **_server_fit(r, data),
         ))
     problems += unique_ids(path, ids)
     return tuple(out)
+
+
+def _server_fit(r: CsvRow, data: dict[str, str]) -> dict:
+    """The optional physical columns of a server row (SERVER_OPTIONAL_COLUMNS), checked."""
+    def given(col: str) -> bool:
+        return bool((data.get(col) or "").strip())
+
+    out: dict = {"mount": r.choice("mount", MOUNTS) if given("mount") else "rack"}
+    for col in ("psu_w", "gpu_slot_power_w"):
+        if given(col):
+            value = r.num(col)
+            if value is not None and value <= 0:
+                r._err(col, f"must be > 0 (got {data.get(col)})")
+            out[col] = value
+    if given("gpu_vendor"):
+        out["gpu_vendor"] = r.str("gpu_vendor")
+    for col in ("psu_count", "psu_redundant", "gpu_slot_widths"):
+        if given(col):
+            out[col] = r.int(col)
+    count, spare = out.get("psu_count", 1), out.get("psu_redundant", 0)
+    if count < 1 or spare < 0 or spare >= count:
+        r._err("psu_redundant", f"{spare} redundant of {count} PSUs leaves none to carry the load",
+               "psu_count >= 1 and 0 <= psu_redundant < psu_count")
+    if out.get("gpu_slot_widths", 1) < 1:
+        r._err("gpu_slot_widths", f"must be > 0 (got {data.get('gpu_slot_widths')})")
+    return out
 
 
 def parse_network(path: str, rows, problems: list[Problem]) -> tuple[NetworkItem, ...]:
@@ -358,7 +386,7 @@ CATALOG_SECTIONS: dict[str, tuple[str, ...]] = {
     "cloud_offers_local": LOCAL_OFFER_COLUMNS,
     "exchange_rates": RATE_COLUMNS,
     "gpu_prices": GPU_PRICE_COLUMNS,
-    "servers": SERVER_COLUMNS,
+    "servers": SERVER_COLUMNS + SERVER_OPTIONAL_COLUMNS,
     "server_parts": PART_COLUMNS,
     "network": NETWORK_COLUMNS,
     "running_costs": RUNNING_COLUMNS,

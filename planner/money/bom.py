@@ -94,10 +94,13 @@ def bill_of_materials(pricing: str, hosts: list[tuple[HostType, int]], cards: li
         draw_w += n * c.power_w * r.gpu_power_utilization
         nameplate_w += n * c.power_w
 
-    rack = book.rack()
+    rack, tor = book.rack(), book.tor()
     if racks and rack is not None:
         add(f"{rack.item} (42U; holds the bought servers)", "rack", racks, "rack", rack.unit_usd, "capex",
             rack.source, rack.as_of)
+        if tor is not None:
+            add(f"{tor.item} (serving network of the rack's servers)", "network", racks, "switch", tor.unit_usd,
+                "capex", tor.source, tor.as_of)
     lines = [BomLine(item=k[0], category=k[1], quantity=v[0], unit=k[2], unit_usd=k[3], total_usd=v[0] * k[3],
                      cost_kind=k[4], source=k[5], as_of=k[6]) for k, v in merged.items()]
     capex = sum(line.total_usd for line in lines if line.cost_kind == "capex")
@@ -111,10 +114,11 @@ def bill_of_materials(pricing: str, hosts: list[tuple[HostType, int]], cards: li
             "monthly", f"{run['electricity_usd_per_kwh'].source}; PUE: {run['pue'].source}",
             min(run['electricity_usd_per_kwh'].as_of, run['pue'].as_of)))
         co = colocation_usd_per_month(nameplate_w, r)
-        lines.append(BomLine(
-            f"Colocation: {nameplate_w / 1000:.2f} kW nameplate x ${r.colocation_usd_per_kw_month:g}/kW-month",
-            "power", nameplate_w / 1000, "kW nameplate", r.colocation_usd_per_kw_month, co, "monthly",
-            run['colocation_usd_per_kw_month'].source, run['colocation_usd_per_kw_month'].as_of))
+        if r.colocation_usd_per_kw_month > 0:  # none on your own premises (site: office, or a rate of 0)
+            lines.append(BomLine(
+                f"Colocation: {nameplate_w / 1000:.2f} kW nameplate x ${r.colocation_usd_per_kw_month:g}/kW-month",
+                "power", nameplate_w / 1000, "kW nameplate", r.colocation_usd_per_kw_month, co, "monthly",
+                run['colocation_usd_per_kw_month'].source, run['colocation_usd_per_kw_month'].as_of))
         monthly += e + co
         if capex > 0:
             m = maintenance_usd_per_month(capex, r)

@@ -12,8 +12,16 @@ materials can cite it. The formulas:
     GPU draw while serving    = TDP x gpu_power_utilization; host draw = host_power_w
 
 A bought SXM/OAM baseboard server comes with all its GPUs; a PCIe server is bought empty and
-filled with cards bought one by one. Servers on hand (`owned`) cost no capex; their power,
-colocation (and nothing else) still counts.
+filled with cards bought one by one, as many as it can hold (`card_fit`):
+
+    cards per server = min(GPU bays, slot positions // card width,
+                           (usable PSU W - host W) // card TDP)     (0 if TDP > the slot's power)
+    usable PSU W     = (PSUs - redundant PSUs) x PSU rating
+
+A baseboard server is offered only where host W + GPUs x TDP fits its usable PSU. Servers on hand
+(`owned`) cost no capex; their power, colocation (and nothing else) still counts. Which servers a
+plan may buy depends on the site (`planner.money.site`): rack servers at a colocation site, towers
+in an office.
 """
 
 from __future__ import annotations
@@ -21,7 +29,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from planner.catalog.gpus import Gpu
-from planner.catalog.price_rows import CloudOffer, PriceBook, ServerType, gpu_form
+from planner.catalog.price_rows import MODULE_FORMS, CloudOffer, PriceBook, ServerType, card_slot_width, gpu_form
 
 
 @dataclass(frozen=True)
@@ -50,6 +58,71 @@ class HostType:
     server: ServerType | None = None
     tier: str = ""
     """Rental pricing tier (on_demand, spot, reserved_1y, reserved_3y) of an instance."""
+    bays: int | None = None
+    """A bought PCIe server: the cards its bays and slot widths take (`slots` is that, or fewer where
+    the PSU cannot power more); None for other hosts."""
+
+
+@dataclass(frozen=True)
+class CardFit:
+    """How many cards of one GPU a PCIe server holds, and what limits it (`card_fit`)."""
+
+    bays: int
+    """GPU bays (gpus_per_server)."""
+    by_width: int
+    """Slot positions // the card's width."""
+    by_power: int | None
+    """(usable PSU W - host W) // card TDP; None where the server has no PSU figure."""
+    slot_power_ok: bool
+    """The card's TDP is within what one slot can feed."""
+
+    @property
+    def by_slots(self) -> int:
+        """Cards the server's bays and slot widths take."""
+        return min(self.bays, self.by_width)
+
+    @property
+    def cards(self) -> int:
+        """Cards the server holds: bays, widths and PSU together (0 if the slot cannot feed one)."""
+        if not self.slot_power_ok:
+            return 0
+        return min(self.by_slots, self.by_power) if self.by_power is not None else self.by_slots
+
+
+def card_fit(s: ServerType, g: Gpu) -> CardFit:
+    """The cards of GPU `g` that one server `s` holds, by bays, slot widths, PSU and slot power."""
+    tdp = _tdp(g)
+    usable = s.psu_usable_w
+    by_power = None
+    if usable is not None:
+        spare = usable - s.host_power_w
+        by_power = max(0, int(spare // tdp)) if tdp > 0 else s.gpus_per_server
+    return CardFit(bays=s.gpus_per_server, by_width=s.slot_widths // card_slot_width(g), by_power=by_power,
+                   slot_power_ok=s.gpu_slot_power_w is None or tdp <= s.gpu_slot_power_w)
+
+
+def server_problems(s: ServerType, g: Gpu, n: int) -> list[str]:
+    """What is wrong with `n` GPUs of `g` in one server `s`, from the catalogue's figures alone (not
+    from the host type's slots): bays, slot widths, slot power and PSU. Empty when it can be built."""
+    tdp, bad = _tdp(g), []
+    if n > s.gpus_per_server:
+        bad.append(f"{n} GPUs in {s.gpus_per_server} bays")
+    if gpu_form(g) not in MODULE_FORMS:
+        if n * card_slot_width(g) > s.slot_widths:
+            bad.append(f"{n} cards {card_slot_width(g)} slots wide in {s.slot_widths} slot positions")
+        if n and s.gpu_slot_power_w is not None and tdp > s.gpu_slot_power_w:
+            bad.append(f"a {tdp:g} W card in a slot that feeds {s.gpu_slot_power_w:g} W")
+    usable = s.psu_usable_w
+    if usable is not None and s.host_power_w + n * tdp > usable + 1e-9:
+        bad.append(f"host {s.host_power_w:g} W + {n} x {tdp:g} W > {usable:g} W usable PSU "
+                   f"({s.psu_count - s.psu_redundant} of {s.psu_count} x {s.psu_w:g} W)")
+    return bad
+
+
+def modules_fit(s: ServerType, g: Gpu) -> bool:
+    """A baseboard server of `g`: host W + every GPU's TDP within its usable PSU (True without a PSU figure)."""
+    usable = s.psu_usable_w
+    return usable is None or s.host_power_w + s.gpus_per_server * _tdp(g) <= usable
 
 
 @dataclass(frozen=True)
@@ -168,11 +241,13 @@ def local_price_text(offer: CloudOffer, pricing_tier: str) -> str:
     return f"{cur} {per_gpu * offer.gpus_per_instance:.4f}/h at {offer.local.rate.units_per_usd:g} {cur} per USD"
 
 
-def purchase_hosts(gpus: list[Gpu], book: PriceBook, r: RunningRates) -> tuple[list[HostType], dict[str, CardCost]]:
+def purchase_hosts(gpus: list[Gpu], book: PriceBook, r: RunningRates,
+                   mounts: tuple[str, ...] = ("rack", "tower")) -> tuple[list[HostType], dict[str, CardCost]]:
     """Server types each GPU can be bought into, and the PCIe cards bought to fill them.
 
-    A GPU is buyable when the catalogue has a card price and a server type takes its form factor
-    with no more slots than the GPU's `gpus_per_server`.
+    A GPU is buyable when the catalogue has a card price and a server type of one of `mounts` takes
+    its form factor with no more slots than the GPU's `gpus_per_server`, and can hold and power at
+    least one of it (`card_fit`, `modules_fit`). A PCIe server's `slots` are the cards it holds.
     """
     hosts: list[HostType] = []
     cards: dict[str, CardCost] = {}
@@ -182,9 +257,13 @@ def purchase_hosts(gpus: list[Gpu], book: PriceBook, r: RunningRates) -> tuple[l
             continue
         form = gpu_form(g)
         for s in book.servers:
-            if form not in s.gpu_forms or s.gpus_per_server > g.gpus_per_server:
+            if form not in s.gpu_forms or s.gpus_per_server > g.gpus_per_server or s.mount not in mounts \
+                    or (s.gpu_vendor is not None and s.gpu_vendor.lower() != (g.vendor or "").lower()):
                 continue
-            if form == "baseboard":
+            fit = None if form in MODULE_FORMS else card_fit(s, g)
+            if (fit is None and not modules_fit(s, g)) or (fit is not None and fit.cards == 0):
+                continue
+            if form in MODULE_FORMS:
                 capex = s.base_usd + s.gpus_per_server * price.usd_per_gpu
                 monthly = running_usd_per_month(_tdp(g), s.gpus_per_server, s.host_power_w, capex, r)
                 power = s.gpus_per_server * _tdp(g) + s.host_power_w
@@ -194,7 +273,7 @@ def purchase_hosts(gpus: list[Gpu], book: PriceBook, r: RunningRates) -> tuple[l
                 capex = s.base_usd
                 monthly = running_usd_per_month(0.0, 0, s.host_power_w, capex, r)
                 power = s.host_power_w
-                label = f"{s.name} for up to {s.gpus_per_server}x {g.id}"
+                label = f"{s.name} for up to {fit.cards}x {g.id}"
                 included = False
                 cards[g.id] = CardCost(
                     gpu=g.id, capex_usd=price.usd_per_gpu,
@@ -202,9 +281,10 @@ def purchase_hosts(gpus: list[Gpu], book: PriceBook, r: RunningRates) -> tuple[l
                     power_w=_tdp(g), source=price.source, as_of=price.as_of,
                 )
             hosts.append(HostType(
-                id=f"server:{s.id}/{g.id}", kind="server", gpu=g.id, slots=s.gpus_per_server, gpus_included=included,
-                capex_usd=capex, monthly_usd=monthly, power_w=power, max_count=None, label=label,
+                id=f"server:{s.id}/{g.id}", kind="server", gpu=g.id, slots=fit.cards if fit else s.gpus_per_server,
+                gpus_included=included, capex_usd=capex, monthly_usd=monthly, power_w=power, max_count=None, label=label,
                 source=f"{s.source}; GPU: {price.source}", as_of=min(s.as_of, price.as_of), server=s,
+                bays=fit.by_slots if fit else None,
             ))
     return hosts, cards
 
@@ -241,7 +321,8 @@ def owned_hosts(gpus: dict[str, Gpu], owned: dict[str, int], book: PriceBook, r:
 
 def _host_power_for(g: Gpu, slots: int, book: PriceBook) -> float:
     form = gpu_form(g)
-    fitting = [s for s in book.servers if form in s.gpu_forms and s.gpus_per_server >= slots]
+    fitting = [s for s in book.servers if (form in s.gpu_forms or (form == "oam" and "baseboard" in s.gpu_forms))
+               and s.gpus_per_server >= slots]
     if not fitting:
         return 0.0
     return min(fitting, key=lambda s: (s.gpus_per_server, s.id)).host_power_w

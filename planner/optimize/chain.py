@@ -31,6 +31,7 @@ from planner.money.costs import (
     purchase_hosts,
     rental_hosts,
 )
+from planner.money.site import GEFORCE_FIX, GEFORCE_LICENCE, buys_geforce, mounts, racks_priced, site_book, site_power_w
 from planner.optimize import by_hour, measured
 from planner.optimize import candidates as cand_mod
 from planner.optimize.candidates import CandidateSet, Rejection
@@ -84,6 +85,7 @@ def solve_loaded(loaded: LoadedSpec, solver: str = "highs", time_limit_s: float 
     if demand_scale != 1.0:
         res = dataclasses.replace(res, workloads=tuple(dataclasses.replace(w, demand_scale=w.demand_scale * demand_scale)
                                                        for w in res.workloads))
+    book = site_book(book, res.spec, (today or date.today()).isoformat())
     say(f"candidates: {count_of(len(res.workloads), 'workload')} ...")
     t0 = time.perf_counter()
     cs = measured.generate(res)
@@ -133,8 +135,11 @@ def milp_input(res: Resolved, cs: CandidateSet, book: PriceBook, pricing: str) -
     if pricing in ("rent", "hybrid"):
         hosts += rental_hosts(list(gpus.values()), book, rates, spec.rent.pricing, list(spec.rent.providers),
                               spec.rent.include_marketplace, spec.gpus.market)
+    licence_barred = set()
     if pricing in ("buy", "hybrid"):
-        bought, cards = purchase_hosts(list(gpus.values()), book, rates)
+        buyable = [g for g in gpus.values() if buys_geforce(spec) or not g.geforce_eula]
+        licence_barred = {g.id for g in gpus.values() if g.geforce_eula} - {g.id for g in buyable}
+        bought, cards = purchase_hosts(buyable, book, rates, mounts(spec))
         hosts += bought
     hosts = hosts + owned_hosts(dict(all_gpus), res.owned, book, rates)
     largest = {}
@@ -150,12 +155,15 @@ def milp_input(res: Resolved, cs: CandidateSet, book: PriceBook, pricing: str) -
             what = {"rent": rent_why, "buy": buy_why}.get(pricing, f"{rent_why} and {buy_why}")
             if c.gpu in largest:
                 what = f"no {'server' if pricing == 'buy' else 'instance or server'} with {c.tp} GPUs"
+            elif c.gpu in licence_barred:
+                what = f"not bought into colocation: {GEFORCE_LICENCE}"
             reason = {"rent": "not rentable", "buy": "not buyable"}.get(pricing, "neither rentable nor buyable")
             rejected.append(Rejection(c.workload, c.gpu, c.precision, c.tp, reason, f"{c.gpu}: {what}"))
     used_gpus = {c.gpu for c in usable}
     hosts = [h for h in hosts if h.gpu in used_gpus or h.kind == "owned"]
     budget = spec.budget
-    rack = book.rack()
+    rack = book.rack() if racks_priced(spec) else None
+    rack_usd = rack.unit_usd + (book.tor().unit_usd if book.tor() else 0.0) if rack is not None else None
     profile = {w.name: tuple(w.traffic.profile) for w in spec.workloads
                if w.traffic is not None and w.traffic.profile is not None}
     hourly = bool(profile) and pricing in ("rent", "hybrid")
@@ -168,8 +176,9 @@ def milp_input(res: Resolved, cs: CandidateSet, book: PriceBook, pricing: str) -
         capex_max_usd=budget.capex_usd if budget else None,
         monthly_max_usd=budget.monthly_usd if budget else None,
         power_max_kw=spec.power_kw_max, available=dict(res.available),
-        rack_usd=rack.unit_usd if rack is not None and pricing != "rent" else None,
-        rack_monthly_usd=maintenance_usd_per_month(rack.unit_usd, rates) if rack is not None else 0.0,
+        rack_usd=rack_usd if pricing != "rent" else None,
+        rack_monthly_usd=maintenance_usd_per_month(rack_usd, rates) if rack_usd is not None else 0.0,
+        site_power_max_w=site_power_w(spec) if pricing != "rent" else None,
         periods=HOURS_PER_DAY if hourly else 1, profile=profile if hourly else {},
         slices=spec.planning.bucket_slices,
     )
@@ -200,6 +209,10 @@ def _diagnose_missing(res: Resolved, cs: CandidateSet, inp: MilpInput, priced_ou
             verb = "meets" if len(kept) == 1 else "meet"
             lines.append(f"  {count_of(len(kept), 'deployment')} {verb} the SLO but none is {priced[0].reason.split()[-1]}: "
                          f"GPUs {', '.join(gpus[:8])}{' ...' if len(gpus) > 8 else ''}")
+            barred = sorted({r.gpu for r in priced if GEFORCE_LICENCE in r.detail})
+            if barred:
+                lines.append(f"  GeForce cards ({', '.join(barred)}) are not bought into a colocation site: "
+                             f"{GEFORCE_LICENCE}; to fix: {GEFORCE_FIX}")
             if pricing == "rent":
                 rent = res.spec.rent
                 gaps, fixes, every_gpu = rent_gaps(gpus, book, rent.pricing, list(rent.providers),

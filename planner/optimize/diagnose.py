@@ -32,6 +32,9 @@ def diagnose_caps(inp: MilpInput, solver: str, time_limit_s: float) -> list[str]
         caps.append(("budget.monthly_usd", {"monthly_max_usd": None}, "monthly", inp.monthly_max_usd, usd))
     if inp.power_max_kw is not None:
         caps.append(("power_kw_max", {"power_max_kw": None}, "power_kw", inp.power_max_kw, lambda v: f"{v:,.2f} kW"))
+    if inp.site_power_max_w is not None:  # objective power_kw is PUE x kW; the office's wall counts nameplate W
+        caps.append(("office.circuits x office.circuit_w", {"site_power_max_w": None}, "power_kw",
+                     inp.site_power_max_w * inp.pue / 1000.0, lambda v, pue=inp.pue: f"{v * 1000.0 / pue:,.0f} W"))
     for gid, n in sorted(inp.available.items()):
         rest = {k: v for k, v in inp.available.items() if k != gid}
         caps.append((f"gpus.available.{gid}", {"available": rest}, f"gpus:{gid}", n, lambda v: f"{round(v):d} GPUs"))
@@ -45,7 +48,7 @@ def diagnose_caps(inp: MilpInput, solver: str, time_limit_s: float) -> list[str]
                      f"(the least achievable with the other caps kept)")
     if lines:
         return lines + ["To fix: raise the cap(s) above, or relax the SLOs so cheaper deployments qualify."]
-    free = replace(inp, capex_max_usd=None, monthly_max_usd=None, power_max_kw=None, available={})
+    free = replace(inp, capex_max_usd=None, monthly_max_usd=None, power_max_kw=None, available={}, site_power_max_w=None)
     sol = solve(free, solver, time_limit_s)
     if sol.status == "infeasible":
         return [("the problem is infeasible even without budget, power and inventory caps "

@@ -15,6 +15,10 @@ Data
     H                 host types (planner.money.costs): rented instances, bought servers, servers on hand;
                       slots_h GPUs each, GPU type g(h), capex_h, monthly_h, power_w_h
     G_pcie            GPU types bought as PCIe cards into empty servers; card capex_g, monthly_g, power_w_g
+    bays_h, slots_h   bought PCIe server h: cards of g(h) its bays and slot widths take, bays_h = min(bays,
+                      slot positions // card width), and those its PSU also powers, slots_h = min(bays_h,
+                      (usable PSU W - host W) // card TDP), usable = (PSUs - redundant) x rating (costs.card_fit)
+    site_w            `site: office`: watts of the office's circuits (circuits x W each)
     months            1 when renting; horizon_months when buying
     T, level_w,t      periods: T = 1 (one steady peak) or 24 hourly periods t of a traffic profile,
                       level_w,t = w's demand in period t as a fraction of its peak (1 without a profile);
@@ -58,8 +62,14 @@ Constraints
                             TP groups and hosts are powers of two, so these inequalities are exactly
                             the condition for every TP group to fit inside one host (first-fit by
                             decreasing size then packs them; `verify` builds that placement).
-    card_packing[g,s]       the same for the PCIe pool: sum_{c on g, tp_c >= s} tp_c pcie_replicas[c]
-                              <= sum_{bought PCIe server h on g, slots_h >= s} slots_h hosts[h]
+    card_packing[g,s]       the same for the PCIe pool, in the bays: sum_{c on g, tp_c >= s} tp_c pcie_replicas[c]
+                              <= sum_{bought PCIe server h on g} s floor(bays_h / s) hosts[h]
+    server_power_max[g,s]   (g with a server whose PSU binds, slots_h < bays_h) the same with the cards each
+                            server powers: ... <= sum_{bought PCIe server h on g} s floor(slots_h / s) hosts[h].
+                            Group sizes are powers of two and divide each other, so over every s these rows
+                            are exactly the condition for the groups to fit servers of capacity slots_h
+                            (largest first, a server's free room stays a multiple of the next size); a
+                            500 W host with a 2,000 W PSU powers two 600 W cards: a TP2 group, never TP4.
     cards_cover[g]          (g in G_pcie) cards[g] >= sum_{c on g} tp_c pcie_replicas[c]: every GPU of a
                             group on a PCIe server is a card bought and put in that server
     cards_fit[g]            (g in G_pcie) cards[g] <= sum_{bought PCIe server h on g} slots_h hosts[h]
@@ -75,6 +85,8 @@ Constraints
     budget_monthly_max      monthly <= budget.monthly_usd
     power_max               PUE x (sum_h power_w_h hosts[h] + sum_g power_w_g cards[g]) / 1000 <= power_kw_max
                             (physical hosts only: bought and owned servers; cloud instances are not in the facility)
+    site_power_max          (site: office) sum_h power_w_h hosts[h] + sum_g power_w_g cards[g] <= site_w: the
+                            nameplate draw of the bought and owned servers within the office's circuits
 Objective
     minimise  capex + months x monthly + eps / 24 x sum_{c,t} n_t tp_c replicas[c,t]   (1 for 24 with one period)
     capex   = sum_h capex_h hosts[h] + sum_g capex_g cards[g] + rack_usd racks
@@ -100,7 +112,7 @@ from planner.money.costs import CardCost, HostType
 from planner.optimize import warm_start
 from planner.optimize.candidates import Candidate
 from planner.optimize.milp_parts import (EPS_USD_PER_REPLICA_GPU, MilpSolution, check_unique_names, distinct,
-                                         hourly, replica_upper_bound, solver_output_to_stderr)
+                                         bays_of, hourly, replica_upper_bound, solver_output_to_stderr)
 
 SOLVERS = ("highs", "scip")
 TP_SIZES = (1, 2, 4, 8)
@@ -120,7 +132,8 @@ CONSTRAINT_FAMILIES = {
     "min_replicas": "each workload runs at least its minimum replica count",
     "pcie_replicas_max": "replicas on PCIe cards are some of the candidate's replicas",
     "tp_packing": "every TP group fits inside one host of its GPU type that comes with its GPUs",
-    "card_packing": "every TP group on PCIe cards fits inside one bought PCIe server",
+    "card_packing": "every TP group on PCIe cards fits inside one bought PCIe server's bays and slot widths",
+    "server_power_max": "every TP group on PCIe cards fits a bought PCIe server whose PSU can power it",
     "cards_cover": "PCIe cards bought cover the GPUs of the TP groups placed on PCIe servers",
     "cards_fit": "PCIe cards bought fit in the bought servers' slots",
     "owned_first": "GPUs on hand that can serve are used before any of the same type is bought or rented",
@@ -129,6 +142,7 @@ CONSTRAINT_FAMILIES = {
     "budget_capex_max": "capex within budget.capex_usd",
     "budget_monthly_max": "monthly cost within budget.monthly_usd",
     "power_max": "facility power (PUE included) within power_kw_max",
+    "site_power_max": "an office's servers draw no more than its circuits give (site: office)",
 }
 """Every constraint family, with what it says. Row names are `<family>[<index>]`."""
 
@@ -151,6 +165,8 @@ class MilpInput:
     """Capex of one rack (buying only; None: racks are not priced)."""
     rack_monthly_usd: float = 0.0
     """Monthly running cost of one rack (its maintenance share)."""
+    site_power_max_w: float | None = None
+    """`site: office`: watts the office's circuits give (site_power_max); None elsewhere."""
     periods: int = 1
     """1: one steady peak. 24: hourly periods (traffic profiles); rented instances are then chosen
     hour by hour while bought and owned hosts stay fixed."""
@@ -283,9 +299,13 @@ def build(inp: MilpInput):
                     used = sum(c.tp * (replicas[c.id][t] - pcie[c.id][t]) for c in lhs)
                     model.add_linear_constraint(ub=0.0, expr=used - rhs, name=f"tp_packing[{g},{s}{suffix(t)}]")
                 if g in cards:
-                    rhs = sum((h.slots * hosts[h.id][t] for h in pcie_servers if h.slots >= s), _ZERO)
                     used = sum(c.tp * pcie[c.id][t] for c in lhs)
+                    rhs = sum((s * (bays_of(h) // s) * hosts[h.id][t] for h in pcie_servers), _ZERO)
                     model.add_linear_constraint(ub=0.0, expr=used - rhs, name=f"card_packing[{g},{s}{suffix(t)}]")
+                    if any(h.slots < bays_of(h) for h in pcie_servers):
+                        rhs = sum((s * (h.slots // s) * hosts[h.id][t] for h in pcie_servers), _ZERO)
+                        model.add_linear_constraint(ub=0.0, expr=used - rhs,
+                                                    name=f"server_power_max[{g},{s}{suffix(t)}]")
             if g in cards:
                 used = sum((c.tp * pcie[c.id][t] for c in g_cands), _ZERO)
                 model.add_linear_constraint(lb=0.0, expr=cards[g] - used, name=f"cards_cover[{g}{suffix(t)}]")
@@ -340,6 +360,8 @@ def build(inp: MilpInput):
         sum((inp.cards[g].power_w * v for g, v in cards.items()), _ZERO)
     if inp.power_max_kw is not None:
         model.add_linear_constraint(ub=inp.power_max_kw * 1000.0, expr=inp.pue * power_w, name="power_max")
+    if inp.site_power_max_w is not None:
+        model.add_linear_constraint(ub=inp.site_power_max_w, expr=power_w, name="site_power_max")
     eps = EPS_USD_PER_REPLICA_GPU / day * sum((c.tp * weight[t] * v for c in inp.candidates
                                                for t, v in enumerate(replicas[c.id])), _ZERO)
     if inp.objective == "cost":

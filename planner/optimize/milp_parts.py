@@ -24,6 +24,11 @@ def hourly(h: HostType, inp) -> bool:
     return inp.hourly and h.kind == "instance"
 
 
+def bays_of(h: HostType) -> int:
+    """Cards a bought PCIe server's bays and slot widths take (its `slots` where the catalogue gives no more)."""
+    return h.bays if h.bays is not None else h.slots
+
+
 def distinct(variables: list) -> list:
     """The distinct variables of a per-period list (a static host repeats one variable)."""
     out, seen = [], set()

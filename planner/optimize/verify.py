@@ -16,6 +16,8 @@ from __future__ import annotations
 from planner.catalog.price_rows import PriceBook
 from planner.catalog.resolve import Resolved
 from planner.errors import EXIT_BUG, PlannerError
+from planner.money.costs import server_problems
+from planner.money.site import site_power_w
 from planner.optimize.milp import MilpInput
 from planner.optimize.measured import MeasuredCandidate
 from planner.optimize.milp_parts import EPS_USD_PER_REPLICA_GPU
@@ -136,6 +138,8 @@ def verify_plan(res: Resolved, inp: MilpInput, plan, book: PriceBook, mixes: dic
             used = sum(tp_of[c] for c in content)
             if used > gpus_there or gpus_there > h.slots:
                 bad.append(f"{label}: TP groups of {used} GPUs on {gpus_there} GPUs ({h.slots} slots){at}")
+            if h.kind == "server":  # can it be built: bays, slot widths, slot power, PSU (from the catalogue)
+                bad += [f"{label}: {why}{at}" for why in server_problems(h.server, res.catalog.gpus.rows[h.gpu], gpus_there)]
             for c in content:
                 placed_count[c] = placed_count.get(c, 0) + 1
                 if gpu_of[c] != h.gpu:
@@ -161,6 +165,10 @@ def verify_plan(res: Resolved, inp: MilpInput, plan, book: PriceBook, mixes: dic
         bad.append(f"monthly ${plan.monthly_usd:,.0f} > budget.monthly_usd ${b.monthly_usd:,.0f}")
     if spec.power_kw_max is not None and plan.power_kw > spec.power_kw_max * (1 + REL_TOL):
         bad.append(f"facility power {plan.power_kw:.2f} kW > power_kw_max {spec.power_kw_max:g} kW")
+    site_w = site_power_w(spec)
+    if site_w is not None and plan.power_kw * 1000.0 / inp.pue > site_w * (1 + REL_TOL):
+        bad.append(f"servers draw {plan.power_kw * 1000.0 / inp.pue:,.0f} W > the office's {site_w:,.0f} W "
+                   f"({spec.office.circuits} x {spec.office.circuit_w:g} W circuits)")
     replica_gpus = [sum(d.replicas * d.candidate.tp for d in lines_at_hour(plan.deployments, sol, t))
                     for t in range(plan.periods)]
     eps = EPS_USD_PER_REPLICA_GPU * sum(replica_gpus) / plan.periods

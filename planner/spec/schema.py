@@ -120,8 +120,8 @@ class GpuFilter(StrictModel):
     """GPU catalogue ids or aliases that may be used, or the word `any` for every GPU."""
     deny: list[GpuName] = []
     """GPU catalogue ids or aliases that must not be used (applied after `allow`)."""
-    datacenter_only: bool = False
-    """true drops GeForce cards (NVIDIA's GeForce licence forbids datacentre use)."""
+    datacenter_only: bool | None = None
+    """true drops GeForce cards everywhere (NVIDIA's GeForce licence forbids datacentre use); null (the default) drops them only from servers bought into a colocation site (`site`); false allows them there too (you take on the licence question)."""
     market: Literal["global", "china", "any"] = "global"
     """Where the deployment is: `global`, `china` (GPUs sold in China, export-compliant parts such as H20, and only cloud offers rented in China, priced in CNY and converted to USD) or `any`; a GPU named in `allow` is kept whatever its market."""
     available: dict[GpuName, GpuCount] = {}
@@ -363,6 +363,15 @@ class Costs(StrictModel):
     """Share of the capex recovered by selling the bought hardware at the end of the horizon, fraction in [0, 1], discounted to today with `discount_rate_per_year`; lowers the buy plan's NPV and its depreciation; 0 (the default) = no resale value."""
 
 
+class Office(StrictModel):
+    """Wall power of an office site (`site: office`)."""
+
+    circuits: Annotated[int, Ge(1), Le(1000)] = 1
+    """Branch circuits the servers may plug into, count."""
+    circuit_w: Annotated[float, Ge(100), Le(100_000)] = 1440.0
+    """Continuous watts one circuit gives: 1,440 W is a US 15 A 120 V circuit at the 80 % continuous-load limit (NEC 210.19/210.20; 1,920 W for 20 A); 3,680 W a 16 A 230 V circuit."""
+
+
 class ProblemSpec(StrictModel):
     """The whole workload file: what to serve, on which GPUs, within which limits."""
 
@@ -380,6 +389,10 @@ class ProblemSpec(StrictModel):
     """Spending limits."""
     power_kw_max: Annotated[float, Ge(0.01), Le(1e7)] | None = None
     """Facility power limit, kilowatts, PUE included; null = no limit."""
+    site: Literal["colocation", "office"] = "colocation"
+    """Where bought servers live: `colocation` (rack servers in a rented datacentre rack: colocation rate, racks and a top-of-rack switch; GeForce cards only with gpus.datacenter_only: false) or `office` (tower servers on the office's wall power, no rack or colocation, PUE 1 unless costs.pue)."""
+    office: Office = Field(default_factory=Office)
+    """Wall power of an office site (used with `site: office`)."""
     owned: list[OwnedGpus] = []
     """GPUs already on hand (no purchase cost; their power still counts)."""
     rent: RentOptions = Field(default_factory=RentOptions)
