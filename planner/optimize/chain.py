@@ -17,7 +17,7 @@ from planner.catalog.prices import load_prices
 from planner.catalog.resolve import Resolved, resolve
 from planner.catalog.store import Catalog, load_catalog
 from planner.errors import InfeasibleError
-from planner.money.bom import bill_of_materials
+from planner.money.bom import bill_of_materials, run_bom_lines
 from planner.money.compare import compare_plans, hybrid_savings
 from planner.money.costs import (
     CardCost,
@@ -28,7 +28,7 @@ from planner.money.costs import (
     purchase_hosts,
     rental_hosts,
 )
-from planner.optimize import by_hour, measured
+from planner.optimize import batch_runs, by_hour, measured
 from planner.optimize import candidates as cand_mod
 from planner.optimize.candidates import CandidateSet, Rejection
 from planner.optimize.diagnose import diagnose_caps, rent_gaps
@@ -161,8 +161,20 @@ def milp_input(res: Resolved, cs: CandidateSet, book: PriceBook, pricing: str) -
         rack_monthly_usd=maintenance_usd_per_month(rack.unit_usd, rates) if rack is not None else 0.0,
         periods=HOURS_PER_DAY if hourly else 1, profile=profile if hourly else {},
         slices=spec.planning.bucket_slices,
+        runs=job_windows(res, pricing, rates.hours_per_month), hours_per_month=rates.hours_per_month,
     )
     return inp, rejected
+
+
+def job_windows(res: Resolved, pricing: str, hours_per_month: float) -> dict[str, batch_runs.JobWindow]:
+    """Batch workloads billed by the run (rent and hybrid plans; a buy plan's bought capacity costs
+    the same used or idle, so its jobs keep the steady rows, sized over the deadline)."""
+    if pricing not in ("rent", "hybrid"):
+        return {}
+    return {w.name: batch_runs.JobWindow(hours=w.batch.deadline_hours, start_hour=w.batch.start_hour,
+                                         schedule=w.batch.schedule,
+                                         runs_per_month=batch_runs.runs_per_month(w.batch.schedule, hours_per_month))
+            for w in res.spec.workloads if w.batch is not None}
 
 
 def _diagnose_missing(res: Resolved, cs: CandidateSet, inp: MilpInput, priced_out: list[Rejection], pricing: str,
@@ -278,8 +290,12 @@ def build_plan(res: Resolved, inp: MilpInput, sol: MilpSolution, book: PriceBook
     placed = place(lines_at_hour(lines, sol, hour), hosts_at_hour(hosts, sol, hour), cards)
     bom, capex, monthly, power_kw = bill_of_materials(inp.pricing, hosts, cards, sol.racks, book, res.catalog,
                                                       hourly_instances=sol.hosts_by_hour)
+    runs = run_bom_lines(sol.runs, host_by_id, res.catalog)
+    bom += runs
+    monthly += sum(line.total_usd for line in runs if line.cost_kind == "monthly")
+    once = sum(line.total_usd for line in runs if line.cost_kind == "once")
     return Plan(pricing=inp.pricing, solution=sol, deployments=lines, hosts=hosts, cards=cards, placement=placed.hosts,
                 placement_cards=placed.cards,
                 bom=bom, capex_usd=capex, monthly_usd=monthly, horizon_months=res.spec.horizon_months,
                 power_kw=power_kw, periods=inp.periods, peak_hour=hour if inp.periods > 1 else None,
-                workload_peak_hours=busiest_periods(inp) if inp.periods > 1 else {})
+                workload_peak_hours=busiest_periods(inp) if inp.periods > 1 else {}, once_usd=once)

@@ -82,6 +82,12 @@ Objective
               + sum_g monthly_g cards[g] + rack_monthly_usd racks
               (a rented instance is billed for the periods it runs: n_t/24 of a month each; the
               sum_{rented h,t} term reads monthly_h n_t / 24 hosts[h,t])
+    Batch jobs billed by the run (`MilpInput.runs`, rent and hybrid plans) add their own rows
+    (batch_routing, batch_load, batch_packing, batch_gpus_available; `optimize.batch_runs` has the
+    formulas): their replicas are not in the rows above but use, hour by hour in their window, the
+    GPUs the plan leaves idle (`idle_use`, added to tp_packing) and instances rented for the run.
+    The objective adds each once-job's run cost once (not x months); monthly adds the daily and
+    weekly jobs' runs a month x their run cost.
     The eps term (1e-4 USD per replica-GPU) only breaks ties: among plans of equal cost it keeps
     the fewest replicas, so a paid-for but unneeded slot does not show up as an extra replica.
     Diagnosis objectives (`objective`): capex, monthly, power_kw, or gpus:<g>, the most GPUs of g
@@ -97,7 +103,8 @@ from datetime import timedelta
 
 from planner.errors import SolverBug, SolverError
 from planner.money.costs import CardCost, HostType
-from planner.optimize import warm_start
+from planner.optimize import batch_runs, warm_start
+from planner.optimize.batch_runs import JobWindow
 from planner.optimize.candidates import Candidate
 from planner.optimize.milp_parts import (EPS_USD_PER_REPLICA_GPU, MilpSolution, check_unique_names, distinct,
                                          hourly, replica_upper_bound, solver_output_to_stderr)
@@ -129,6 +136,10 @@ CONSTRAINT_FAMILIES = {
     "budget_capex_max": "capex within budget.capex_usd",
     "budget_monthly_max": "monthly cost within budget.monthly_usd",
     "power_max": "facility power (PUE included) within power_kw_max",
+    "batch_routing": "every request of a batch job billed by the run is done within its window",
+    "batch_load": "a batch job's work in an hour slot fits the replicas running it then",
+    "batch_packing": "a batch job's TP groups fit the GPUs the plan leaves idle plus instances rented for the run",
+    "batch_gpus_available": "the plan's GPUs plus a run's rented GPUs within gpus.available",
 }
 """Every constraint family, with what it says. Row names are `<family>[<index>]`."""
 
@@ -164,6 +175,11 @@ class MilpInput:
     slices: int | None = None
     """planning.bucket_slices: each bucket routed in this many whole slices (None: split freely)."""
     objective: str = "cost"
+    runs: dict[str, JobWindow] = field(default_factory=dict)
+    """Batch workloads billed by the run (`optimize.batch_runs`): name → its window. Their candidates
+    get run rows instead of demand rows."""
+    hours_per_month: float = 730.0
+    """Hours a month (instance $/h = monthly_usd / hours_per_month for batch runs)."""
     """cost (the plan's objective), or capex | monthly | power_kw | gpus:<id>: minimise that
     quantity instead (used to tell how far a binding cap would have to move)."""
 
@@ -181,20 +197,22 @@ class MilpInput:
         return len(self.shares.get(workload, (1.0,))) > 1
 
 
-def build(inp: MilpInput):
+def build(inp: MilpInput, run_vars: list | None = None):
     """The MathOpt model and its variables: (model, replicas, hosts, cards, racks or None, routes).
 
     `replicas[c]` and `hosts[h]` are lists with one entry per period. With one period (the usual
     case) each holds one variable; with hourly periods replicas and rented instances get one
-    variable per hour, while a bought or owned host repeats its single variable.
+    variable per hour, while a bought or owned host repeats its single variable. Candidates of batch
+    jobs billed by the run are not in `replicas`: their variables go to `run_vars` (a list, appended).
     """
     from ortools.math_opt.python import mathopt
 
     T = inp.periods
     hours = range(T)
     model = mathopt.Model(name=f"fleet-{inp.pricing}")
-    by_w: dict[str, list[Candidate]] = {w: [] for w in inp.min_replicas}
-    for c in inp.candidates:
+    by_w: dict[str, list[Candidate]] = {w: [] for w in inp.min_replicas if w not in inp.runs}
+    steady = [c for c in inp.candidates if c.workload not in inp.runs]
+    for c in steady:
         by_w[c.workload].append(c)
 
     weight = [len(hs) for hs in inp.hours] if inp.hours else [1] * T
@@ -203,9 +221,11 @@ def build(inp: MilpInput):
     def suffix(t: int) -> str:
         return f",h{inp.hours[t][0] if inp.hours else t:02d}" if inp.hourly else ""
 
-    ub = {c.id: replica_upper_bound(c, inp.min_replicas[c.workload]) for c in inp.candidates}
+    ub = {c.id: replica_upper_bound(c, inp.min_replicas[c.workload]) for c in steady}
+    ub.update({c.id: batch_runs.run_upper_bound(c, inp.runs[c.workload]) for c in inp.candidates
+               if c.workload in inp.runs})
     replicas = {c.id: [model.add_integer_variable(lb=0, ub=ub[c.id], name=f"replicas[{c.id}{suffix(t)}]")
-                       for t in hours] for c in inp.candidates}
+                       for t in hours] for c in steady}
 
     gpus = sorted({c.gpu for c in inp.candidates} | {h.gpu for h in inp.hosts if h.kind == "owned"})
     gpu_demand_ub = {g: sum(c.tp * ub[c.id] for c in inp.candidates if c.gpu == g) for g in gpus}
@@ -254,9 +274,16 @@ def build(inp: MilpInput):
                 model.add_linear_constraint(lb=inp.min_replicas[w], expr=sum((replicas[c.id][t] for c in cs), _ZERO),
                                             name=f"min_replicas[{w}{suffix(t)}]")
 
+    def installed_at(g: str, t: int):
+        return sum((h.slots * hosts[h.id][t] for h in host_of.values() if h.gpu == g and h.gpus_included),
+                   _ZERO) + (cards.get(g, _ZERO))
+
+    runs = batch_runs.add_rows(model, inp, hosts, host_of, installed_at)
+    if run_vars is not None:
+        run_vars.append(runs)
     pcie = {}  # candidate id -> per-period expressions: its replicas on PCIe cards
     for g in gpus:
-        g_cands = [c for c in inp.candidates if c.gpu == g]
+        g_cands = [c for c in steady if c.gpu == g]
         g_hosts = [h for h in host_of.values() if h.gpu == g]
         with_gpus = [h for h in g_hosts if h.gpus_included]
         pcie_servers = [h for h in g_hosts if not h.gpus_included]
@@ -276,13 +303,14 @@ def build(inp: MilpInput):
         for t in hours:
             for s in TP_SIZES:
                 lhs = [c for c in g_cands if c.tp >= s]
-                if not lhs:
+                idle = runs.idle.get((t, g, s), [])
+                if not lhs and not idle:
                     continue
                 if g not in cards or with_gpus:
                     rhs = sum((h.slots * hosts[h.id][t] for h in with_gpus if h.slots >= s), _ZERO)
-                    used = sum(c.tp * (replicas[c.id][t] - pcie[c.id][t]) for c in lhs)
+                    used = sum((c.tp * (replicas[c.id][t] - pcie[c.id][t]) for c in lhs), _ZERO) + sum(idle, _ZERO)
                     model.add_linear_constraint(ub=0.0, expr=used - rhs, name=f"tp_packing[{g},{s}{suffix(t)}]")
-                if g in cards:
+                if g in cards and lhs:
                     rhs = sum((h.slots * hosts[h.id][t] for h in pcie_servers if h.slots >= s), _ZERO)
                     used = sum(c.tp * pcie[c.id][t] for c in lhs)
                     model.add_linear_constraint(ub=0.0, expr=used - rhs, name=f"card_packing[{g},{s}{suffix(t)}]")
@@ -323,6 +351,8 @@ def build(inp: MilpInput):
 
     capex = host_cost("capex_usd") + sum((inp.cards[g].capex_usd * v for g, v in cards.items()), _ZERO)
     monthly = host_cost("monthly_usd") + sum((inp.cards[g].monthly_usd * v for g, v in cards.items()), _ZERO)
+    monthly = monthly + batch_runs.recurring_usd_per_month(inp, runs)
+    once = batch_runs.once_usd(inp, runs)
     racks = None
     bought = [h for h in host_of.values() if h.kind == "server"]
     if inp.rack_usd is not None and bought:
@@ -340,10 +370,10 @@ def build(inp: MilpInput):
         sum((inp.cards[g].power_w * v for g, v in cards.items()), _ZERO)
     if inp.power_max_kw is not None:
         model.add_linear_constraint(ub=inp.power_max_kw * 1000.0, expr=inp.pue * power_w, name="power_max")
-    eps = EPS_USD_PER_REPLICA_GPU / day * sum((c.tp * weight[t] * v for c in inp.candidates
+    eps = EPS_USD_PER_REPLICA_GPU / day * sum((c.tp * weight[t] * v for c in steady
                                                for t, v in enumerate(replicas[c.id])), _ZERO)
     if inp.objective == "cost":
-        model.minimize(capex + inp.months * monthly + eps)
+        model.minimize(capex + inp.months * monthly + once + eps)
     elif inp.objective == "capex":
         model.minimize(capex + eps)
     elif inp.objective == "monthly":
@@ -371,7 +401,8 @@ def solve(inp: MilpInput, solver: str = "highs", time_limit_s: float = 60.0) -> 
 
     if solver not in SOLVERS:
         raise SolverError(f"unknown solver {solver!r}; expected one of {', '.join(SOLVERS)}")
-    model, replicas, hosts, cards, racks, routes = build(inp)
+    run_vars: list = []
+    model, replicas, hosts, cards, racks, routes = build(inp, run_vars)
     check_unique_names(model)
     n_vars = sum(1 for _ in model.variables())
     n_cons = sum(1 for _ in model.linear_constraints())
@@ -421,6 +452,6 @@ def solve(inp: MilpInput, solver: str = "highs", time_limit_s: float = 60.0) -> 
         routes={k: [max(values[v], 0.0) for v in vs] for k, vs in routes.items()
                 if any(values[v] > ROUTE_EPS for v in vs)},
         hosts_by_hour={k: v for k, v in hourly_hosts.items() if max(v) > 0},
-        n_variables=n_vars, n_constraints=n_cons,
+        n_variables=n_vars, n_constraints=n_cons, runs=batch_runs.read(inp, run_vars[0], values),
     )
 

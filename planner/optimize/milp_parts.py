@@ -116,6 +116,8 @@ class MilpSolution:
     """With hourly periods: rented instance id → instances in each hour."""
     n_variables: int = 0
     n_constraints: int = 0
+    runs: dict = field(default_factory=dict)
+    """Batch workload billed by the run → its `batch_runs.JobRun` (replicas and rented instances per slot)."""
     models: int = 1
     """MILP models solved: 1, or (hour by hour, `optimize.by_hour`) one per distinct demand level;
     n_variables and n_constraints are then summed over those models."""

@@ -11,6 +11,7 @@ from collections.abc import Iterable, Sequence
 from rich.console import Console
 from rich.table import Table
 
+from planner.report.batch_records import RUN_CAPTION, RUN_TABLE, batch_cost_lines, batch_run_rows, once_suffix
 from planner.money.compare import Comparison, depreciation_usd_per_month
 from planner.optimize.plan import Outcome
 from planner.perf.estimate import Estimate
@@ -122,6 +123,10 @@ def print_outcome(out: Outcome, timings: bool, today: dt.date, width: int = 160)
                                    con.width, PROMISE_DROP))
         for line in simulation_lines(p):
             con.print(line)
+        if p.runs:
+            con.print(render_table(f"Batch runs ({p.pricing})", RUN_TABLE, batch_run_rows(p), RUN_CAPTION, con.width))
+            for line in batch_cost_lines(p):
+                con.print(line)
         bom = [{**r, "source": short(r["source"])} for r in bom_records(p)]
         con.print(render_table(f"Bill of materials ({p.pricing})", BOM_TABLE, bom,
                                "full sources: --format json or --out DIR (bom.csv)", con.width, BOM_DROP))
@@ -129,7 +134,7 @@ def print_outcome(out: Outcome, timings: bool, today: dt.date, width: int = 160)
                                con.width, UNIT_DROP))
         dep = (f"; straight-line depreciation {usd(depreciation_usd_per_month(p))}/month (no salvage value)"
                if p.capex_usd > 0 else "")
-        con.print(f"cost: capex {usd(p.capex_usd)}, monthly {usd(p.monthly_usd)}, "
+        con.print(f"cost: capex {usd(p.capex_usd)}, monthly {usd(p.monthly_usd)}{once_suffix(p)}, "
                   f"{p.horizon_months}-month total {usd(p.total_usd)}; facility power {p.power_kw:.2f} kW{dep}")
         con.print(solver_line(p, timings))
     by_reason = ", ".join(f"{k} {v}" for k, v in summary["rejected_by_reason"].items()) or "none"
