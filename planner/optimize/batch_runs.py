@@ -55,6 +55,10 @@ BILLING_GRANULARITY_H = 1.0
 """Rented instances are billed per started hour (every provider in the catalogue bills by the
 second or minute at most as coarsely as this; the catalogue has no per-provider column)."""
 HOURS_PER_WEEK = 7 * HOURS_PER_DAY
+DAILY_TIE_BREAK = 1e-9
+"""A daily job's hour on a rented instance costs the same as that hour of the plan's own hourly
+fleet; its run instances are priced this much lower in the model only, so the solver books them to
+the run (and the run's reported cost is what it adds), not to the fleet."""
 SCHEDULES = ("once", "daily", "weekly")
 
 
@@ -185,7 +189,7 @@ def add_rows(model, inp, hosts: dict[str, list], host_of: dict, installed) -> Ru
                 hub = math.ceil(sum(c.tp * out.replicas[c.id][0].upper_bound for c in g_cs) / h.slots)
                 out.hosts[w, h.id] = [model.add_integer_variable(lb=0, ub=hub, name=f"run_hosts[{w},{h.id},k{k:02d}]")
                                       for k in slots]
-                usd_h = h.monthly_usd / inp.hours_per_month
+                usd_h = h.monthly_usd / inp.hours_per_month * (1.0 - DAILY_TIE_BREAK if window.schedule == "daily" else 1.0)
                 out.run_usd[w] = out.run_usd[w] + sum(usd_h * BILLING_GRANULARITY_H * v for v in out.hosts[w, h.id])
             with_gpus = [h for h in host_of.values() if h.gpu == g and h.gpus_included]
             for s in tp_sizes:

@@ -130,8 +130,13 @@ def milp_input(res: Resolved, cs: CandidateSet, book: PriceBook, pricing: str) -
     for h in hosts:
         largest[h.gpu] = max(largest.get(h.gpu, 0), h.slots)
     usable, rejected = [], []
+    window_s = {w.name: w.batch.deadline_hours * 3600.0 for w in spec.workloads if w.batch is not None}
     for c in cs.kept():
-        if largest.get(c.gpu, 0) >= c.tp:
+        if c.workload in window_s and c.e2e_s > window_s[c.workload]:
+            rejected.append(Rejection(c.workload, c.gpu, c.precision, c.tp, WINDOW,
+                                      f"one request takes {c.e2e_s:,.0f} s at batch {c.batch}, the window "
+                                      f"{window_s[c.workload]:,.0f} s", c.e2e_s / window_s[c.workload]))
+        elif largest.get(c.gpu, 0) >= c.tp:
             usable.append(c)
         else:
             rent_why = f"no cloud offer at {spec.rent.pricing.replace('_', '-')} prices"
@@ -166,6 +171,10 @@ def milp_input(res: Resolved, cs: CandidateSet, book: PriceBook, pricing: str) -
     return inp, rejected
 
 
+WINDOW = "window too short"
+"""Rejection reason of a batch job's deployment whose one request takes longer than the job's window."""
+
+
 def job_windows(res: Resolved, pricing: str, hours_per_month: float) -> dict[str, batch_runs.JobWindow]:
     """Batch workloads billed by the run (rent and hybrid plans; a buy plan's bought capacity costs
     the same used or idle, so its jobs keep the steady rows, sized over the deadline)."""
@@ -188,9 +197,10 @@ def _diagnose_missing(res: Resolved, cs: CandidateSet, inp: MilpInput, priced_ou
             continue
         rej = cs.rejections_for(w.name)
         counts = cand_mod.reason_counts(rej)
-        priced = [r for r in priced_out if r.workload == w.name]
-        kept = [c for c in cs.kept() if c.workload == w.name]
-        parts = [f"{k} {v}" for k, v in counts.items()]
+        priced = [r for r in priced_out if r.workload == w.name and r.reason != WINDOW]
+        short = [r for r in priced_out if r.workload == w.name and r.reason == WINDOW]
+        kept = [c for c in cs.kept() if c.workload == w.name and not any(r.gpu == c.gpu for r in short)]
+        parts = [f"{k} {v}" for k, v in counts.items()] + ([f"{WINDOW} {len(short)}"] if short else [])
         if priced:
             parts.append(f"{priced[0].reason} {len(priced)}")
         lines.append(f"workload {w.name} ({w.model.id}): no {pricing} candidate; rejected by reason: " + ", ".join(parts))
@@ -206,6 +216,11 @@ def _diagnose_missing(res: Resolved, cs: CandidateSet, inp: MilpInput, priced_ou
                 gaps, fixes, every_gpu = rent_gaps(gpus, book, rent.pricing, list(rent.providers),
                                                    rent.include_marketplace, res.spec.gpus.market)
                 lines += [f"  {gap}" for gap in gaps]
+        if short:
+            miss = cand_mod.nearest_miss(short)
+            lines.append(f"  batch window {w.spec.batch.deadline_hours:g} h is too short for every deployment: "
+                         f"nearest {miss.gpu} {miss.precision} tp{miss.tp}: {miss.detail} ({miss.miss_ratio:.2f}x)")
+            fixes = [f"a longer batch.deadline_hours (at least {miss.miss_ratio * w.spec.batch.deadline_hours:.3g} h)"]
         for reason in ("memory", "TTFT", "TPOT", "fleet too large"):
             miss = cand_mod.nearest_miss([r for r in rej if r.reason == reason])
             if miss is not None:

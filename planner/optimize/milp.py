@@ -82,12 +82,8 @@ Objective
               + sum_g monthly_g cards[g] + rack_monthly_usd racks
               (a rented instance is billed for the periods it runs: n_t/24 of a month each; the
               sum_{rented h,t} term reads monthly_h n_t / 24 hosts[h,t])
-    Batch jobs billed by the run (`MilpInput.runs`, rent and hybrid plans) add their own rows
-    (batch_routing, batch_load, batch_packing, batch_gpus_available; `optimize.batch_runs` has the
-    formulas): their replicas are not in the rows above but use, hour by hour in their window, the
-    GPUs the plan leaves idle (`idle_use`, added to tp_packing) and instances rented for the run.
-    The objective adds each once-job's run cost once (not x months); monthly adds the daily and
-    weekly jobs' runs a month x their run cost.
+    Batch jobs billed by the run (`MilpInput.runs`): rows batch_routing, batch_load, batch_packing,
+    batch_gpus_available, formulas in `optimize.batch_runs`; + once_usd in the objective.
     The eps term (1e-4 USD per replica-GPU) only breaks ties: among plans of equal cost it keeps
     the fewest replicas, so a paid-for but unneeded slot does not show up as an extra replica.
     Diagnosis objectives (`objective`): capex, monthly, power_kw, or gpus:<g>, the most GPUs of g
@@ -176,8 +172,7 @@ class MilpInput:
     """planning.bucket_slices: each bucket routed in this many whole slices (None: split freely)."""
     objective: str = "cost"
     runs: dict[str, JobWindow] = field(default_factory=dict)
-    """Batch workloads billed by the run (`optimize.batch_runs`): name → its window. Their candidates
-    get run rows instead of demand rows."""
+    """Batch workloads billed by the run (`optimize.batch_runs`): name → window; run rows, no demand rows."""
     hours_per_month: float = 730.0
     """Hours a month (instance $/h = monthly_usd / hours_per_month for batch runs)."""
     """cost (the plan's objective), or capex | monthly | power_kw | gpus:<id>: minimise that
@@ -202,9 +197,8 @@ def build(inp: MilpInput, run_vars: list | None = None):
 
     `replicas[c]` and `hosts[h]` are lists with one entry per period. With one period (the usual
     case) each holds one variable; with hourly periods replicas and rented instances get one
-    variable per hour, while a bought or owned host repeats its single variable. Candidates of batch
-    jobs billed by the run are not in `replicas`: their variables go to `run_vars` (a list, appended).
-    """
+    variable per hour, while a bought or owned host repeats its single variable. Batch runs' variables
+    go to `run_vars` (a list, appended), not `replicas`."""
     from ortools.math_opt.python import mathopt
 
     T = inp.periods
@@ -279,8 +273,7 @@ def build(inp: MilpInput, run_vars: list | None = None):
                    _ZERO) + (cards.get(g, _ZERO))
 
     runs = batch_runs.add_rows(model, inp, hosts, host_of, installed_at)
-    if run_vars is not None:
-        run_vars.append(runs)
+    (run_vars if run_vars is not None else []).append(runs)
     pcie = {}  # candidate id -> per-period expressions: its replicas on PCIe cards
     for g in gpus:
         g_cands = [c for c in steady if c.gpu == g]
