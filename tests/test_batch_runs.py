@@ -7,7 +7,7 @@ monthly 730 x p costs p dollars an hour."""
 from __future__ import annotations
 
 import pytest
-from milp_factories import cand, host, problem
+from milp_factories import cand, cost_of, host, problem
 
 from planner.errors import InfeasibleError
 from planner.optimize import by_hour
@@ -36,7 +36,7 @@ def test_batch_routing_pays_instance_hours(solver):
                   runs={"job": _window(4)})
     sol = solve(inp, solver)
     assert sol.status == "optimal"
-    assert sol.objective_usd == pytest.approx(16.0, abs=1e-6)
+    assert cost_of(inp, sol) == pytest.approx(16.0, abs=1e-6)
     assert _run_cost(sol, "job") == pytest.approx(16.0)
     assert sum(sol.runs["job"].replicas["J"]) == 8
     assert sum(sum(v) for v in sol.runs["job"].work.values()) >= 1 - 1e-9
@@ -51,7 +51,7 @@ def test_batch_load_bills_a_partial_last_hour_in_full(solver):
     inp = problem([cand("job", "a", 1, 1.0, id="J")], [host("inst-a", "a", 1, monthly=2 * H)],
                   runs={"job": _window(2.5)})
     sol = solve(inp, solver)
-    assert sol.objective_usd == pytest.approx(6.0, abs=1e-6)
+    assert cost_of(inp, sol) == pytest.approx(6.0, abs=1e-6)
     assert sum(sol.runs["job"].run_hosts["inst-a"]) == 3
 
 
@@ -70,7 +70,7 @@ def test_batch_packing_runs_on_idle_gpus_for_free(solver):
     hours of the window. The plan costs what the chat alone does: $2,920."""
     inp = _idle(1.0)
     sol = solve(inp, solver)
-    assert sol.objective_usd == pytest.approx(2920.0, abs=0.01)
+    assert cost_of(inp, sol) == pytest.approx(2920.0, abs=0.01)
     assert _run_cost(sol, "job") == 0.0
     assert sol.hosts == {"inst-a4": 1}
 
@@ -80,8 +80,9 @@ def test_batch_packing_rents_what_idle_gpus_lack(solver):
     """Job cov 0.5: 8 replica-hours; 4 on the idle GPU, 4 more rented: one 4-GPU instance-hour
     ($4) beats four 1-GPU ones ($6); renting the chat on 1-GPU instances ($3,285) and the job
     ($8) costs more. $2,920 + $4 once."""
-    sol = solve(_idle(0.5), solver)
-    assert sol.objective_usd == pytest.approx(2924.0, abs=0.01)
+    inp = _idle(0.5)
+    sol = solve(inp, solver)
+    assert cost_of(inp, sol) == pytest.approx(2924.0, abs=0.01)
     assert sol.runs["job"].run_hosts == {"inst-a4": [1 if n else 0 for n in sol.runs["job"].run_hosts["inst-a4"]]}
     assert _run_cost(sol, "job") == pytest.approx(4.0)
 
@@ -102,11 +103,12 @@ def _night(job_cov: float, available: dict | None = None):
 def test_daily_job_in_the_night_valley_costs_nothing_more(solver):
     """Job cov 0.5: 0.125 of it per replica-hour, 8 replica-hours = the server's 2 idle GPUs x the
     4 night hours. The plan costs what the chat alone does: the $1,000 server."""
-    sol = by_hour.solve(_night(0.5), solver)
-    alone = by_hour.solve(problem([cand("chat", "a", 1, 0.5, id="C")], _night(0.5).hosts, months=12, periods=24,
-                                  profile=_night(0.5).profile), solver)
-    assert sol.objective_usd == pytest.approx(1000.0, abs=0.01)
-    assert alone.objective_usd == pytest.approx(1000.0, abs=0.01)
+    inp = _night(0.5)
+    sol = by_hour.solve(inp, solver)
+    chat = problem([cand("chat", "a", 1, 0.5, id="C")], inp.hosts, months=12, periods=24, profile=inp.profile)
+    alone = by_hour.solve(chat, solver)
+    assert cost_of(inp, sol) == pytest.approx(1000.0, abs=0.01)
+    assert cost_of(chat, alone) == pytest.approx(1000.0, abs=0.01)
     assert _run_cost(sol, "job") == 0.0
 
 
@@ -115,8 +117,9 @@ def test_daily_job_rents_its_overflow_every_day(solver):
     """Job cov 4 / 9: 1 / 9 per replica-hour, 9 replica-hours: 8 on the idle server, one rented
     instance-hour a day ($1) x 730 / 24 runs a month x 12 months = $365 (a second server: $1,000).
     $1,365."""
-    sol = by_hour.solve(_night(4 / 9), solver)
-    assert sol.objective_usd == pytest.approx(1000.0 + 730.0 / 24.0 * 12.0, abs=0.01)
+    inp = _night(4 / 9)
+    sol = by_hour.solve(inp, solver)
+    assert cost_of(inp, sol) == pytest.approx(1000.0 + 730.0 / 24.0 * 12.0, abs=0.01)
     assert sol.runs["job"].usd_per_run == pytest.approx(1.0)
     assert sol.runs["job"].usd_per_month == pytest.approx(730.0 / 24.0)
 
@@ -126,7 +129,8 @@ def test_batch_gpus_available_caps_the_run(solver):
     """As above with at most 2 GPUs of a: the overflow hour cannot be rented, so a second server is
     not allowed either: infeasible."""
     assert by_hour.solve(_night(4 / 9, {"a": 2}), solver).status == "infeasible"
-    assert by_hour.solve(_night(0.5, {"a": 2}), solver).objective_usd == pytest.approx(1000.0, abs=0.01)
+    inp = _night(0.5, {"a": 2})
+    assert cost_of(inp, by_hour.solve(inp, solver)) == pytest.approx(1000.0, abs=0.01)
 
 
 def test_window_hours_are_not_merged():

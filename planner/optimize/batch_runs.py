@@ -215,6 +215,21 @@ def add_rows(model, inp, hosts: dict[str, list], host_of: dict, installed) -> Ru
     return out
 
 
+def tie_break(rv: RunVars, by_id: dict):
+    """The tie-break term of the run replicas (as the plan's own: EPS per replica-GPU-hour / 24), so that
+    no replica runs on idle GPUs without work to do."""
+    from planner.optimize.milp_parts import EPS_USD_PER_REPLICA_GPU
+    return sum((EPS_USD_PER_REPLICA_GPU / HOURS_PER_DAY * by_id[c].tp * v for c, vs in rv.replicas.items() for v in vs),
+               0.0)
+
+
+def tie_break_usd(runs: dict) -> float:
+    """`tie_break` at a solution's runs."""
+    from planner.optimize.milp_parts import EPS_USD_PER_REPLICA_GPU
+    return sum(EPS_USD_PER_REPLICA_GPU / HOURS_PER_DAY * run.candidates[c].tp * sum(n)
+               for run in runs.values() for c, n in run.replicas.items())
+
+
 def recurring_usd_per_month(inp, rv: RunVars):
     """The daily and weekly jobs' run costs a month (an expression)."""
     return sum((inp.runs[w].runs_per_month * e for w, e in rv.run_usd.items()), 0.0)
@@ -237,6 +252,14 @@ def read(inp, rv: RunVars, values) -> dict[str, JobRun]:
                 run.candidates[c.id] = c
                 run.work[c.id] = [sum(max(values[rv.routes[c.id, b][k]], 0.0) for b in c.buckets)
                                   for k in range(window.slots)]
+        # batch_routing is a >= row: work beyond a bucket's share is free; report what is done.
+        for b, share in enumerate(inp.shares.get(w, (1.0,))):
+            keys = [(c.id, b) for c in inp.candidates if c.workload == w and c.id in run.replicas and b in c.buckets]
+            done = sum(max(values[v], 0.0) for key in keys for v in rv.routes[key])
+            if done > share > 0:
+                for cid, _ in keys:
+                    run.work[cid] = [x - max(values[rv.routes[cid, b][k]], 0.0) * (1 - share / done)
+                                     for k, x in enumerate(run.work[cid])]
         for (job, hid), vs in rv.hosts.items():
             n = [round(values[v]) for v in vs]
             if job == w and max(n) > 0:

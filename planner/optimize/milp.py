@@ -345,7 +345,7 @@ def build(inp: MilpInput, run_vars: list | None = None):
     capex = host_cost("capex_usd") + sum((inp.cards[g].capex_usd * v for g, v in cards.items()), _ZERO)
     monthly = host_cost("monthly_usd") + sum((inp.cards[g].monthly_usd * v for g, v in cards.items()), _ZERO)
     monthly = monthly + batch_runs.recurring_usd_per_month(inp, runs)
-    once = batch_runs.once_usd(inp, runs)
+    once = batch_runs.once_usd(inp, runs) + batch_runs.tie_break(runs, {c.id: c for c in inp.candidates})
     racks = None
     bought = [h for h in host_of.values() if h.kind == "server"]
     if inp.rack_usd is not None and bought:

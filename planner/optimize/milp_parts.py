@@ -82,7 +82,8 @@ def eps_usd(inp, sol) -> float:
         gpu_periods = sum(tp[k] * n for k, v in sol.replicas_by_hour.items() for n in v)
     else:
         gpu_periods = inp.periods * sum(tp[k] * n for k, n in sol.replicas.items())
-    return EPS_USD_PER_REPLICA_GPU * gpu_periods / inp.periods
+    from planner.optimize.batch_runs import tie_break_usd
+    return EPS_USD_PER_REPLICA_GPU * gpu_periods / inp.periods + tie_break_usd(sol.runs)
 
 
 def replica_upper_bound(c, min_replicas: int) -> int:

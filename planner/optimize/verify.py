@@ -166,7 +166,7 @@ def verify_plan(res: Resolved, inp: MilpInput, plan, book: PriceBook, mixes: dic
         bad.append(f"facility power {plan.power_kw:.2f} kW > power_kw_max {spec.power_kw_max:g} kW")
     replica_gpus = [sum(d.replicas * d.candidate.tp for d in lines_at_hour(plan.deployments, sol, t))
                     for t in range(plan.periods)]
-    eps = EPS_USD_PER_REPLICA_GPU * sum(replica_gpus) / plan.periods
+    eps = EPS_USD_PER_REPLICA_GPU * sum(replica_gpus) / plan.periods + batch_runs.tie_break_usd(plan.runs)
     bad += _check_runs(inp, plan)
     cost = plan.capex_usd + inp.months * plan.monthly_usd + plan.once_usd
     obj = plan.solution.objective_usd - eps
