@@ -39,6 +39,8 @@ def test_batch_routing_pays_instance_hours(solver):
     assert cost_of(inp, sol) == pytest.approx(16.0, abs=1e-6)
     assert _run_cost(sol, "job") == pytest.approx(16.0)
     assert sum(sol.runs["job"].replicas["J"]) == 8
+    n = sol.runs["job"].replicas["J"]  # batch_order: the 4 alike slots are used first to last
+    assert n == sorted(n, reverse=True)
     assert sum(sum(v) for v in sol.runs["job"].work.values()) >= 1 - 1e-9
 
 

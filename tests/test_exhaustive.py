@@ -590,7 +590,7 @@ def test_instances_cover_every_family_and_case():
     # enumeration of integer plans does not cover: its hand-derived tests are in test_milp.py.
     # Batch runs (batch_*) have route variables too: their hand-derived tests are in test_batch_runs.py.
     physical = set(CONSTRAINT_FAMILIES) - {"bucket_routing", "replica_load", "route_slices", "batch_routing",
-                                           "batch_load", "batch_packing", "batch_gpus_available"}
+                                           "batch_load", "batch_packing", "batch_gpus_available", "batch_order"}
     assert families <= physical, sorted(families - physical)
     assert families == physical, sorted(physical - families)
     plans = [_expected(k) for k in range(N_INSTANCES)]

@@ -655,7 +655,8 @@ def test_every_constraint_is_named_for_a_registered_family():
                             cand("chat", "b", 1, 0.5, id="L", buckets=(0, 1), shares=(0.8, 0.2), coverages=(0.5, 0.1))],
                            [host("inst-a", "a", 1, monthly=100), host("inst-b", "b", 1, monthly=300)], slices=2)
     from test_batch_runs import _night
-    names = [c.name for inp in (_every_family(), routing, _night(0.5, {"a": 4}))
+    from test_batch_runs import _idle
+    names = [c.name for inp in (_every_family(), routing, _night(0.5, {"a": 4}), _idle(0.5))
              for c in build(inp)[0].linear_constraints()]
     families = {n.split("[")[0] for n in names}
     assert families <= set(CONSTRAINT_FAMILIES), sorted(families - set(CONSTRAINT_FAMILIES))
@@ -936,6 +937,7 @@ FAMILY_TESTS = {
     "batch_packing": [test_batch_packing_runs_on_idle_gpus_for_free, test_batch_packing_rents_what_idle_gpus_lack,
                       test_daily_job_in_the_night_valley_costs_nothing_more],
     "batch_gpus_available": [test_batch_gpus_available_caps_the_run],
+    "batch_order": [test_batch_routing_pays_instance_hours],
     "power_max": [test_power_max_forces_lower_power_with_pue, test_power_max_counts_cards,
                   test_power_max_ignores_cloud_instances, test_power_max_with_only_cloud_instances,
                   test_diagnose_caps_names_the_power_cap],

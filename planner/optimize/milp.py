@@ -136,6 +136,7 @@ CONSTRAINT_FAMILIES = {
     "batch_load": "a batch job's work in an hour slot fits the replicas running it then",
     "batch_packing": "a batch job's TP groups fit the GPUs the plan leaves idle plus instances rented for the run",
     "batch_gpus_available": "the plan's GPUs plus a run's rented GPUs within gpus.available",
+    "batch_order": "alike hour slots of a batch job's window are used in order (symmetry breaking)",
 }
 """Every constraint family, with what it says. Row names are `<family>[<index>]`."""
 
@@ -407,8 +408,8 @@ def solve(inp: MilpInput, solver: str = "highs", time_limit_s: float = 60.0) -> 
             hints = mathopt.ModelSolveParameters(solution_hints=[mathopt.SolutionHint(variable_values=values)]
                                                  ) if values else None
             left_s = max(time_limit_s - (time.perf_counter() - start), time_limit_s * warm_start.WARM_START_SHARE)
-            params = mathopt.SolveParameters(time_limit=timedelta(seconds=left_s), relative_gap_tolerance=1e-9,
-                                             absolute_gap_tolerance=1e-6)
+            params = mathopt.SolveParameters(time_limit=timedelta(seconds=left_s), absolute_gap_tolerance=1e-6,
+                                             relative_gap_tolerance=batch_runs.GAP if inp.runs else 1e-9)
             result = mathopt.solve(model, solver_type, params=params, model_params=hints)
     except Exception as exc:  # an error status surfaces as AttributeError: 'StatusNotOk' ... in ortools 9.15
         raise SolverBug(f"internal: {solver} refused the fleet model MathOpt was given ({type(exc).__name__}: "
