@@ -656,12 +656,12 @@ def test_every_constraint_is_named_for_a_registered_family():
                            [host("inst-a", "a", 1, monthly=100), host("inst-b", "b", 1, monthly=300)], slices=2)
     from test_batch_runs import _night
     from test_batch_runs import _idle
-    names = [c.name for inp in (_every_family(), routing, _night(0.5, {"a": 4}), _idle(0.5))
-             for c in build(inp)[0].linear_constraints()]
-    families = {n.split("[")[0] for n in names}
+    models = [[c.name for c in build(inp)[0].linear_constraints()]
+              for inp in (_every_family(), routing, _night(0.5, {"a": 4}), _idle(0.5))]
+    families = {n.split("[")[0] for names in models for n in names}
     assert families <= set(CONSTRAINT_FAMILIES), sorted(families - set(CONSTRAINT_FAMILIES))
     assert families == set(CONSTRAINT_FAMILIES), sorted(set(CONSTRAINT_FAMILIES) - families)
-    assert len(names) == len(set(names))
+    assert all(len(names) == len(set(names)) for names in models)
 
 
 @both_solvers

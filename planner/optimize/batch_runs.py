@@ -52,6 +52,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from planner.optimize.milp_parts import EPS_USD_PER_REPLICA_GPU
 from planner.units import HOURS_PER_DAY
 
 BILLING_GRANULARITY_H = 1.0
@@ -229,14 +230,12 @@ def add_rows(model, inp, hosts: dict[str, list], host_of: dict, installed) -> Ru
 def tie_break(rv: RunVars, by_id: dict):
     """The tie-break term of the run replicas (as the plan's own: EPS per replica-GPU-hour / 24), so that
     no replica runs on idle GPUs without work to do."""
-    from planner.optimize.milp_parts import EPS_USD_PER_REPLICA_GPU
     return sum((EPS_USD_PER_REPLICA_GPU / HOURS_PER_DAY * by_id[c].tp * v for c, vs in rv.replicas.items() for v in vs),
                0.0)
 
 
 def tie_break_usd(runs: dict) -> float:
     """`tie_break` at a solution's runs."""
-    from planner.optimize.milp_parts import EPS_USD_PER_REPLICA_GPU
     return sum(EPS_USD_PER_REPLICA_GPU / HOURS_PER_DAY * run.candidates[c].tp * sum(n)
                for run in runs.values() for c, n in run.replicas.items())
 

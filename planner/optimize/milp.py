@@ -82,8 +82,7 @@ Objective
               + sum_g monthly_g cards[g] + rack_monthly_usd racks
               (a rented instance is billed for the periods it runs: n_t/24 of a month each; the
               sum_{rented h,t} term reads monthly_h n_t / 24 hosts[h,t])
-    Batch jobs billed by the run (`MilpInput.runs`): rows batch_routing, batch_load, batch_packing,
-    batch_gpus_available, formulas in `optimize.batch_runs`; + once_usd in the objective.
+    Batch jobs billed by the run (`MilpInput.runs`): rows batch_*, formulas in `optimize.batch_runs`.
     The eps term (1e-4 USD per replica-GPU) only breaks ties: among plans of equal cost it keeps
     the fewest replicas, so a paid-for but unneeded slot does not show up as an extra replica.
     Diagnosis objectives (`objective`): capex, monthly, power_kw, or gpus:<g>, the most GPUs of g

@@ -82,8 +82,8 @@ def eps_usd(inp, sol) -> float:
         gpu_periods = sum(tp[k] * n for k, v in sol.replicas_by_hour.items() for n in v)
     else:
         gpu_periods = inp.periods * sum(tp[k] * n for k, n in sol.replicas.items())
-    from planner.optimize.batch_runs import tie_break_usd
-    return EPS_USD_PER_REPLICA_GPU * gpu_periods / inp.periods + tie_break_usd(sol.runs)
+    runs = sum(run.candidates[c].tp * sum(n) for run in sol.runs.values() for c, n in run.replicas.items())
+    return EPS_USD_PER_REPLICA_GPU * (gpu_periods / inp.periods + runs / 24)  # batch runs: as batch_runs.tie_break
 
 
 def replica_upper_bound(c, min_replicas: int) -> int:
