@@ -17,6 +17,10 @@ import os
 
 import pytest
 from milp_factories import cand, card, cost_of, host, problem
+from test_batch_runs import (test_batch_gpus_available_caps_the_run, test_batch_load_bills_a_partial_last_hour_in_full,
+                             test_batch_packing_rents_what_idle_gpus_lack, test_batch_packing_runs_on_idle_gpus_for_free,
+                             test_batch_routing_pays_instance_hours, test_daily_job_in_the_night_valley_costs_nothing_more,
+                             test_daily_job_rents_its_overflow_every_day)
 
 from planner.errors import SolverError
 from planner.money.costs import HostType
@@ -753,11 +757,14 @@ def test_every_constraint_is_named_for_a_registered_family():
     routing = _two_buckets([cand("chat", "a", 1, 0.4, id="S"),
                             cand("chat", "b", 1, 0.5, id="L", buckets=(0, 1), shares=(0.8, 0.2), coverages=(0.5, 0.1))],
                            [host("inst-a", "a", 1, monthly=100), host("inst-b", "b", 1, monthly=300)], slices=2)
-    names = [c.name for inp in (_every_family(), routing) for c in build(inp)[0].linear_constraints()]
-    families = {n.split("[")[0] for n in names}
+    from test_batch_runs import _night
+    from test_batch_runs import _idle
+    models = [[c.name for c in build(inp)[0].linear_constraints()]
+              for inp in (_every_family(), routing, _night(0.5, {"a": 4}), _idle(0.5))]
+    families = {n.split("[")[0] for names in models for n in names}
     assert families <= set(CONSTRAINT_FAMILIES), sorted(families - set(CONSTRAINT_FAMILIES))
     assert families == set(CONSTRAINT_FAMILIES), sorted(set(CONSTRAINT_FAMILIES) - families)
-    assert len(names) == len(set(names))
+    assert all(len(names) == len(set(names)) for names in models)
 
 
 @both_solvers
@@ -1031,6 +1038,12 @@ FAMILY_TESTS = {
     "budget_capex_max": [test_budget_capex_max_forces_cheaper_to_buy, test_budget_capex_max_infeasible,
                          test_diagnose_caps_names_the_capex_cap],
     "budget_monthly_max": [test_budget_monthly_max_forces_cheaper_to_run, test_budget_monthly_max_infeasible],
+    "batch_routing": [test_batch_routing_pays_instance_hours, test_daily_job_rents_its_overflow_every_day],
+    "batch_load": [test_batch_load_bills_a_partial_last_hour_in_full, test_batch_routing_pays_instance_hours],
+    "batch_packing": [test_batch_packing_runs_on_idle_gpus_for_free, test_batch_packing_rents_what_idle_gpus_lack,
+                      test_daily_job_in_the_night_valley_costs_nothing_more],
+    "batch_gpus_available": [test_batch_gpus_available_caps_the_run],
+    "batch_order": [test_batch_routing_pays_instance_hours],
     "power_max": [test_power_max_forces_lower_power_with_pue, test_power_max_counts_cards,
                   test_power_max_ignores_cloud_instances, test_power_max_with_only_cloud_instances,
                   test_diagnose_caps_names_the_power_cap],

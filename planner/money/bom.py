@@ -129,3 +129,30 @@ def bill_of_materials(pricing: str, hosts: list[tuple[HostType, int]], cards: li
                 run['maintenance_fraction_of_capex_per_year'].as_of))
             monthly += m
     return lines, capex, monthly, nameplate_w * r.pue / 1000.0
+
+
+
+def run_bom_lines(runs: dict, hosts: dict[str, HostType], cat: Catalog) -> list[BomLine]:
+    """Lines for the instances rented for batch runs (`optimize.batch_runs.JobRun`, read by
+    attribute: money sits below optimize): instance-hours x the instance's $/h. A daily or weekly
+    job's line is monthly (instance-hours a run x runs a month); a once-job's line is `once`: paid
+    once, in neither the capex nor the monthly cost."""
+    lines = []
+    for name, run in runs.items():
+        w = run.window
+        for hid, by_slot in sorted(run.run_hosts.items()):
+            h = hosts[hid]
+            g = cat.gpus.rows[h.gpu]
+            rate = run.hourly_usd[hid]
+            per_run = sum(by_slot)
+            where = f"{h.offer.provider} {h.offer.instance_type}" if h.offer is not None else h.id
+            item = (f"Batch {name} ({w.schedule}, {w.hours:g} h from {w.start_hour:02d}:00): cloud instance {where} "
+                    f"({h.slots}x {g.name}), {h.tier.replace('_', '-')}, {per_run} instance-hours a run")
+            if w.schedule == "once":
+                lines.append(BomLine(item, "batch run", per_run, "instance-hour", rate, per_run * rate, "once",
+                                     h.source, h.as_of))
+            else:
+                qty = per_run * w.runs_per_month
+                lines.append(BomLine(item + f" x {w.runs_per_month:.4g} runs a month", "batch run", qty,
+                                     "instance-hour", rate, qty * rate, "monthly", h.source, h.as_of))
+    return lines

@@ -26,6 +26,14 @@ the rows that sum over hours (monthly budget) or take their maximum (peak GPUs) 
 objective does not rise. So an optimum exists that is the same in every hour of a group, and the
 merged model, which holds exactly those plans, finds it. It also removes the symmetry between
 identical hours that the branch and bound would otherwise explore.
+
+Batch jobs billed by the run (`optimize.batch_runs`) couple the hours of their window: the job's
+requests may be done in any of them, on what the plan leaves idle in each. So a plan with such a
+job is never solved hour by hour (`exact` is False; the hours are not independent problems), and an
+hour inside some job's window is merged with no other hour (giving it the choice of an alike hour
+changes the idle GPUs the job counts on there, so the argument above fails). Hours outside every
+window still merge as above, exactly: no job row mentions them. A job with no traffic profile in
+the file has one period for the plan and its own hour slots (nothing to merge or decompose).
 """
 
 from __future__ import annotations
@@ -34,6 +42,7 @@ import dataclasses
 import time
 
 from planner.optimize import milp
+from planner.optimize.batch_runs import window_hours
 from planner.optimize.milp import MilpInput, MilpSolution
 
 REL_TOL = 1e-9
@@ -43,7 +52,7 @@ REL_TOL = 1e-9
 def exact(inp: MilpInput) -> bool:
     """Whether `inp` decomposes by hour exactly (see the module docstring)."""
     return (inp.periods > 1 and inp.objective == "cost" and not inp.cards and inp.capex_max_usd is None
-            and all(h.kind == "instance" for h in inp.hosts))
+            and all(h.kind == "instance" for h in inp.hosts) and not inp.runs)
 
 
 def levels(inp: MilpInput) -> list[tuple[float, ...]]:
@@ -57,9 +66,10 @@ def merged(inp: MilpInput) -> MilpInput | None:
     docstring for why it is exact)."""
     if inp.periods <= 1 or inp.hours:
         return None
-    by_key: dict[tuple[float, ...], list[int]] = {}
+    by_key: dict[tuple, list[int]] = {}
+    in_window = window_hours(inp.runs)
     for t, key in enumerate(levels(inp)):
-        by_key.setdefault(key, []).append(t)
+        by_key.setdefault((key, t) if t in in_window else (key,), []).append(t)
     if len(by_key) == inp.periods:
         return None
     groups = list(by_key.values())

@@ -20,7 +20,7 @@ from planner.catalog.prices import load_prices
 from planner.catalog.resolve import Resolved, resolve
 from planner.catalog.store import Catalog, load_catalog
 from planner.errors import InfeasibleError
-from planner.money.bom import bill_of_materials
+from planner.money.bom import bill_of_materials, run_bom_lines
 from planner.money.compare import Discounting, compare_plans, hybrid_savings
 from planner.money.costs import (
     CardCost,
@@ -32,7 +32,7 @@ from planner.money.costs import (
     rental_hosts,
 )
 from planner.money.site import GEFORCE_FIX, GEFORCE_LICENCE, buys_geforce, mounts, racks_priced, site_book, site_power_w
-from planner.optimize import by_hour, measured
+from planner.optimize import batch_runs, by_hour, measured
 from planner.optimize import candidates as cand_mod
 from planner.optimize.candidates import CandidateSet, Rejection
 from planner.optimize.diagnose import diagnose_caps, rent_gaps
@@ -146,8 +146,13 @@ def milp_input(res: Resolved, cs: CandidateSet, book: PriceBook, pricing: str) -
     for h in hosts:
         largest[h.gpu] = max(largest.get(h.gpu, 0), h.slots)
     usable, rejected = [], []
+    window_s = {w.name: w.batch.deadline_hours * 3600.0 for w in spec.workloads if w.batch is not None}
     for c in cs.kept():
-        if largest.get(c.gpu, 0) >= c.tp:
+        if c.workload in window_s and c.e2e_s > window_s[c.workload]:
+            rejected.append(Rejection(c.workload, c.gpu, c.precision, c.tp, WINDOW,
+                                      f"one request takes {c.e2e_s:,.0f} s at batch {c.batch}, the window "
+                                      f"{window_s[c.workload]:,.0f} s", c.e2e_s / window_s[c.workload]))
+        elif largest.get(c.gpu, 0) >= c.tp:
             usable.append(c)
         else:
             rent_why = f"no cloud offer at {spec.rent.pricing.replace('_', '-')} prices"
@@ -181,8 +186,24 @@ def milp_input(res: Resolved, cs: CandidateSet, book: PriceBook, pricing: str) -
         site_power_max_w=site_power_w(spec) if pricing != "rent" else None,
         periods=HOURS_PER_DAY if hourly else 1, profile=profile if hourly else {},
         slices=spec.planning.bucket_slices,
+        runs=job_windows(res, pricing, rates.hours_per_month), hours_per_month=rates.hours_per_month,
     )
     return inp, rejected
+
+
+WINDOW = "window too short"
+"""Rejection reason of a batch job's deployment whose one request takes longer than the job's window."""
+
+
+def job_windows(res: Resolved, pricing: str, hours_per_month: float) -> dict[str, batch_runs.JobWindow]:
+    """Batch workloads billed by the run (rent and hybrid plans; a buy plan's bought capacity costs
+    the same used or idle, so its jobs keep the steady rows, sized over the deadline)."""
+    if pricing not in ("rent", "hybrid"):
+        return {}
+    return {w.name: batch_runs.JobWindow(hours=w.batch.deadline_hours, start_hour=w.batch.start_hour,
+                                         schedule=w.batch.schedule,
+                                         runs_per_month=batch_runs.runs_per_month(w.batch.schedule, hours_per_month))
+            for w in res.spec.workloads if w.batch is not None}
 
 
 def _diagnose_missing(res: Resolved, cs: CandidateSet, inp: MilpInput, priced_out: list[Rejection], pricing: str,
@@ -196,9 +217,10 @@ def _diagnose_missing(res: Resolved, cs: CandidateSet, inp: MilpInput, priced_ou
             continue
         rej = cs.rejections_for(w.name)
         counts = cand_mod.reason_counts(rej)
-        priced = [r for r in priced_out if r.workload == w.name]
-        kept = [c for c in cs.kept() if c.workload == w.name]
-        parts = [f"{k} {v}" for k, v in counts.items()]
+        priced = [r for r in priced_out if r.workload == w.name and r.reason != WINDOW]
+        short = [r for r in priced_out if r.workload == w.name and r.reason == WINDOW]
+        kept = [c for c in cs.kept() if c.workload == w.name and not any(r.gpu == c.gpu for r in short)]
+        parts = [f"{k} {v}" for k, v in counts.items()] + ([f"{WINDOW} {len(short)}"] if short else [])
         if priced:
             parts.append(f"{priced[0].reason} {len(priced)}")
         lines.append(f"workload {w.name} ({w.model.id}): no {pricing} candidate; rejected by reason: " + ", ".join(parts))
@@ -218,6 +240,11 @@ def _diagnose_missing(res: Resolved, cs: CandidateSet, inp: MilpInput, priced_ou
                 gaps, fixes, every_gpu = rent_gaps(gpus, book, rent.pricing, list(rent.providers),
                                                    rent.include_marketplace, res.spec.gpus.market)
                 lines += [f"  {gap}" for gap in gaps]
+        if short:
+            miss = cand_mod.nearest_miss(short)
+            lines.append(f"  batch window {w.spec.batch.deadline_hours:g} h is too short for every deployment: "
+                         f"nearest {miss.gpu} {miss.precision} tp{miss.tp}: {miss.detail} ({miss.miss_ratio:.2f}x)")
+            fixes = [f"a longer batch.deadline_hours (at least {miss.miss_ratio * w.spec.batch.deadline_hours:.3g} h)"]
         for reason in ("memory", "TTFT", "TPOT", "fleet too large"):
             miss = cand_mod.nearest_miss([r for r in rej if r.reason == reason])
             if miss is not None:
@@ -303,11 +330,15 @@ def build_plan(res: Resolved, inp: MilpInput, sol: MilpSolution, book: PriceBook
     placed = place(lines_at_hour(lines, sol, hour), hosts_at_hour(hosts, sol, hour), cards)
     bom, capex, monthly, power_kw = bill_of_materials(inp.pricing, hosts, cards, sol.racks, book, res.catalog,
                                                       hourly_instances=sol.hosts_by_hour)
+    runs = run_bom_lines(sol.runs, host_by_id, res.catalog)
+    bom += runs
+    monthly += sum(line.total_usd for line in runs if line.cost_kind == "monthly")
+    once = sum(line.total_usd for line in runs if line.cost_kind == "once")
     return Plan(pricing=inp.pricing, solution=sol, deployments=lines, hosts=hosts, cards=cards, placement=placed.hosts,
                 placement_cards=placed.cards,
                 bom=bom, capex_usd=capex, monthly_usd=monthly, horizon_months=res.spec.horizon_months,
                 power_kw=power_kw, periods=inp.periods, peak_hour=hour if inp.periods > 1 else None,
-                workload_peak_hours=busiest_periods(inp) if inp.periods > 1 else {},
+                workload_peak_hours=busiest_periods(inp) if inp.periods > 1 else {}, once_usd=once,
                 quality={d.candidate.id: load_quality().figure(w_model[d.candidate.workload], d.candidate.precision)
                          for d in lines},
                 factors={d.candidate.id: (g.family, res.catalog.factors_fitted(g))

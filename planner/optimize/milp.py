@@ -94,6 +94,7 @@ Objective
               + sum_g monthly_g cards[g] + rack_monthly_usd racks
               (a rented instance is billed for the periods it runs: n_t/24 of a month each; the
               sum_{rented h,t} term reads monthly_h n_t / 24 hosts[h,t])
+    Batch jobs billed by the run (`MilpInput.runs`): rows batch_*, formulas in `optimize.batch_runs`.
     The eps term (1e-4 USD per replica-GPU) only breaks ties: among plans of equal cost it keeps
     the fewest replicas, so a paid-for but unneeded slot does not show up as an extra replica.
     Diagnosis objectives (`objective`): capex, monthly, power_kw, or gpus:<g>, the most GPUs of g
@@ -109,11 +110,15 @@ from datetime import timedelta
 
 from planner.errors import SolverBug, SolverError
 from planner.money.costs import CardCost, HostType
-from planner.optimize import warm_start
+from planner.optimize import batch_runs, warm_start
+from planner.optimize.batch_runs import JobWindow
 from planner.optimize.candidates import Candidate
+from planner.optimize.milp_parts import CONSTRAINT_FAMILIES as _FAMILIES
 from planner.optimize.milp_parts import (EPS_USD_PER_REPLICA_GPU, MilpSolution, check_unique_names, distinct,
                                          bays_of, hourly, replica_upper_bound, solver_output_to_stderr)
 
+CONSTRAINT_FAMILIES = _FAMILIES
+"""Every constraint family (`planner.optimize.milp_parts`), with what it says."""
 SOLVERS = ("highs", "scip")
 TP_SIZES = (1, 2, 4, 8)
 _ZERO = 0.0
@@ -124,27 +129,6 @@ ROUTE_EPS = 1e-9
 RACK_UNITS = 42
 """Height of a full-height rack (EIA-310), in rack units."""
 
-CONSTRAINT_FAMILIES = {
-    "demand_coverage": "each workload's demand is covered by its replicas (workloads of one length bucket)",
-    "bucket_routing": "each length bucket's requests are routed to deployments that serve it",
-    "replica_load": "a deployment's routed load, summed over buckets as rate / capacity, fits its replicas",
-    "route_slices": "with planning.bucket_slices, each bucket is routed in whole equal slices",
-    "min_replicas": "each workload runs at least its minimum replica count",
-    "pcie_replicas_max": "replicas on PCIe cards are some of the candidate's replicas",
-    "tp_packing": "every TP group fits inside one host of its GPU type that comes with its GPUs",
-    "card_packing": "every TP group on PCIe cards fits inside one bought PCIe server's bays and slot widths",
-    "server_power_max": "every TP group on PCIe cards fits a bought PCIe server whose PSU can power it",
-    "cards_cover": "PCIe cards bought cover the GPUs of the TP groups placed on PCIe servers",
-    "cards_fit": "PCIe cards bought fit in the bought servers' slots",
-    "owned_first": "GPUs on hand that can serve are used before any of the same type is bought or rented",
-    "gpus_available_max": "at most the available number of each GPU type",
-    "rack_space": "bought servers fit in the bought 42U racks",
-    "budget_capex_max": "capex within budget.capex_usd",
-    "budget_monthly_max": "monthly cost within budget.monthly_usd",
-    "power_max": "facility power (PUE included) within power_kw_max",
-    "site_power_max": "an office's servers draw no more than its circuits give (site: office)",
-}
-"""Every constraint family, with what it says. Row names are `<family>[<index>]`."""
 
 
 @dataclass
@@ -180,6 +164,10 @@ class MilpInput:
     slices: int | None = None
     """planning.bucket_slices: each bucket routed in this many whole slices (None: split freely)."""
     objective: str = "cost"
+    runs: dict[str, JobWindow] = field(default_factory=dict)
+    """Batch workloads billed by the run (`optimize.batch_runs`): name → window; run rows, no demand rows."""
+    hours_per_month: float = 730.0
+    """Hours a month (instance $/h = monthly_usd / hours_per_month for batch runs)."""
     """cost (the plan's objective), or capex | monthly | power_kw | gpus:<id>: minimise that
     quantity instead (used to tell how far a binding cap would have to move)."""
 
@@ -197,20 +185,21 @@ class MilpInput:
         return len(self.shares.get(workload, (1.0,))) > 1
 
 
-def build(inp: MilpInput):
+def build(inp: MilpInput, run_vars: list | None = None):
     """The MathOpt model and its variables: (model, replicas, hosts, cards, racks or None, routes).
 
     `replicas[c]` and `hosts[h]` are lists with one entry per period. With one period (the usual
     case) each holds one variable; with hourly periods replicas and rented instances get one
-    variable per hour, while a bought or owned host repeats its single variable.
-    """
+    variable per hour, while a bought or owned host repeats its single variable. Batch runs' variables
+    go to `run_vars` (a list, appended), not `replicas`."""
     from ortools.math_opt.python import mathopt
 
     T = inp.periods
     hours = range(T)
     model = mathopt.Model(name=f"fleet-{inp.pricing}")
-    by_w: dict[str, list[Candidate]] = {w: [] for w in inp.min_replicas}
-    for c in inp.candidates:
+    by_w: dict[str, list[Candidate]] = {w: [] for w in inp.min_replicas if w not in inp.runs}
+    steady = [c for c in inp.candidates if c.workload not in inp.runs]
+    for c in steady:
         by_w[c.workload].append(c)
 
     weight = [len(hs) for hs in inp.hours] if inp.hours else [1] * T
@@ -219,9 +208,11 @@ def build(inp: MilpInput):
     def suffix(t: int) -> str:
         return f",h{inp.hours[t][0] if inp.hours else t:02d}" if inp.hourly else ""
 
-    ub = {c.id: replica_upper_bound(c, inp.min_replicas[c.workload]) for c in inp.candidates}
+    ub = {c.id: replica_upper_bound(c, inp.min_replicas[c.workload]) for c in steady}
+    ub.update({c.id: batch_runs.run_upper_bound(c, inp.runs[c.workload]) for c in inp.candidates
+               if c.workload in inp.runs})
     replicas = {c.id: [model.add_integer_variable(lb=0, ub=ub[c.id], name=f"replicas[{c.id}{suffix(t)}]")
-                       for t in hours] for c in inp.candidates}
+                       for t in hours] for c in steady}
 
     gpus = sorted({c.gpu for c in inp.candidates} | {h.gpu for h in inp.hosts if h.kind == "owned"})
     gpu_demand_ub = {g: sum(c.tp * ub[c.id] for c in inp.candidates if c.gpu == g) for g in gpus}
@@ -270,9 +261,15 @@ def build(inp: MilpInput):
                 model.add_linear_constraint(lb=inp.min_replicas[w], expr=sum((replicas[c.id][t] for c in cs), _ZERO),
                                             name=f"min_replicas[{w}{suffix(t)}]")
 
+    def installed_at(g: str, t: int):
+        return sum((h.slots * hosts[h.id][t] for h in host_of.values() if h.gpu == g and h.gpus_included),
+                   _ZERO) + (cards.get(g, _ZERO))
+
+    runs = batch_runs.add_rows(model, inp, hosts, host_of, installed_at)
+    (run_vars if run_vars is not None else []).append(runs)
     pcie = {}  # candidate id -> per-period expressions: its replicas on PCIe cards
     for g in gpus:
-        g_cands = [c for c in inp.candidates if c.gpu == g]
+        g_cands = [c for c in steady if c.gpu == g]
         g_hosts = [h for h in host_of.values() if h.gpu == g]
         with_gpus = [h for h in g_hosts if h.gpus_included]
         pcie_servers = [h for h in g_hosts if not h.gpus_included]
@@ -292,13 +289,14 @@ def build(inp: MilpInput):
         for t in hours:
             for s in TP_SIZES:
                 lhs = [c for c in g_cands if c.tp >= s]
-                if not lhs:
+                idle = runs.idle.get((t, g, s), [])
+                if not lhs and not idle:
                     continue
                 if g not in cards or with_gpus:
                     rhs = sum((h.slots * hosts[h.id][t] for h in with_gpus if h.slots >= s), _ZERO)
-                    used = sum(c.tp * (replicas[c.id][t] - pcie[c.id][t]) for c in lhs)
+                    used = sum((c.tp * (replicas[c.id][t] - pcie[c.id][t]) for c in lhs), _ZERO) + sum(idle, _ZERO)
                     model.add_linear_constraint(ub=0.0, expr=used - rhs, name=f"tp_packing[{g},{s}{suffix(t)}]")
-                if g in cards:
+                if g in cards and lhs:
                     used = sum(c.tp * pcie[c.id][t] for c in lhs)
                     rhs = sum((s * (bays_of(h) // s) * hosts[h.id][t] for h in pcie_servers), _ZERO)
                     model.add_linear_constraint(ub=0.0, expr=used - rhs, name=f"card_packing[{g},{s}{suffix(t)}]")
@@ -343,6 +341,8 @@ def build(inp: MilpInput):
 
     capex = host_cost("capex_usd") + sum((inp.cards[g].capex_usd * v for g, v in cards.items()), _ZERO)
     monthly = host_cost("monthly_usd") + sum((inp.cards[g].monthly_usd * v for g, v in cards.items()), _ZERO)
+    monthly = monthly + batch_runs.recurring_usd_per_month(inp, runs)
+    once = batch_runs.once_usd(inp, runs) + batch_runs.tie_break(runs, {c.id: c for c in inp.candidates})
     racks = None
     bought = [h for h in host_of.values() if h.kind == "server"]
     if inp.rack_usd is not None and bought:
@@ -362,10 +362,10 @@ def build(inp: MilpInput):
         model.add_linear_constraint(ub=inp.power_max_kw * 1000.0, expr=inp.pue * power_w, name="power_max")
     if inp.site_power_max_w is not None:
         model.add_linear_constraint(ub=inp.site_power_max_w, expr=power_w, name="site_power_max")
-    eps = EPS_USD_PER_REPLICA_GPU / day * sum((c.tp * weight[t] * v for c in inp.candidates
+    eps = EPS_USD_PER_REPLICA_GPU / day * sum((c.tp * weight[t] * v for c in steady
                                                for t, v in enumerate(replicas[c.id])), _ZERO)
     if inp.objective == "cost":
-        model.minimize(capex + inp.months * monthly + eps)
+        model.minimize(capex + inp.months * monthly + once + eps)
     elif inp.objective == "capex":
         model.minimize(capex + eps)
     elif inp.objective == "monthly":
@@ -393,7 +393,8 @@ def solve(inp: MilpInput, solver: str = "highs", time_limit_s: float = 60.0) -> 
 
     if solver not in SOLVERS:
         raise SolverError(f"unknown solver {solver!r}; expected one of {', '.join(SOLVERS)}")
-    model, replicas, hosts, cards, racks, routes = build(inp)
+    run_vars: list = []
+    model, replicas, hosts, cards, racks, routes = build(inp, run_vars)
     check_unique_names(model)
     n_vars = sum(1 for _ in model.variables())
     n_cons = sum(1 for _ in model.linear_constraints())
@@ -405,8 +406,8 @@ def solve(inp: MilpInput, solver: str = "highs", time_limit_s: float = 60.0) -> 
             hints = mathopt.ModelSolveParameters(solution_hints=[mathopt.SolutionHint(variable_values=values)]
                                                  ) if values else None
             left_s = max(time_limit_s - (time.perf_counter() - start), time_limit_s * warm_start.WARM_START_SHARE)
-            params = mathopt.SolveParameters(time_limit=timedelta(seconds=left_s), relative_gap_tolerance=1e-9,
-                                             absolute_gap_tolerance=1e-6)
+            params = mathopt.SolveParameters(time_limit=timedelta(seconds=left_s), absolute_gap_tolerance=1e-6,
+                                             relative_gap_tolerance=batch_runs.GAP if inp.runs else 1e-9)
             result = mathopt.solve(model, solver_type, params=params, model_params=hints)
     except Exception as exc:  # an error status surfaces as AttributeError: 'StatusNotOk' ... in ortools 9.15
         raise SolverBug(f"internal: {solver} refused the fleet model MathOpt was given ({type(exc).__name__}: "
@@ -443,6 +444,6 @@ def solve(inp: MilpInput, solver: str = "highs", time_limit_s: float = 60.0) -> 
         routes={k: [max(values[v], 0.0) for v in vs] for k, vs in routes.items()
                 if any(values[v] > ROUTE_EPS for v in vs)},
         hosts_by_hour={k: v for k, v in hourly_hosts.items() if max(v) > 0},
-        n_variables=n_vars, n_constraints=n_cons,
+        n_variables=n_vars, n_constraints=n_cons, runs=batch_runs.read(inp, run_vars[0], values),
     )
 

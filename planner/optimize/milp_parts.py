@@ -87,7 +87,8 @@ def eps_usd(inp, sol) -> float:
         gpu_periods = sum(tp[k] * n for k, v in sol.replicas_by_hour.items() for n in v)
     else:
         gpu_periods = inp.periods * sum(tp[k] * n for k, n in sol.replicas.items())
-    return EPS_USD_PER_REPLICA_GPU * gpu_periods / inp.periods
+    runs = sum(run.candidates[c].tp * sum(n) for run in sol.runs.values() for c, n in run.replicas.items())
+    return EPS_USD_PER_REPLICA_GPU * (gpu_periods / inp.periods + runs / 24)  # batch runs: as batch_runs.tie_break
 
 
 def replica_upper_bound(c, min_replicas: int) -> int:
@@ -121,6 +122,36 @@ class MilpSolution:
     """With hourly periods: rented instance id → instances in each hour."""
     n_variables: int = 0
     n_constraints: int = 0
+    runs: dict = field(default_factory=dict)
+    """Batch workload billed by the run → its `batch_runs.JobRun` (replicas and rented instances per slot)."""
     models: int = 1
     """MILP models solved: 1, or (hour by hour, `optimize.by_hour`) one per distinct demand level;
     n_variables and n_constraints are then summed over those models."""
+
+
+CONSTRAINT_FAMILIES = {
+    "demand_coverage": "each workload's demand is covered by its replicas (workloads of one length bucket)",
+    "bucket_routing": "each length bucket's requests are routed to deployments that serve it",
+    "replica_load": "a deployment's routed load, summed over buckets as rate / capacity, fits its replicas",
+    "route_slices": "with planning.bucket_slices, each bucket is routed in whole equal slices",
+    "min_replicas": "each workload runs at least its minimum replica count",
+    "pcie_replicas_max": "replicas on PCIe cards are some of the candidate's replicas",
+    "tp_packing": "every TP group fits inside one host of its GPU type that comes with its GPUs",
+    "card_packing": "every TP group on PCIe cards fits inside one bought PCIe server's bays and slot widths",
+    "server_power_max": "every TP group on PCIe cards fits a bought PCIe server whose PSU can power it",
+    "cards_cover": "PCIe cards bought cover the GPUs of the TP groups placed on PCIe servers",
+    "cards_fit": "PCIe cards bought fit in the bought servers' slots",
+    "owned_first": "GPUs on hand that can serve are used before any of the same type is bought or rented",
+    "gpus_available_max": "at most the available number of each GPU type",
+    "rack_space": "bought servers fit in the bought 42U racks",
+    "budget_capex_max": "capex within budget.capex_usd",
+    "budget_monthly_max": "monthly cost within budget.monthly_usd",
+    "power_max": "facility power (PUE included) within power_kw_max",
+    "site_power_max": "an office's servers draw no more than its circuits give (site: office)",
+    "batch_routing": "every request of a batch job billed by the run is done within its window",
+    "batch_load": "a batch job's work in an hour slot fits the replicas running it then",
+    "batch_packing": "a batch job's TP groups fit the GPUs the plan leaves idle plus instances rented for the run",
+    "batch_gpus_available": "the plan's GPUs plus a run's rented GPUs within gpus.available",
+    "batch_order": "alike hour slots of a batch job's window are used in order (symmetry breaking)",
+}
+"""Every constraint family, with what it says. Row names are `<family>[<index>]`."""

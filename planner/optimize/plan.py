@@ -78,6 +78,9 @@ class Plan:
     """Online workload → its SLO and the queueing model's p50/p90/p99 at the plan's load (`serving_check.predict`)."""
     line_latencies: dict[str, tuple[float, float, float]] = field(default_factory=dict)
     """Candidate id → (TTFT, TPOT, E2E) seconds at its SLO percentile at the routed load, worst routed bucket."""
+    once_usd: float = 0.0
+    """Run cost of the once-jobs (batch jobs with `schedule: once`): paid once, in `total_usd` but not
+    in `monthly_usd` nor multiplied by the horizon."""
     simulation: object | None = None
     """`serving_check.SimulationCheck` when the plan was simulated (`--simulate`, `planner simulate`)."""
     quality: dict[str, Quality] = field(default_factory=dict)
@@ -91,7 +94,12 @@ class Plan:
 
     @property
     def total_usd(self) -> float:
-        return self.capex_usd + self.horizon_months * self.monthly_usd
+        return self.capex_usd + self.horizon_months * self.monthly_usd + self.once_usd
+
+    @property
+    def runs(self) -> dict:
+        """Batch workload billed by the run → its `batch_runs.JobRun`."""
+        return self.solution.runs
 
 
 @dataclass

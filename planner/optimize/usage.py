@@ -33,6 +33,12 @@ def workload_usage(out: Outcome, plan: Plan) -> list[WorkloadUsage]:
             hourly = by_hour.get(d.candidate.id)
             replica_hours = (sum(hourly) / HOURS_PER_DAY if hourly else d.replicas) * hours_per_month
             gpu_hours += replica_hours * d.candidate.tp
+        run = plan.runs.get(w.name)
+        if run is not None:  # billed by the run: its runs a month (a once-job's one run over the horizon)
+            runs = run.window.runs_per_month or 1.0 / plan.horizon_months
+            requests = w.spec.batch.requests * runs
+            gpu_hours = runs * sum(run.candidates[c].tp * sum(n) * 1.0 for c, n in run.replicas.items())
+            peak_qps = w.spec.batch.requests / (run.window.hours * SECONDS_PER_HOUR)
         usage.append(WorkloadUsage(
             name=w.name, requests_per_month=requests, input_tokens_per_month=requests * mean_in,
             output_tokens_per_month=requests * mean_out, gpu_hours_per_month=gpu_hours,

@@ -18,11 +18,12 @@ from planner.catalog.resolve import Resolved
 from planner.errors import EXIT_BUG, PlannerError
 from planner.money.costs import server_problems
 from planner.money.site import site_power_w
+from planner.optimize import batch_runs
 from planner.optimize.milp import MilpInput
 from planner.optimize.measured import MeasuredCandidate
 from planner.optimize.milp_parts import EPS_USD_PER_REPLICA_GPU
 from planner.optimize.placement import place
-from planner.optimize.plan import hosts_at_hour, lines_at_hour
+from planner.optimize.plan import DeploymentLine, hosts_at_hour, lines_at_hour
 from planner.optimize.slo import at_rate, deployment_of, mean_response_s, over_limits, slo_capacity_qps
 from planner.perf.estimate import max_batch, memory_breakdown
 from planner.serving import queueing
@@ -97,6 +98,8 @@ def verify_plan(res: Resolved, inp: MilpInput, plan, book: PriceBook, mixes: dic
         lines = lines_at_hour(plan.deployments, sol, hour)
         hosts = hosts_at_hour(plan.hosts, sol, hour)
         for name, w in workloads.items():
+            if name in inp.runs:
+                continue  # billed by the run: checked by _check_runs
             level = inp.level(name, hour)
             mine = [d for d in lines if d.candidate.workload == name]
             count = sum(d.replicas for d in mine)
@@ -171,10 +174,46 @@ def verify_plan(res: Resolved, inp: MilpInput, plan, book: PriceBook, mixes: dic
                    f"({spec.office.circuits} x {spec.office.circuit_w:g} W circuits)")
     replica_gpus = [sum(d.replicas * d.candidate.tp for d in lines_at_hour(plan.deployments, sol, t))
                     for t in range(plan.periods)]
-    eps = EPS_USD_PER_REPLICA_GPU * sum(replica_gpus) / plan.periods
-    cost = plan.capex_usd + inp.months * plan.monthly_usd
+    eps = EPS_USD_PER_REPLICA_GPU * sum(replica_gpus) / plan.periods + batch_runs.tie_break_usd(plan.runs)
+    bad += _check_runs(inp, plan)
+    cost = plan.capex_usd + inp.months * plan.monthly_usd + plan.once_usd
     obj = plan.solution.objective_usd - eps
     if abs(cost - obj) > 1e-6 * max(1.0, abs(cost)) + 1e-3:
         bad.append(f"bill of materials costs ${cost:,.2f} but the solver's objective is ${obj:,.2f}")
     if bad:
         raise VerificationError(bad)
+
+
+def _check_runs(inp: MilpInput, plan) -> list[str]:
+    """Batch jobs billed by the run: every bucket done within the window, each slot's work within what
+    its replicas do in that slot, and in each slot the job's replicas placed (first fit, as the
+    plan's) together with the plan's own on the plan's hosts in that hour plus the run's instances."""
+    bad = []
+    by_id = {c.id: c for c in inp.candidates}
+    host_by_id = {h.id: h for h, _ in plan.hosts} | {h.id: h for h in inp.hosts}
+    period = batch_runs.period_of_hour(inp)
+    for name, run in plan.runs.items():
+        w = run.window
+        done = sum(sum(v) for v in run.work.values())
+        if done < 1.0 - REL_TOL - 1e-9:
+            bad.append(f"batch {name}: {done:.4f} of the job done within its {w.hours:g} h window")
+        for k in range(w.slots):
+            lines = []
+            for cid, n in run.replicas.items():
+                c = by_id[cid]
+                can = n[k] * w.fraction(k) * max(c.coverage_by_bucket) / w.hours
+                if run.work[cid][k] > can * (1.0 + REL_TOL) + 1e-9:
+                    bad.append(f"batch {name}: {cid} does {run.work[cid][k]:.4f} of the job in slot {k}, "
+                               f"its {n[k]} replicas {can:.4f}")
+                if n[k]:
+                    lines.append(DeploymentLine(c, n[k], {}, 0.0))
+            hour = period[w.hour_of_day(k)]
+            count = {h.id: n for h, n in hosts_at_hour(plan.hosts, plan.solution, hour)}
+            for hid, n in run.run_hosts.items():
+                count[hid] = count.get(hid, 0) + n[k]
+            hosts = [(host_by_id[h], n) for h, n in sorted(count.items()) if n > 0]
+            placed = place(lines_at_hour(plan.deployments, plan.solution, hour) + lines, hosts, plan.cards)
+            if placed.unplaced:
+                bad.append(f"batch {name}: in slot {k} (hour {w.hour_of_day(k):02d}) {len(placed.unplaced)} replicas "
+                           f"do not fit: {', '.join(sorted(set(placed.unplaced)))}")
+    return bad

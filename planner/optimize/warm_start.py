@@ -43,7 +43,8 @@ def hint(inp, model, replicas: dict, build, time_limit_s: float):
     if relaxed.termination.reason != mathopt.TerminationReason.OPTIMAL:
         return None
     values = relaxed.variable_values()
-    used = [c for c in inp.candidates if any(values[v] > USED_EPS for v in replicas[c.id])]
+    used = [c for c in inp.candidates if c.id not in replicas  # batch runs' candidates are all kept
+            or any(values[v] > USED_EPS for v in replicas[c.id])]
     if len(used) == len(inp.candidates):
         return None
     small, *_ = build(dataclasses.replace(inp, candidates=used))

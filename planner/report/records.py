@@ -10,6 +10,7 @@ import datetime as dt
 from typing import Any
 
 from planner import perf
+from planner.report.batch_records import batch_run_records, once_suffix
 from planner.catalog.gpus import Gpu
 from planner.catalog.models import Model
 from planner.catalog.precisions import Precision
@@ -287,8 +288,10 @@ def outcome_record(out: Outcome, timings: bool, today: dt.date) -> dict:
                           for label, content in p.placement],
             **({"placement_hour": p.peak_hour} if p.peak_hour is not None else {}),
             "bom": [{k: v for k, v in r.items() if k != "pricing"} for r in bom_records(p)],
+            **({"batch_runs": batch_run_records(p)} if p.runs else {}),
             "cost": {"capex_usd": p.capex_usd, "monthly_usd": p.monthly_usd, "horizon_months": p.horizon_months,
                      "total_usd": p.total_usd, "power_kw": p.power_kw,
+                     **({"once_usd": p.once_usd} if p.runs else {}),
                      "depreciation_usd_per_month": depreciation_usd_per_month(p)},
             "unit_costs": unit_cost_record(out, p),
             "solver": {"name": s.solver, "status": s.status, "seconds": s.seconds if timings else None,
@@ -324,9 +327,10 @@ def plan_title(p: Plan, cur: Currency = USD) -> str:
     """The plan's heading with its cost, money in `cur`."""
     usd = cur.whole
     if p.pricing == "rent":
-        return f"Rent: {usd(p.monthly_usd)} per month ({usd(p.monthly_usd * p.horizon_months)} over {p.horizon_months} months)"
+        return (f"Rent: {usd(p.monthly_usd)} per month{once_suffix(p)} ({usd(p.total_usd)} over "
+                f"{p.horizon_months} months)")
     kind = "Hybrid (buy a base, rent the rest by the hour)" if p.pricing == "hybrid" else "Buy"
-    return (f"{kind}: {usd(p.capex_usd)} capex + {usd(p.monthly_usd)} per month = {usd(p.total_usd)} over "
+    return (f"{kind}: {usd(p.capex_usd)} capex + {usd(p.monthly_usd)} per month{once_suffix(p)} = {usd(p.total_usd)} over "
             f"{p.horizon_months} months")
 
 

@@ -264,11 +264,19 @@ class BatchJob(StrictModel):
     """Most length buckets a `trace` is summarised into, count."""
     deadline_hours: Annotated[float, Ge(0.01), Le(8_760)]
     """All requests must be done within this many hours; requests / deadline must be at most 1,000,000 requests/s, like `peak_qps`."""
+    schedule: Literal["once", "daily", "weekly"] = "once"
+    """How often the job runs: once, daily or weekly; rented capacity for it is billed per instance-hour of each run (a once-job's cost is not a monthly cost)."""
+    start_hour: Annotated[int, Ge(0), Le(23)] = 0
+    """Hour of the day the job's window opens (0 = 00:00 local time, as `traffic.profile`); the window lasts `deadline_hours`."""
 
     @classmethod
     def rules(cls, data: Mapping[str, Any]) -> list[tuple[Loc, str, str | None]]:
         out = length_rules(data)
         requests, hours = data.get("requests"), data.get("deadline_hours")
+        longest = {"daily": 24, "weekly": 168}.get(data.get("schedule"))  # type: ignore[arg-type]
+        if longest is not None and isinstance(hours, (int, float)) and not isinstance(hours, bool) and hours > longest:
+            out.append((("deadline_hours",), f"a {data.get('schedule')} job's window is at most {longest} h (got {hours:g})",
+                        f"deadline_hours <= {longest}, or schedule: once"))
         if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (requests, hours)):
             return out
         if not (1 <= requests <= 10**10 and 0.01 <= hours <= 8_760):
