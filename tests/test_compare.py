@@ -11,12 +11,12 @@ from __future__ import annotations
 import json
 import math
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from money_factories import buy, rent
 
 from planner.money.compare import (
     break_even_month,
@@ -33,24 +33,6 @@ GOLDEN = REPO / "tests" / "golden" / "compare_seed001.json"
 SEED001 = "problems/seed001-qwen7b-50-users.yaml"
 TODAY = "2026-11-21"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-
-
-@dataclass
-class Cost:
-    """A plan's cost summary, as `planner.money.compare` reads it."""
-
-    pricing: str
-    capex_usd: float
-    monthly_usd: float
-    horizon_months: int = 36
-
-
-def rent(monthly: float, horizon: int = 36) -> Cost:
-    return Cost("rent", 0.0, monthly, horizon)
-
-
-def buy(capex: float, monthly: float, horizon: int = 36) -> Cost:
-    return Cost("buy", capex, monthly, horizon)
 
 
 # ---------------------------------------------------------------------------------------------

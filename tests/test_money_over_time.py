@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from money_factories import buy, rent
 
 from planner.money.compare import (
     UNDISCOUNTED,
@@ -36,22 +36,6 @@ CNY_PER_USD = 6.9858
 """catalog/exchange_rates.csv, CFETS central parity of 27 Jan 2026 (100 USD = 698.58 CNY)."""
 EUR_PER_USD = 0.8515
 """catalog/exchange_rates.csv, Federal Reserve H.10 January 2026 average (1 / 1.1744 USD per EUR)."""
-
-
-@dataclass
-class Cost:
-    pricing: str
-    capex_usd: float
-    monthly_usd: float
-    horizon_months: int = 36
-
-
-def rent(monthly: float, horizon: int = 36) -> Cost:
-    return Cost("rent", 0.0, monthly, horizon)
-
-
-def buy(capex: float, monthly: float, horizon: int = 36) -> Cost:
-    return Cost("buy", capex, monthly, horizon)
 
 
 TEN = Discounting(rate_per_year=0.10)
