@@ -5,6 +5,8 @@ monthly cost (run cost x runs a month)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from planner.optimize.plan import Plan
 from planner.text import usd
 
@@ -56,22 +58,23 @@ def batch_run_rows(p: Plan) -> list[dict]:
     return rows
 
 
-def batch_cost_lines(p: Plan) -> list[str]:
-    """One line per job: its cost per run and per month, and how it enters the plan's totals."""
+def batch_cost_lines(p: Plan, money: Callable[[float], str] = usd) -> list[str]:
+    """One line per job: its cost per run and per month, and how it enters the plan's totals;
+    `money` prints an amount of US dollars (in the plan's currency)."""
     lines = []
     for name, run in p.runs.items():
         w = run.window
         hours = sum(sum(n) for n in run.run_hosts.values())
         head = (f"batch {name}: {w.schedule}, {w.hours:g} h window from {w.start_hour:02d}:00; "
-                f"{usd(run.usd_per_run)} per run ({hours} instance-hours rented")
+                f"{money(run.usd_per_run)} per run ({hours} instance-hours rented")
         if w.schedule == "once":
             lines.append(head + "); runs once: in the horizon total once, not in the monthly cost")
         else:
-            lines.append(head + f"), {w.runs_per_month:.4g} runs a month = {usd(run.usd_per_month)} per month "
+            lines.append(head + f"), {w.runs_per_month:.4g} runs a month = {money(run.usd_per_month)} per month "
                          "(in the monthly cost)")
     return lines
 
 
-def once_suffix(p: Plan) -> str:
-    """' + $X once (batch runs)' for a plan with once-jobs, else ''."""
-    return f" + {usd(p.once_usd)} once (batch runs)" if p.once_usd else ""
+def once_suffix(p: Plan, money: Callable[[float], str] = usd) -> str:
+    """' + $X once (batch runs)' for a plan with once-jobs, else ''; `money` as in batch_cost_lines."""
+    return f" + {money(p.once_usd)} once (batch runs)" if p.once_usd else ""

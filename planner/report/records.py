@@ -327,10 +327,10 @@ def plan_title(p: Plan, cur: Currency = USD) -> str:
     """The plan's heading with its cost, money in `cur`."""
     usd = cur.whole
     if p.pricing == "rent":
-        return (f"Rent: {usd(p.monthly_usd)} per month{once_suffix(p)} ({usd(p.total_usd)} over "
+        return (f"Rent: {usd(p.monthly_usd)} per month{once_suffix(p, usd)} ({usd(p.total_usd)} over "
                 f"{p.horizon_months} months)")
     kind = "Hybrid (buy a base, rent the rest by the hour)" if p.pricing == "hybrid" else "Buy"
-    return (f"{kind}: {usd(p.capex_usd)} capex + {usd(p.monthly_usd)} per month{once_suffix(p)} = {usd(p.total_usd)} over "
+    return (f"{kind}: {usd(p.capex_usd)} capex + {usd(p.monthly_usd)} per month{once_suffix(p, usd)} = {usd(p.total_usd)} over "
             f"{p.horizon_months} months")
 
 

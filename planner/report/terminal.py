@@ -149,7 +149,7 @@ def print_outcome(out: Outcome, timings: bool, today: dt.date, width: int = 160)
             con.print(line)
         if p.runs:
             con.print(render_table(f"Batch runs ({p.pricing})", RUN_TABLE, batch_run_rows(p), RUN_CAPTION, con.width))
-            for line in batch_cost_lines(p):
+            for line in batch_cost_lines(p, usd):
                 con.print(line)
         bom = cur.rows(({**r, "source": short(r["source"])} for r in bom_records(p)), BOM_MONEY)
         con.print(render_table(f"Bill of materials ({p.pricing})", cur.headers(BOM_TABLE, BOM_MONEY), bom,
@@ -158,7 +158,7 @@ def print_outcome(out: Outcome, timings: bool, today: dt.date, width: int = 160)
                                cur.rows(unit_cost_rows(out, p), UNIT_MONEY), cur.caption(UNIT_CAPTION),
                                con.width, UNIT_DROP))
         dep = depreciation_words(p, out.comparison, cur)
-        con.print(f"cost: capex {usd(p.capex_usd)}, monthly {usd(p.monthly_usd)}{once_suffix(p)}, "
+        con.print(f"cost: capex {usd(p.capex_usd)}, monthly {usd(p.monthly_usd)}{once_suffix(p, usd)}, "
                   f"{p.horizon_months}-month total {usd(p.total_usd)}; facility power {p.power_kw:.2f} kW{dep}")
         con.print(solver_line(p, timings, cur))
     by_reason = ", ".join(f"{k} {v}" for k, v in summary["rejected_by_reason"].items()) or "none"
