@@ -322,6 +322,12 @@ def test_bad_inputs_exit_2_with_located_messages(run_cli, tmp_path):
     code, _, err = run_cli(["export", bad, "--to", "vllm"])
     assert code == 2 and "plans[0].deployments[0].gpu: unknown gpu 'h900'" in err
 
+    plan = hand_plan()  # a plan from a later contract version
+    plan["format"] = "planner-plan/9"
+    bad.write_text(json.dumps(plan, indent=1), encoding="utf-8")
+    code, _, err = run_cli(["export", bad, "--to", "vllm"])
+    assert code == 2 and re.search(rf"{re.escape(str(bad))}:\d+:\d+: format: .*planner-plan/1", err), err
+
     code, _, err = run_cli(["export", tmp_path / "missing.json", "--to", "vllm"])
     assert code == 2 and "missing.json: cannot read file" in err
     code, _, err = run_cli(["export", bad, "--to", "docker"])

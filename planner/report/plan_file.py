@@ -10,7 +10,7 @@ reads, with the right types, and reported key by key otherwise.
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -102,6 +102,8 @@ class PlanIn(_Record):
 
 
 class PlanFile(_Record):
+    format: Literal["planner-plan/1"] | None = None
+    """The contract version `planner solve` writes (`PLAN_FORMAT`); absent in plans written before it had one."""
     name: str
     objective: str
     plans: Annotated[list[PlanIn], Field(min_length=1)]

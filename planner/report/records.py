@@ -266,6 +266,11 @@ def candidate_summary(cs: CandidateSet) -> dict:
     }
 
 
+PLAN_FORMAT = "planner-plan/1"
+"""Version of the plan JSON contract (`format`, the record's first key); raised when a key is removed or
+changes meaning, so `planner export` and other readers can refuse a plan they do not understand."""
+
+
 def outcome_record(out: Outcome, timings: bool, today: dt.date) -> dict:
     """The JSON contract of `planner solve`."""
     plans = []
@@ -302,6 +307,7 @@ def outcome_record(out: Outcome, timings: bool, today: dt.date) -> dict:
     spec = out.resolved.spec
     statuses = {p["status"] for p in plans}
     record = {
+        "format": PLAN_FORMAT,
         "name": spec.name,
         "objective": spec.objective,
         "status": "optimal" if statuses == {"optimal"} else "feasible",
