@@ -30,8 +30,8 @@ from planner.report.comparison import (
     verdict,
 )
 from planner.report.currency import Currency, currency_line, plan_currency, rate_staleness
+from planner.report.failure_out import plan_warnings
 from planner.report.format import fmt_cell
-from planner.report.quality import factor_warnings
 from planner.report.records import (
     STALE_AFTER_DAYS,
     BOM_MONEY,
@@ -163,7 +163,7 @@ def _header(out: Outcome, today: dt.date, source: str) -> str:
     parts.append('<dl class="facts">' + "".join(f"<dt>{esc(k)}</dt><dd>{esc(v)}</dd>" for k, v in facts) + "</dl>")
     if prices["warning"]:
         parts.append(f'<p class="warning"><strong>Warning:</strong> {esc(prices["warning"])}.</p>')
-    parts += [f'<p class="warning"><strong>Warning:</strong> {esc(w)}.</p>' for w in factor_warnings(out.plans)]
+    parts += [f'<p class="warning"><strong>Warning:</strong> {esc(w)}.</p>' for w in plan_warnings(out)]
     cur = plan_currency(out)
     if (line := currency_line(cur)) is not None:
         parts.append(f"<p>{esc(_sentence(line))}</p>")

@@ -17,8 +17,8 @@ from planner.report.comparison import (
     verdict,
 )
 from planner.report.currency import Currency, currency_line, plan_currency, rate_staleness
+from planner.report.failure_out import plan_warnings
 from planner.report.format import fmt_cell
-from planner.report.quality import factor_warnings
 from planner.report.records import (
     STALE_AFTER_DAYS,
     BOM_MONEY,
@@ -96,7 +96,7 @@ def _dates(out: Outcome, cur: Currency, today: dt.date) -> list[str]:
     stale = rate_staleness(cur, today, STALE_AFTER_DAYS)
     if stale:
         lines.append(f"**Warning:** {stale}.")
-    lines += [f"**Warning:** {w}." for w in factor_warnings(out.plans)]
+    lines += [f"**Warning:** {w}." for w in plan_warnings(out)]
     return lines
 
 

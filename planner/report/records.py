@@ -20,10 +20,10 @@ from planner.optimize.plan import Outcome, Plan
 from planner.optimize.serving_check import SIM_TOLERANCE
 from planner.perf.estimate import Estimate
 from planner.report.comparison import add_comparison
+from planner.report.failure_out import plan_warnings, spof_records
 from planner.report.currency import USD, Currency
 from planner.report.quality import (
     QUALITY_CAPTION,
-    factor_warnings,
     factors_mark,
     factors_record,
     quality_cell,
@@ -299,6 +299,7 @@ def outcome_record(out: Outcome, timings: bool, today: dt.date) -> dict:
                      **({"once_usd": p.once_usd} if p.runs else {}),
                      "depreciation_usd_per_month": depreciation_usd_per_month(p)},
             "unit_costs": unit_cost_record(out, p),
+            "single_points_of_failure": spof_records(out, p),
             "solver": {"name": s.solver, "status": s.status, "seconds": s.seconds if timings else None,
                        "objective_usd": s.objective_usd, "bound_usd": s.bound_usd, "gap": s.gap,
                        "variables": s.n_variables, "constraints": s.n_constraints,
@@ -322,7 +323,7 @@ def outcome_record(out: Outcome, timings: bool, today: dt.date) -> dict:
         **({"hybrid_savings_usd": {f"vs_{k}": v for k, v in savings.items()}}
            if (savings := out.hybrid_savings_usd) is not None else {}),
         "prices": price_dates(out.plans, today),
-        "warnings": factor_warnings(out.plans),
+        "warnings": plan_warnings(out),
     }
 
     cmp = out.comparison

@@ -28,8 +28,8 @@ from planner.report.comparison import (
     verdict,
 )
 from planner.report.currency import currency_line, plan_currency, rate_staleness
+from planner.report.failure_out import plan_warnings
 from planner.report.format import fmt_cell, short
-from planner.report.quality import factor_warnings
 from planner.report.sensitivity_out import (
     SENSITIVITY_CAPTION,
     SENSITIVITY_TABLE,
@@ -183,7 +183,7 @@ def _print_dates(con: Console, out: Outcome, today: dt.date) -> None:
         con.print(f"prices: oldest used {prices['oldest_as_of']}")
     if prices["warning"]:
         con.print(f"[bold]warning:[/bold] {prices['warning']}")
-    for warning in factor_warnings(out.plans):
+    for warning in plan_warnings(out):
         con.print(f"[bold]warning:[/bold] {warning}")
     cur = plan_currency(out)
     line = currency_line(cur)

@@ -1,0 +1,57 @@
+"""Single points of failure: online workloads whose replicas all share one host or one provider."""
+
+from __future__ import annotations
+
+import json
+from types import SimpleNamespace
+
+from planner.optimize.failure_domains import SinglePoint, single_points
+
+A = "chat:llama@h100/fp8/tp1/b64"
+B = "docs:llama@h100/fp8/tp1/b64"
+
+
+def _plan(*placement: tuple[str, list[str]]) -> SimpleNamespace:
+    return SimpleNamespace(placement=list(placement))
+
+
+def test_one_host_is_a_single_point():
+    """Two replicas of chat on one 8-GPU server: the host is the single point, with both replicas."""
+    plan = _plan(("server:hgx-8/h100 #1", [A, A, B]), ("server:hgx-8/h100 #2", [B]))
+    assert single_points(plan, {"chat", "docs"}) == [SinglePoint("chat", "host", "server:hgx-8/h100 #1", 2)]
+
+
+def test_several_instances_of_one_provider_are_a_single_point():
+    """Three rented instances, all lambda: the provider is the single point; a second provider for
+    one replica, or bought servers (one site by construction), are none."""
+    lam = [(f"instance:lambda/gpu_1x_h100/h100 #{i}", [A]) for i in (1, 2, 3)]
+    assert single_points(_plan(*lam), {"chat"}) == [SinglePoint("chat", "provider", "lambda", 3)]
+    mixed = _plan(*lam[:2], ("instance:aws/p5.48xlarge/h100 #1", [A]))
+    assert single_points(mixed, {"chat"}) == []
+    bought = _plan(("server:hgx-8/h100 #1", [A]), ("server:hgx-8/h100 #2", [A]))
+    assert single_points(bought, {"chat"}) == []
+
+
+def test_batch_jobs_are_not_reported():
+    """docs is not online (a batch job): its replicas on one host are no single point."""
+    assert single_points(_plan(("server:hgx-8/h100 #1", [B, B])), {"chat"}) == []
+
+
+def test_plans_report_them_in_json_and_warnings(run_cli):
+    """multi-model-fleet's buy plan puts the four assistant-chat replicas on one OAM server;
+    seed000-70b rents its 11 GH200 instances from lambda alone."""
+    code, out, err = run_cli(["solve", "problems/multi-model-fleet.yaml", "--format", "json", "--no-timings",
+                              "--today", "2026-11-21"])
+    assert code == 0, err
+    record = json.loads(out)
+    buy = next(p for p in record["plans"] if p["pricing"] == "buy")
+    chat = next(s for s in buy["single_points_of_failure"] if s["workload"] == "assistant-chat")
+    assert chat["domain"] == "host" and chat["replicas"] == sum(
+        d["replicas"] for d in buy["deployments"] if d["workload"] == "assistant-chat")
+    assert any(w.startswith("assistant-chat (buy plan): all ") for w in record["warnings"])
+    assert not any(s["workload"].startswith("nightly") for s in buy["single_points_of_failure"])
+    code, out, _ = run_cli(["solve", "problems/seed000-70b-service-40qps.yaml", "--format", "json", "--no-timings",
+                            "--today", "2026-11-21"])
+    (plan,) = json.loads(out)["plans"]
+    assert plan["single_points_of_failure"] == [{"workload": "large-app-70b", "domain": "provider", "name": "lambda",
+                                                 "replicas": 11}]
