@@ -185,10 +185,17 @@ def milp_input(res: Resolved, cs: CandidateSet, book: PriceBook, pricing: str) -
         rack_monthly_usd=maintenance_usd_per_month(rack_usd, rates) if rack_usd is not None else 0.0,
         site_power_max_w=site_power_w(spec) if pricing != "rent" else None,
         periods=HOURS_PER_DAY if hourly else 1, profile=profile if hourly else {},
-        slices=spec.planning.bucket_slices,
+        slices=spec.planning.bucket_slices, mixing=spec.planning.mixing, redundancy=redundancy_of(spec),
         runs=job_windows(res, pricing, rates.hours_per_month), hours_per_month=rates.hours_per_month,
     )
     return inp, rejected
+
+
+def redundancy_of(spec) -> dict[str, str]:
+    """Workload → its spare-replica rule for the MILP (`policy_rows`): `n_plus_1` as asked, `auto`
+    for an online workload that leaves it unset; none (absent) for batch work and `redundancy: none`."""
+    return {w.name: w.redundancy or "auto" for w in spec.workloads
+            if w.kind == "traffic" and w.redundancy != "none"}
 
 
 WINDOW = "window too short"

@@ -6,8 +6,13 @@ Read off the plan's placement (at its placement hour for plans that change by ho
 - **provider**: the replicas on several rented instances, all from one cloud provider: a provider
   (or region) outage stops it.
 Bought and owned servers share one site by construction, so no site-level domain is reported.
-Batch jobs are left out: a failed run is retried, nobody waits on it live. The planner does not
-yet plan redundancy (N+1 or spreading across domains); this names where a plan has none.
+Batch jobs are left out: a failed run is retried, nobody waits on it live.
+
+The MILP plans spare replicas (`optimize.policy_rows`: N+1 against one lost replica); a lost host
+may take several replicas at once. `host_losses` names each host whose loss leaves an online
+workload's routed demand above what its remaining replicas carry at their planned capacity: one
+bucket, sum over deployments of coverage x replicas left < the demand; several buckets, a
+deployment's routed load (in replicas) > its replicas left (its buckets stay with it).
 """
 
 from __future__ import annotations
@@ -38,6 +43,41 @@ def _provider(host_label: str) -> str | None:
     if not host_label.startswith(INSTANCE_PREFIX):
         return None
     return host_label[len(INSTANCE_PREFIX):].split("/", 1)[0]
+
+
+@dataclass(frozen=True)
+class HostLoss:
+    """Losing `host` takes `replicas` replicas of `workload` and leaves its demand uncarried."""
+
+    workload: str
+    host: str
+    replicas: int
+
+
+def host_losses(plan: Plan, online: set[str], multi: set[str]) -> list[HostLoss]:
+    """Hosts of the plan's placement whose loss leaves an online workload short (see the module
+    docstring); `multi`: the workloads planned with several length buckets."""
+    lines = {d.candidate.id: d for d in plan.deployments}
+    placed: dict[str, int] = {}
+    for _, content in plan.placement:
+        for cid in content:
+            placed[cid] = placed.get(cid, 0) + 1
+    out = []
+    for label, content in plan.placement:
+        lost: dict[str, int] = {}
+        for cid in content:
+            lost[cid] = lost.get(cid, 0) + 1
+        for w in sorted({_workload_of(cid) for cid in lost} & online):
+            mine = [d for cid, d in lines.items() if _workload_of(cid) == w and placed.get(cid)]
+            if w in multi:
+                short = any(d.capacity_used * placed[d.candidate.id] > placed[d.candidate.id] - lost.get(d.candidate.id, 0)
+                            + 1e-9 for d in mine if d.routes)
+            else:
+                left = sum(d.candidate.coverage * (placed[d.candidate.id] - lost.get(d.candidate.id, 0)) for d in mine)
+                short = left < sum(sum(d.routes.values()) for d in mine) - 1e-9
+            if short:
+                out.append(HostLoss(w, label, sum(n for cid, n in lost.items() if _workload_of(cid) == w)))
+    return out
 
 
 def single_points(plan: Plan, online: set[str]) -> list[SinglePoint]:

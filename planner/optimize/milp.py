@@ -95,6 +95,7 @@ Objective
               (a rented instance is billed for the periods it runs: n_t/24 of a month each; the
               sum_{rented h,t} term reads monthly_h n_t / 24 hosts[h,t])
     Batch jobs billed by the run (`MilpInput.runs`): rows batch_*, formulas in `optimize.batch_runs`.
+    Mixing policy and N+1 redundancy: rows mixing_*, spare_*, ..., formulas in `optimize.policy_rows`.
     The eps term (1e-4 USD per replica-GPU) only breaks ties: among plans of equal cost it keeps
     the fewest replicas, so a paid-for but unneeded slot does not show up as an extra replica.
     Diagnosis objectives (`objective`): capex, monthly, power_kw, or gpus:<g>, the most GPUs of g
@@ -110,25 +111,18 @@ from datetime import timedelta
 
 from planner.errors import SolverBug, SolverError
 from planner.money.costs import CardCost, HostType
-from planner.optimize import batch_runs, warm_start
+from planner.optimize import batch_runs, policy_rows, warm_start
 from planner.optimize.batch_runs import JobWindow
 from planner.optimize.candidates import Candidate
 from planner.optimize.milp_parts import CONSTRAINT_FAMILIES as _FAMILIES
-from planner.optimize.milp_parts import (EPS_USD_PER_REPLICA_GPU, MilpSolution, check_unique_names, distinct,
-                                         bays_of, hourly, replica_upper_bound, solver_output_to_stderr)
+from planner.optimize.milp_parts import (_ZERO, EPS_USD_PER_REPLICA_GPU, RACK_UNITS, ROUTE_EPS, MilpSolution, bays_of,
+                                         check_unique_names, distinct, hourly, replica_upper_bound,
+                                         solver_output_to_stderr)
 
 CONSTRAINT_FAMILIES = _FAMILIES
 """Every constraint family (`planner.optimize.milp_parts`), with what it says."""
 SOLVERS = ("highs", "scip")
 TP_SIZES = (1, 2, 4, 8)
-_ZERO = 0.0
-"""Start value of sums that may be empty; such rows are added with the `lb=`/`ub=`, `expr=` form,
-which takes a constant (`0.0 <= cap` written with operators would be a Python bool)."""
-ROUTE_EPS = 1e-9
-"""Routes below this share of a workload's demand are solver noise and are not reported."""
-RACK_UNITS = 42
-"""Height of a full-height rack (EIA-310), in rack units."""
-
 
 
 @dataclass
@@ -164,12 +158,16 @@ class MilpInput:
     slices: int | None = None
     """planning.bucket_slices: each bucket routed in this many whole slices (None: split freely)."""
     objective: str = "cost"
+    """cost (the plan's objective), or capex | monthly | power_kw | gpus:<id>: minimise that
+    quantity instead (used to tell how far a binding cap would have to move)."""
     runs: dict[str, JobWindow] = field(default_factory=dict)
     """Batch workloads billed by the run (`optimize.batch_runs`): name → window; run rows, no demand rows."""
     hours_per_month: float = 730.0
     """Hours a month (instance $/h = monthly_usd / hours_per_month for batch runs)."""
-    """cost (the plan's objective), or capex | monthly | power_kw | gpus:<id>: minimise that
-    quantity instead (used to tell how far a binding cap would have to move)."""
+    mixing: str = "free"
+    """planning.mixing: routed | single | free (`optimize.policy_rows`)."""
+    redundancy: dict[str, str] = field(default_factory=dict)
+    """Workload → n_plus_1 | auto: spare-replica rows (`optimize.policy_rows`); absent: none."""
 
     @property
     def hourly(self) -> bool:
@@ -208,7 +206,7 @@ def build(inp: MilpInput, run_vars: list | None = None):
     def suffix(t: int) -> str:
         return f",h{inp.hours[t][0] if inp.hours else t:02d}" if inp.hourly else ""
 
-    ub = {c.id: replica_upper_bound(c, inp.min_replicas[c.workload]) for c in steady}
+    ub = {c.id: replica_upper_bound(c, inp.min_replicas[c.workload]) + (c.workload in inp.redundancy) for c in steady}
     ub.update({c.id: batch_runs.run_upper_bound(c, inp.runs[c.workload]) for c in inp.candidates
                if c.workload in inp.runs})
     replicas = {c.id: [model.add_integer_variable(lb=0, ub=ub[c.id], name=f"replicas[{c.id}{suffix(t)}]")
@@ -260,6 +258,7 @@ def build(inp: MilpInput, run_vars: list | None = None):
             if inp.min_replicas[w] > 0:
                 model.add_linear_constraint(lb=inp.min_replicas[w], expr=sum((replicas[c.id][t] for c in cs), _ZERO),
                                             name=f"min_replicas[{w}{suffix(t)}]")
+    policy_rows.add_rows(model, inp, by_w, replicas, routes, ub, suffix)
 
     def installed_at(g: str, t: int):
         return sum((h.slots * hosts[h.id][t] for h in host_of.values() if h.gpu == g and h.gpus_included),

@@ -14,6 +14,13 @@ from dataclasses import dataclass, field
 from planner.errors import SolverBug
 from planner.money.costs import HostType
 
+_ZERO = 0.0
+"""Start value of sums that may be empty; such rows are added with the `lb=`/`ub=`, `expr=` form,
+which takes a constant (`0.0 <= cap` written with operators would be a Python bool)."""
+ROUTE_EPS = 1e-9
+"""Routes below this share of a workload's demand are solver noise and are not reported."""
+RACK_UNITS = 42
+"""Height of a full-height rack (EIA-310), in rack units."""
 EPS_USD_PER_REPLICA_GPU = 1e-4
 """The objective's tie-break term per replica-GPU (and period, averaged over the day)."""
 
@@ -153,5 +160,13 @@ CONSTRAINT_FAMILIES = {
     "batch_packing": "a batch job's TP groups fit the GPUs the plan leaves idle plus instances rented for the run",
     "batch_gpus_available": "the plan's GPUs plus a run's rented GPUs within gpus.available",
     "batch_order": "alike hour slots of a batch job's window are used in order (symmetry breaking)",
+    "deployment_used": "mixing single (or routed, one bucket): a candidate has replicas only if it is the one chosen",
+    "mixing_single": "mixing single (or routed, one bucket): at most one deployment type per workload",
+    "bucket_served_by": "mixing routed: a bucket is routed to a candidate only if it is the one serving it",
+    "mixing_routed": "mixing routed: at most one deployment type serves each length bucket",
+    "deployment_on": "redundancy: a candidate has replicas only if it is switched on in that period",
+    "one_replica": "default redundancy: the spare rows are waived only when the workload runs one replica",
+    "spare_coverage": "N+1, one bucket: the demand stays covered with any one replica lost",
+    "spare_replica": "N+1, several buckets: every deployment carries one replica beyond its routed load",
 }
 """Every constraint family, with what it says. Row names are `<family>[<index>]`."""

@@ -18,7 +18,7 @@ from planner.catalog.resolve import Resolved
 from planner.errors import EXIT_BUG, PlannerError
 from planner.money.costs import server_problems
 from planner.money.site import site_power_w
-from planner.optimize import batch_runs
+from planner.optimize import batch_runs, policy_rows
 from planner.optimize.milp import MilpInput
 from planner.optimize.measured import MeasuredCandidate
 from planner.optimize.milp_parts import EPS_USD_PER_REPLICA_GPU
@@ -124,6 +124,7 @@ def verify_plan(res: Resolved, inp: MilpInput, plan, book: PriceBook, mixes: dic
                         bad.append(f"{d.candidate.id}: routed load {load:.4f} replicas > {d.replicas} replicas{at}")
             if count < w.spec.min_replicas:
                 bad.append(f"workload {name}: {count} replicas{at} < min_replicas {w.spec.min_replicas}")
+            bad += [f"workload {name}: {why}{at}" for why in _policy(inp, sol, name, mine, cover, hour)]
         placed = place(lines, hosts, plan.cards)
         if placed.unplaced:
             bad.append(f"{len(placed.unplaced)} replicas do not fit on the GPUs physically in the plan's hosts{at}: "
@@ -182,6 +183,24 @@ def verify_plan(res: Resolved, inp: MilpInput, plan, book: PriceBook, mixes: dic
         bad.append(f"bill of materials costs ${cost:,.2f} but the solver's objective is ${obj:,.2f}")
     if bad:
         raise VerificationError(bad)
+
+
+def _policy(inp: MilpInput, sol, name: str, mine: list[DeploymentLine], cover: dict, hour: int) -> list[str]:
+    """The workload's mixing policy and spare replica in one period (`policy_rows.check`), and, when it
+    keeps its types all day, no more types over the day than the policy allows in an hour."""
+    lines = [(d.candidate, d.replicas, {b: v[hour] for b in d.candidate.buckets
+                                        if (v := sol.routes.get((d.candidate.id, b)))},
+              {b: cover[d.candidate.id, b] for b in d.candidate.buckets}) for d in mine]
+    n_buckets = len(inp.shares.get(name, (1.0,)))
+    pc = policy_rows.check(name, inp.mixing, inp.redundancy.get(name), lines, n_buckets, inp.level(name, hour))
+    bad = [] if pc.mixing_ok else [f"{pc.types} deployment types break mixing: {inp.mixing}"]
+    if pc.spare_ok is False:
+        bad.append(f"no spare replica: losing one replica leaves the demand above its SLO capacity (redundancy "
+                   f"{inp.redundancy[name]})")
+    day = {cid for cid, v in sol.replicas_by_hour.items() if cid.startswith(f"{name}:") and max(v) > 0}
+    if hour == 0 and policy_rows.static_types(inp) and n_buckets <= 1 and inp.mixing != "free" and len(day) > 1:
+        bad.append(f"{len(day)} deployment types over the day break mixing: {inp.mixing}")
+    return bad
 
 
 def _check_runs(inp: MilpInput, plan) -> list[str]:

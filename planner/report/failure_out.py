@@ -1,17 +1,43 @@
-"""Single points of failure as JSON records and warnings (`planner.optimize.failure_domains`), and
-every warning a plan carries (default efficiency factors, single points of failure)."""
+"""Single points of failure, lost hosts and each workload's mixing and redundancy as JSON records and
+warnings (`planner.optimize.failure_domains`, `planner.optimize.policy_rows`), and every warning a
+plan carries (default efficiency factors, single points of failure, lost hosts)."""
 
 from __future__ import annotations
 
 import dataclasses
 
-from planner.optimize.failure_domains import single_points
+from planner.optimize.failure_domains import host_losses, single_points
 from planner.optimize.plan import Outcome, Plan
 from planner.report.quality import factor_warnings
 
 
 def _online(out: Outcome) -> set[str]:
     return {w.name for w in out.resolved.workloads if w.spec.traffic is not None}
+
+
+def _multi(out: Outcome) -> set[str]:
+    return {name for name, mix in out.candidates.mixes.items() if len(mix.buckets) > 1}
+
+
+def resilience_records(out: Outcome, plan: Plan) -> list[dict]:
+    """JSON `resilience`, one record per online workload: the mixing policy and the deployment types
+    it runs, the redundancy asked (`n_plus_1`, `none`, or the default's outcome) and whether a spare
+    replica is planned, and the hosts whose loss would leave it short."""
+    losses = host_losses(plan, _online(out), _multi(out))
+    rows = []
+    for w in out.resolved.workloads:
+        if w.spec.traffic is None:
+            continue
+        mine = [d for d in plan.deployments if d.candidate.workload == w.name and d.replicas > 0]
+        asked = w.spec.redundancy
+        spare = asked == "n_plus_1" or (asked is None and sum(d.replicas for d in mine) > 1)
+        by_hour = [plan.solution.replicas_by_hour.get(d.candidate.id, [d.replicas] * plan.periods) for d in mine]
+        types = max((sum(1 for n in hour if n > 0) for hour in zip(*by_hour)), default=0)
+        rows.append({"workload": w.name, "mixing": out.resolved.spec.planning.mixing, "deployment_types": types,
+                     "redundancy": asked or "default", "spare_replica": spare,
+                     "host_loss_short": [{"host": h.host, "replicas": h.replicas} for h in losses
+                                         if h.workload == w.name]})
+    return rows
 
 
 def spof_records(out: Outcome, plan: Plan) -> list[dict]:
@@ -27,8 +53,11 @@ def spof_warnings(out: Outcome) -> list[str]:
             what = (f"all {s.replicas} replica{'s' if s.replicas > 1 else ''} on one host ({s.name}): losing it "
                     "stops the service" if s.domain == "host" else
                     f"all {s.replicas} replicas rented from one provider ({s.name}): an outage there stops the service")
-            lines.append(f"{s.workload} ({p.pricing} plan): {what}; no redundancy is planned (min_replicas and "
-                         "the placement decide where replicas go)")
+            lines.append(f"{s.workload} ({p.pricing} plan): {what}; the spare replica (N+1) covers one lost "
+                         "replica, not the domain")
+        for h in host_losses(p, _online(out), _multi(out)):
+            lines.append(f"{h.workload} ({p.pricing} plan): losing host {h.host} takes {h.replicas} of its replicas "
+                         "and leaves its demand above the SLO capacity left (N+1 plans for one lost replica)")
     return lines
 
 

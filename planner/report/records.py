@@ -20,7 +20,7 @@ from planner.optimize.plan import Outcome, Plan
 from planner.optimize.serving_check import SIM_TOLERANCE
 from planner.perf.estimate import Estimate
 from planner.report.comparison import add_comparison
-from planner.report.failure_out import plan_warnings, spof_records
+from planner.report.failure_out import plan_warnings, resilience_records, spof_records
 from planner.report.currency import USD, Currency
 from planner.report.quality import (
     QUALITY_CAPTION,
@@ -299,7 +299,7 @@ def outcome_record(out: Outcome, timings: bool, today: dt.date) -> dict:
                      **({"once_usd": p.once_usd} if p.runs else {}),
                      "depreciation_usd_per_month": depreciation_usd_per_month(p)},
             "unit_costs": unit_cost_record(out, p),
-            "single_points_of_failure": spof_records(out, p),
+            "single_points_of_failure": spof_records(out, p), "resilience": resilience_records(out, p),
             "solver": {"name": s.solver, "status": s.status, "seconds": s.seconds if timings else None,
                        "objective_usd": s.objective_usd, "bound_usd": s.bound_usd, "gap": s.gap,
                        "variables": s.n_variables, "constraints": s.n_constraints,

@@ -174,15 +174,21 @@ class Planning(StrictModel):
     """Routing granularity: null = a length bucket's requests may be split in any proportion between deployments; n = they go in n equal slices, each wholly to one deployment (Melange's `slice_factor`; 1 = a bucket is never split)."""
     robustness: Literal["none", "model_error"] | Annotated[float, Ge(1), Le(100)] = "none"
     """Headroom against error beyond max_utilization: `none`; `model_error` = plan every GPU family at the speed it reached on nine measured rows in ten (catalog/model_error.csv: every step time / that factor); or a number m >= 1 = plan for m x every workload's demand."""
+    mixing: Literal["routed", "free", "single"] = "routed"
+    """How a workload's replicas may mix deployment types (GPU, precision, TP, batch cap, context): `routed` (the default) = one deployment type per length bucket, each bucket wholly to it (one type in all for a workload of one bucket); `single` = one deployment type per workload; `free` = any mix, the router splitting demand by the capacity-weighted routing table. Plans that own or buy hardware keep each workload's types across hours; rent-only plans choose them hour by hour."""
 
     @classmethod
     def rules(cls, data: Mapping[str, Any]) -> list[tuple[Loc, str, str | None]]:
-        return [
+        out: list[tuple[Loc, str, str | None]] = [
             (("tp_degrees", i), f"duplicate value {v} (also tp_degrees[{first}])", "each degree once")
             for i, first, v in _duplicates(data.get("tp_degrees"))
         ]
-
-
+        slices, mixing = data.get("bucket_slices"), data.get("mixing", "routed")
+        if isinstance(slices, int) and slices > 1 and mixing in ("routed", "single"):
+            out.append((("bucket_slices",), f"{slices} slices split a bucket between deployments, which mixing: "
+                        f"{mixing} does not allow (each bucket goes wholly to one deployment type)",
+                        "mixing: free, or drop bucket_slices"))
+        return out
 
 
 class LengthBucket(StrictModel):
@@ -307,6 +313,8 @@ class Workload(StrictModel):
     """Offline work instead of `traffic` and `slo`."""
     min_replicas: Annotated[int, Ge(0), Le(10_000)] = 1
     """At least this many replicas, count (redundancy)."""
+    redundancy: Literal["none", "n_plus_1"] | None = None
+    """Spare capacity against a lost replica: `n_plus_1` = the SLO capacity still covers the demand with any one replica of any deployment lost (every deployment carries one replica beyond its load); `none` = no spare; null (the default) = `n_plus_1` for an online workload the plan serves with more than one replica, `none` for one served by a single replica and for batch work. A lost host is checked on the plan's placement and warned about, not planned for."""
     min_quality: Literal["lossless", "near_lossless", "any"] = "any"
     """Least accuracy a precision must keep, as its published recovery against the 16-bit model on catalog/quality.csv's benchmark: `lossless` >= 99.5 %, `near_lossless` >= 98 %, `any` (the default) no limit; plans show each precision's figure either way."""
     max_utilization: Utilization | None = None
@@ -339,6 +347,9 @@ class Workload(StrictModel):
             out.append(((), "missing required key 'slo' (required with traffic)", "ttft_ms and tpot_ms"))
         elif batch and slo:
             out.append((("slo",), "not allowed with batch (offline work has no latency target)", None))
+        if batch and data.get("redundancy") == "n_plus_1":
+            out.append((("redundancy",), "n_plus_1 is for online serving (a batch request lost with a replica is "
+                        "retried; nobody waits on it live)", "drop redundancy, or none"))
         out += [(("precisions", i), f"duplicate precision {v!r} (also precisions[{first}])", "each precision once")
                 for i, first, v in _duplicates(data.get("precisions"))]
         users = isinstance(data.get("traffic"), Mapping) and data["traffic"].get("concurrent_users") is not None
