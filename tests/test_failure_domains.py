@@ -39,7 +39,7 @@ def test_batch_jobs_are_not_reported():
 
 def test_plans_report_them_in_json_and_warnings(run_cli):
     """multi-model-fleet's buy plan puts the four assistant-chat replicas on one OAM server;
-    seed000-70b rents its 11 GH200 instances from lambda alone."""
+    seed000-70b rents its 12 GH200 instances (11 for the demand and the N+1 spare) from lambda alone."""
     code, out, err = run_cli(["solve", "problems/multi-model-fleet.yaml", "--format", "json", "--no-timings",
                               "--today", "2026-11-21"])
     assert code == 0, err
@@ -54,4 +54,26 @@ def test_plans_report_them_in_json_and_warnings(run_cli):
                             "--today", "2026-11-21"])
     (plan,) = json.loads(out)["plans"]
     assert plan["single_points_of_failure"] == [{"workload": "large-app-70b", "domain": "provider", "name": "lambda",
-                                                 "replicas": 11}]
+                                                 "replicas": 12}]
+
+
+def _line(cid: str, coverage: float, replicas: int, routes: dict[int, float]) -> SimpleNamespace:
+    used = sum(routes.values()) / coverage / replicas
+    return SimpleNamespace(candidate=SimpleNamespace(id=cid, coverage=coverage), replicas=replicas, routes=routes,
+                           capacity_used=used)
+
+
+def test_host_losses_name_hosts_that_take_more_than_the_spare():
+    """chat, one bucket: 3 replicas of coverage 0.5 (1.5 for a demand of 1.0, so N+1 against one
+    replica). Two on host #1, one on #2: losing #1 leaves 0.5 < 1.0 (short, 2 replicas lost);
+    losing #2 leaves 1.0 (fine). Spread one per host, no host is short."""
+    from planner.optimize.failure_domains import HostLoss, host_losses
+
+    line = _line(A, 0.5, 3, {0: 1.0})
+    packed = SimpleNamespace(deployments=[line], placement=[("h #1", [A, A]), ("h #2", [A])])
+    assert host_losses(packed, {"chat"}, set()) == [HostLoss("chat", "h #1", 2)]
+    spread = SimpleNamespace(deployments=[line], placement=[("h #1", [A]), ("h #2", [A]), ("h #3", [A])])
+    assert host_losses(spread, {"chat"}, set()) == []
+    # Several buckets: the deployment's own load 1.0 / 0.5 = 2 replicas; losing 2 of 3 leaves 1 < 2.
+    assert host_losses(packed, {"chat"}, {"chat"}) == [HostLoss("chat", "h #1", 2)]
+    assert host_losses(packed, set(), set()) == []

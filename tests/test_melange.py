@@ -54,8 +54,10 @@ def melange_problem(tmp_path: Path, slices: int | None) -> Path:
         "name": "melange-example", "objective": "rent",
         "gpus": {"allow": list(GPU_IDS.values())},
         "costs": {"rent_usd_per_gpu_hour": {GPU_IDS[n]: info["cost"] for n, info in ex["gpu_info"].items()}},
-        "planning": {"max_utilization": 1.0, "tp_degrees": [1], "bucket_slices": slices},
+        # Melange's ILP: buckets split freely between GPU types (in slices), no spare replica.
+        "planning": {"max_utilization": 1.0, "tp_degrees": [1], "bucket_slices": slices, "mixing": "free"},
         "workloads": [{"name": "chat", "model": "llama-2-7b", "precisions": ["fp16"], "min_replicas": 0,
+                       "redundancy": "none",
                        "capacity_table": "melange_table.csv",
                        "traffic": {"peak_qps": ex["total_request_rate"], "lengths": lengths},
                        "slo": {"ttft_ms": 5000, "tpot_ms": 200}}],

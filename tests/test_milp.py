@@ -17,6 +17,9 @@ import os
 
 import pytest
 from milp_factories import cand, card, cost_of, host, problem
+from test_policy import (test_every_policy_family_is_built, test_mixing_one_bucket, test_mixing_routed_two_buckets,
+                         test_n_plus_1_one_bucket, test_n_plus_1_two_replica_case_by_hand,
+                         test_static_types_when_the_plan_holds_bought_or_owned_hosts)
 from test_batch_runs import (test_batch_gpus_available_caps_the_run, test_batch_load_bills_a_partial_last_hour_in_full,
                              test_batch_packing_rents_what_idle_gpus_lack, test_batch_packing_runs_on_idle_gpus_for_free,
                              test_batch_routing_pays_instance_hours, test_daily_job_in_the_night_valley_costs_nothing_more,
@@ -753,14 +756,18 @@ def _every_family() -> MilpInput:
 def test_every_constraint_is_named_for_a_registered_family():
     """build() names each linear constraint `<family>[...]` with a family of CONSTRAINT_FAMILIES, and
     an instance with owned and PCIe GPUs, inventory, budgets, power and racks, beside one of two
-    length buckets routed in slices (bucket_routing, replica_load, route_slices), uses them all."""
+    length buckets routed in slices (bucket_routing, replica_load, route_slices), batch runs and the
+    mixing and redundancy rows (test_policy's instances), uses them all."""
     routing = _two_buckets([cand("chat", "a", 1, 0.4, id="S"),
                             cand("chat", "b", 1, 0.5, id="L", buckets=(0, 1), shares=(0.8, 0.2), coverages=(0.5, 0.1))],
                            [host("inst-a", "a", 1, monthly=100), host("inst-b", "b", 1, monthly=300)], slices=2)
-    from test_batch_runs import _night
-    from test_batch_runs import _idle
+    from test_batch_runs import _idle, _night
+    from test_policy import _one_bucket
+    from test_policy import _two_buckets as _routed
+    policies = (_one_bucket(redundancy={"w": "auto"}, mixing="single"),
+                _routed(mixing="routed", redundancy={"w": "n_plus_1"}))
     models = [[c.name for c in build(inp)[0].linear_constraints()]
-              for inp in (_every_family(), routing, _night(0.5, {"a": 4}), _idle(0.5))]
+              for inp in (_every_family(), routing, _night(0.5, {"a": 4}), _idle(0.5), *policies)]
     families = {n.split("[")[0] for names in models for n in names}
     assert families <= set(CONSTRAINT_FAMILIES), sorted(families - set(CONSTRAINT_FAMILIES))
     assert families == set(CONSTRAINT_FAMILIES), sorted(set(CONSTRAINT_FAMILIES) - families)
@@ -1044,6 +1051,14 @@ FAMILY_TESTS = {
                       test_daily_job_in_the_night_valley_costs_nothing_more],
     "batch_gpus_available": [test_batch_gpus_available_caps_the_run],
     "batch_order": [test_batch_routing_pays_instance_hours],
+    "deployment_used": [test_mixing_one_bucket, test_static_types_when_the_plan_holds_bought_or_owned_hosts],
+    "mixing_single": [test_mixing_one_bucket, test_static_types_when_the_plan_holds_bought_or_owned_hosts],
+    "bucket_served_by": [test_mixing_routed_two_buckets],
+    "mixing_routed": [test_mixing_routed_two_buckets],
+    "deployment_on": [test_n_plus_1_two_replica_case_by_hand, test_every_policy_family_is_built],
+    "one_replica": [test_n_plus_1_one_bucket],
+    "spare_coverage": [test_n_plus_1_one_bucket, test_n_plus_1_two_replica_case_by_hand],
+    "spare_replica": [test_mixing_routed_two_buckets],
     "power_max": [test_power_max_forces_lower_power_with_pue, test_power_max_counts_cards,
                   test_power_max_ignores_cloud_instances, test_power_max_with_only_cloud_instances,
                   test_diagnose_caps_names_the_power_cap],

@@ -120,17 +120,19 @@ objective: hybrid
 site: office                # towers, no rack or top-of-rack switch to amortise
 office: {circuits: 4}
 gpus: {allow: [rtx-4090-24gb, l40s-48gb]}
-planning: {tp_degrees: [1, 2]}
+planning: {tp_degrees: [1, 2], mixing: free}   # the plan this test was built on: no spare, free mix
 workloads:
   - name: chat14
     model: qwen2.5-14b
     precisions: [fp16]
+    redundancy: none
     traffic: {peak_qps: 6, input_tokens: 1000, output_tokens: 200, profile: [0.3, 0.3, 0.3, 0.3, 0.3, 0.3, 0.5, 0.8,
               1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0.8, 0.6, 0.5, 0.4, 0.3, 0.3]}
     slo: {ttft_ms: 3000, tpot_ms: 100}
   - name: chat7
     model: qwen2.5-7b
     precisions: [fp16]
+    redundancy: none
     traffic: {peak_qps: 4, input_tokens: 1000, output_tokens: 200, profile: [0.3, 0.3, 0.3, 0.3, 0.3, 0.3, 0.5, 0.8,
               1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0.8, 0.6, 0.5, 0.4, 0.3, 0.3]}
     slo: {ttft_ms: 3000, tpot_ms: 100}

@@ -83,7 +83,9 @@ def test_problem_matches_golden(run_cli, update_golden, path):
             assert math.isclose(line["total_usd"], line["quantity"] * line["unit_usd"], rel_tol=1e-3, abs_tol=0.01) \
                 or line["category"] in ("power", "maintenance")
         assert {"capex_usd", "monthly_usd"} <= set(plan["cost"])
-        assert plan["solver"]["gap"] is not None and plan["solver"]["gap"] <= 1e-6
+        # Models with batch runs stop at batch_runs.GAP (the status still says optimal: within it).
+        from planner.optimize.batch_runs import GAP
+        assert plan["solver"]["gap"] is not None and plan["solver"]["gap"] <= (GAP if plan.get("batch_runs") else 1e-6)
 
 
 def test_every_problem_description_compares_with_the_seed_hardware():
@@ -183,11 +185,12 @@ def _cost(text: str) -> float | None:
 
 def test_single_gpu_rent_cost_is_replicas_times_instance_price():
     """With one GPU type on 1-GPU instances, the plan is ceil(demand / capacity per replica) replicas
-    of the best candidate, each on one instance costing $/h x 730 h (the catalogue's hours/month)."""
+    of the best candidate plus one spare (the default N+1 of a workload of more than one replica),
+    each on one instance costing $/h x 730 h (the catalogue's hours/month)."""
     out = solve_loaded(load_spec_text(_spec(qps=6.0, gpus=("l4-24gb",), extra="rent: {providers: [aws]}"), "s.yaml"))
     plan = out.plans[0]
     (d,) = plan.deployments
-    assert d.replicas == math.ceil(6.0 / d.candidate.capacity_qps - 1e-9)
+    assert d.replicas == math.ceil(6.0 / d.candidate.capacity_qps - 1e-9) + 1
     (host, n) = plan.hosts[0]
     assert host.offer.provider == "aws" and host.slots == 1 and n == d.replicas * d.candidate.tp
     assert plan.monthly_usd == pytest.approx(n * 0.8048 * 730, rel=1e-9)  # AWS g6.xlarge $0.8048/h

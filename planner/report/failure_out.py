@@ -46,18 +46,24 @@ def spof_records(out: Outcome, plan: Plan) -> list[dict]:
 
 
 def spof_warnings(out: Outcome) -> list[str]:
-    """One warning per online workload and plan whose replicas share one host or one provider."""
+    """One warning per online workload and plan whose replicas share one host or one provider, and
+    one per host whose loss leaves a workload short (unless that host is already its single point)."""
     lines = []
     for p in out.plans:
-        for s in single_points(p, _online(out)):
+        spare = {r["workload"]: r["spare_replica"] for r in resilience_records(out, p)}
+        points = single_points(p, _online(out))
+        for s in points:
             what = (f"all {s.replicas} replica{'s' if s.replicas > 1 else ''} on one host ({s.name}): losing it "
                     "stops the service" if s.domain == "host" else
                     f"all {s.replicas} replicas rented from one provider ({s.name}): an outage there stops the service")
-            lines.append(f"{s.workload} ({p.pricing} plan): {what}; the spare replica (N+1) covers one lost "
-                         "replica, not the domain")
+            why = ("its spare replica (N+1) covers one lost replica, not the whole " + s.domain if spare.get(s.workload)
+                   else "no spare replica is planned (a single replica, or redundancy: none)")
+            lines.append(f"{s.workload} ({p.pricing} plan): {what}; {why}")
+        hosts = {(s.workload, s.name) for s in points if s.domain == "host"}
         for h in host_losses(p, _online(out), _multi(out)):
-            lines.append(f"{h.workload} ({p.pricing} plan): losing host {h.host} takes {h.replicas} of its replicas "
-                         "and leaves its demand above the SLO capacity left (N+1 plans for one lost replica)")
+            if (h.workload, h.host) not in hosts:
+                lines.append(f"{h.workload} ({p.pricing} plan): losing host {h.host} takes {h.replicas} of its "
+                             "replicas and leaves its demand above the SLO capacity left (N+1 plans for one lost replica)")
     return lines
 
 
