@@ -12,7 +12,9 @@ leaves some online workload short. Settings:
 - single, none: one deployment type per workload;
 - routed, default (the shipped default): routed, and N+1 for online workloads of more than one replica;
 - routed, n_plus_1: N+1 for every online workload, one replica or not.
-planning.bucket_slices is dropped for routed and single. Prints a Markdown table (the README's).
+planning.bucket_slices is dropped for routed and single. Problems with no online workload are
+skipped. Prints a Markdown table (the README's): $/month (+% over free, none) [t: deployment types,
+h: hosts whose loss leaves a workload short].
 """
 
 from __future__ import annotations
@@ -52,6 +54,8 @@ def main() -> int:
     t0 = time.perf_counter()
     for f in files:
         loaded = planner.load(f)
+        if all(w.kind == "batch" for w in loaded.spec.workloads):
+            continue  # no online workload: neither policy applies
         cells, base = [], None
         for mixing, redundancy in SETTINGS:
             try:

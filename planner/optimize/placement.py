@@ -4,7 +4,12 @@ A host is one rented instance, one server on hand or one bought baseboard server
 `slots` GPUs that come with it; or one bought PCIe server, which holds only the PCIe cards put
 into it (at most `slots`), out of the cards the plan buys for its GPU type.
 
-`place` is first fit by decreasing TP size: hosts with their GPUs first (largest first), then
+`place` first spreads each workload's replicas over the hosts of their GPU (fewest of the workload
+first), so that one lost host takes as few of them as it can (`failure_domains.host_losses`); when
+that leaves a replica or a card unplaced it falls back to first fit by decreasing TP size, which
+places whatever any placement can:
+
+First fit by decreasing TP size: hosts with their GPUs first (largest first), then
 PCIe servers, each group taking cards from the plan's pool as it lands in a server; the cards
 left over fill the free slots. With power-of-two sizes every free space is a multiple of the
 group being placed, so a group that fits nowhere means every host that could take it is full:
@@ -52,7 +57,16 @@ class Placement:
 
 def place(lines: list[DeploymentLine], hosts: list[tuple[HostType, int]],
           cards: list[tuple[CardCost, int]] = ()) -> Placement:
-    """Put every replica of `lines` on `hosts` (counts per host type) with `cards` (PCIe cards per GPU)."""
+    """Put every replica of `lines` on `hosts` (counts per host type) with `cards` (PCIe cards per GPU):
+    spread (each replica on the host of its GPU that holds the fewest of its workload's replicas, so
+    one lost host takes as few as it can) when that places everything, else first fit."""
+    spread = _place(lines, hosts, cards, spread=True)
+    if not spread.unplaced and not spread.spare_cards:
+        return spread
+    return _place(lines, hosts, cards, spread=False)
+
+
+def _place(lines: list[DeploymentLine], hosts: list[tuple[HostType, int]], cards, spread: bool) -> Placement:
     bins: list[_Bin] = []
     for h, n in sorted(hosts, key=lambda t: (-t[0].slots, t[0].id)):
         bins.extend(_Bin(f"{h.id} #{k + 1}", h, h.slots) for k in range(n))
@@ -64,6 +78,8 @@ def place(lines: list[DeploymentLine], hosts: list[tuple[HostType, int]],
     for d in sorted(lines, key=lambda d: (-d.candidate.tp, d.candidate.id)):
         c = d.candidate
         left = d.replicas
+        if spread:
+            left = _spread(c, left, by_gpu.get(c.gpu, ()), pool)
         for b in by_gpu.get(c.gpu, ()):
             if left == 0:
                 break
@@ -93,3 +109,24 @@ def place(lines: list[DeploymentLine], hosts: list[tuple[HostType, int]],
         unplaced=unplaced,
         spare_cards={g: n for g, n in sorted(pool.items()) if n > 0},
     )
+
+
+def _spread(c, left: int, bins: list[_Bin], pool: dict[str, int]) -> int:
+    """Place replicas of `c` one at a time on the bin with room holding the fewest replicas of its
+    workload (the first such bin on ties); the replicas left when none has room."""
+    workload = c.id.split(":", 1)[0]
+    mine = [sum(1 for x in b.content if x.split(":", 1)[0] == workload) for b in bins]
+    while left > 0:
+        room = [i for i, b in enumerate(bins) if b.free >= c.tp and (b.host.gpus_included or pool.get(c.gpu, 0) >= c.tp)]
+        if not room:
+            break
+        i = min(room, key=lambda i: (mine[i], i))
+        b = bins[i]
+        b.content.append(c.id)
+        b.free -= c.tp
+        mine[i] += 1
+        left -= 1
+        if not b.host.gpus_included:
+            b.cards += c.tp
+            pool[c.gpu] -= c.tp
+    return left
