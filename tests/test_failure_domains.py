@@ -38,18 +38,24 @@ def test_batch_jobs_are_not_reported():
 
 
 def test_plans_report_them_in_json_and_warnings(run_cli):
-    """multi-model-fleet's buy plan puts the four assistant-chat replicas on one OAM server;
-    seed000-70b rents its 12 GH200 instances (11 for the demand and the N+1 spare) from lambda alone."""
+    """multi-model-fleet's buy plan spreads every online workload over its two OAM servers (no
+    single point), but each server holds more than one replica of assistant-chat, so losing either
+    takes more than the N+1 spare: JSON resilience lists those hosts and a warning names them. Batch
+    jobs are never reported. seed000-70b rents its 12 GH200 instances (11 for the demand and the
+    N+1 spare) from lambda alone."""
     code, out, err = run_cli(["solve", "problems/multi-model-fleet.yaml", "--format", "json", "--no-timings",
                               "--today", "2026-11-21"])
     assert code == 0, err
     record = json.loads(out)
     buy = next(p for p in record["plans"] if p["pricing"] == "buy")
-    chat = next(s for s in buy["single_points_of_failure"] if s["workload"] == "assistant-chat")
-    assert chat["domain"] == "host" and chat["replicas"] == sum(
+    assert buy["single_points_of_failure"] == []
+    chat = next(r for r in buy["resilience"] if r["workload"] == "assistant-chat")
+    per_host = {h["host"]: sum(1 for c in h["replicas"] if c.startswith("assistant-chat:")) for h in buy["placement"]}
+    assert chat["spare_replica"] and sum(per_host.values()) == sum(
         d["replicas"] for d in buy["deployments"] if d["workload"] == "assistant-chat")
-    assert any(w.startswith("assistant-chat (buy plan): all ") for w in record["warnings"])
-    assert not any(s["workload"].startswith("nightly") for s in buy["single_points_of_failure"])
+    assert {h["host"]: h["replicas"] for h in chat["host_loss_short"]} == {k: v for k, v in per_host.items() if v > 1}
+    assert any(w.startswith("assistant-chat (buy plan): losing host ") for w in record["warnings"])
+    assert not any(r["workload"].startswith("nightly") for r in buy["resilience"])
     code, out, _ = run_cli(["solve", "problems/seed000-70b-service-40qps.yaml", "--format", "json", "--no-timings",
                             "--today", "2026-11-21"])
     (plan,) = json.loads(out)["plans"]

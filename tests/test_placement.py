@@ -153,3 +153,14 @@ def test_hybrid_rented_pods_and_bought_cards_stay_apart():
         assert sum(tp[c] for c in content) <= gpus_there
         if label.startswith("instance:runpod/pod/rtx-4090"):
             assert all(tp[c] == 1 for c in content)
+
+
+def test_replicas_of_a_workload_are_spread_over_hosts():
+    """Two 8-GPU instances, 3 TP1 replicas of workload a and 1 of b. The smaller pool goes first: b
+    on #1; then a is water-filled to at most 2 per host (3 over 2 hosts), ties to the earlier host:
+    #1 gets 2, #2 gets 1. First fit would have put all of a on #1, where one lost host takes all 3."""
+    a = DeploymentLine(cand("a", "g", 1, 0.1, id="a:x"), 3, {0: 1.0}, 1.0)
+    b = DeploymentLine(cand("b", "g", 1, 0.1, id="b:y"), 1, {0: 1.0}, 1.0)
+    placed = place([a, b], [(host("inst8", "g", 8), 2)])
+    assert placed.hosts == [("inst8 #1", ["b:y", "a:x", "a:x"]), ("inst8 #2", ["a:x"])]
+    assert placed.unplaced == []

@@ -4,8 +4,9 @@ A host is one rented instance, one server on hand or one bought baseboard server
 `slots` GPUs that come with it; or one bought PCIe server, which holds only the PCIe cards put
 into it (at most `slots`), out of the cards the plan buys for its GPU type.
 
-`place` first spreads each workload's replicas over the hosts of their GPU (fewest of the workload
-first), so that one lost host takes as few of them as it can (`failure_domains.host_losses`); when
+`place` first spreads each workload's replicas over the hosts of their GPU that come with their
+GPUs (water-filling: the most of one workload on any host as small as it can be), so that one lost
+host takes as few of them as it can (`failure_domains.host_losses`); when
 that leaves a replica or a card unplaced it falls back to first fit by decreasing TP size, which
 places whatever any placement can:
 
@@ -37,6 +38,8 @@ class _Bin:
     content: list[str] = field(default_factory=list)
     cards: int = 0
     """PCIe cards put into this server (always 0 for hosts whose GPUs come with them)."""
+    per_workload: dict[str, int] = field(default_factory=dict)
+    """Workload → its replicas spread onto this host (`_spread`)."""
 
 
 @dataclass(frozen=True)
@@ -75,11 +78,15 @@ def _place(lines: list[DeploymentLine], hosts: list[tuple[HostType, int]], cards
         by_gpu.setdefault(b.host.gpu, []).append(b)
     pool = {c.gpu: n for c, n in cards}
     unplaced: list[str] = []
-    for d in sorted(lines, key=lambda d: (-d.candidate.tp, d.candidate.id)):
+    # Largest groups first; when spreading, among equal sizes the deployments of fewest replicas
+    # first (a small pool is the one a host holding two of its replicas leaves short).
+    order = (lambda d: (-d.candidate.tp, d.replicas, d.candidate.id)) if spread else \
+        (lambda d: (-d.candidate.tp, d.candidate.id))
+    for d in sorted(lines, key=order):
         c = d.candidate
         left = d.replicas
         if spread:
-            left = _spread(c, left, by_gpu.get(c.gpu, ()), pool)
+            left = _spread(c, left, by_gpu.get(c.gpu, ()))
         for b in by_gpu.get(c.gpu, ()):
             if left == 0:
                 break
@@ -111,22 +118,37 @@ def _place(lines: list[DeploymentLine], hosts: list[tuple[HostType, int]], cards
     )
 
 
-def _spread(c, left: int, bins: list[_Bin], pool: dict[str, int]) -> int:
-    """Place replicas of `c` one at a time on the bin with room holding the fewest replicas of its
-    workload (the first such bin on ties); the replicas left when none has room."""
+def _spread(c, left: int, bins: list[_Bin]) -> int:
+    """Spread replicas of `c` over the bins whose GPUs come with them: water-filling, so that the most
+    replicas of its workload on any one bin is as small as it can be (ties to the earlier bins); the
+    replicas left (for first fit, e.g. onto PCIe cards) when they are full. Linear in bins, not replicas."""
     workload = c.id.split(":", 1)[0]
-    mine = [sum(1 for x in b.content if x.split(":", 1)[0] == workload) for b in bins]
-    while left > 0:
-        room = [i for i, b in enumerate(bins) if b.free >= c.tp and (b.host.gpus_included or pool.get(c.gpu, 0) >= c.tp)]
-        if not room:
+    idx = [i for i, b in enumerate(bins) if b.host.gpus_included and b.free >= c.tp]
+    cap = {i: bins[i].free // c.tp for i in idx}
+    mine = {i: bins[i].per_workload.get(workload, 0) for i in idx}
+    n = min(left, sum(cap.values()))
+    if n == 0:
+        return left
+
+    def fill(level: int) -> int:
+        return sum(min(cap[i], max(0, level - mine[i])) for i in idx)
+
+    lo, hi = 1, max(mine[i] + cap[i] for i in idx)
+    while lo < hi:  # the least level whose fill holds n replicas
+        mid = (lo + hi) // 2
+        lo, hi = (lo, mid) if fill(mid) >= n else (mid + 1, hi)
+    x = {i: min(cap[i], max(0, lo - 1 - mine[i])) for i in idx}
+    extra = n - sum(x.values())
+    for i in idx:
+        if extra == 0:
             break
-        i = min(room, key=lambda i: (mine[i], i))
-        b = bins[i]
-        b.content.append(c.id)
-        b.free -= c.tp
-        mine[i] += 1
-        left -= 1
-        if not b.host.gpus_included:
-            b.cards += c.tp
-            pool[c.gpu] -= c.tp
-    return left
+        if mine[i] + x[i] == lo - 1 and x[i] < cap[i]:
+            x[i] += 1
+            extra -= 1
+    for i, k in x.items():
+        if k:
+            b = bins[i]
+            b.content.extend([c.id] * k)
+            b.free -= k * c.tp
+            b.per_workload[workload] = b.per_workload.get(workload, 0) + k
+    return left - n
