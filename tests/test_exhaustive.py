@@ -593,7 +593,7 @@ def test_instances_cover_every_family_and_case():
     # their hand-derived tests are in test_batch_runs.py.
     physical = set(CONSTRAINT_FAMILIES) - {"bucket_routing", "replica_load", "route_slices", "server_power_max",
                                            "site_power_max", "batch_routing", "batch_load", "batch_packing",
-                                           "batch_gpus_available", "batch_order"}
+                                           "batch_gpus_available", "batch_order", "batch_rented_packing"}
     assert families <= physical, sorted(families - physical)
     assert families == physical, sorted(physical - families)
     plans = [_expected(k) for k in range(N_INSTANCES)]

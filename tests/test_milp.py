@@ -17,7 +17,8 @@ import os
 
 import pytest
 from milp_factories import cand, card, cost_of, host, problem
-from test_batch_runs import (test_batch_gpus_available_caps_the_run, test_batch_load_bills_a_partial_last_hour_in_full,
+from test_batch_runs import (test_batch_rented_packing_pools_instance_hours_of_alike_slots,
+                             test_batch_gpus_available_caps_the_run, test_batch_load_bills_a_partial_last_hour_in_full,
                              test_batch_packing_rents_what_idle_gpus_lack, test_batch_packing_runs_on_idle_gpus_for_free,
                              test_batch_routing_pays_instance_hours, test_daily_job_in_the_night_valley_costs_nothing_more,
                              test_daily_job_rents_its_overflow_every_day)
@@ -758,9 +759,11 @@ def test_every_constraint_is_named_for_a_registered_family():
                             cand("chat", "b", 1, 0.5, id="L", buckets=(0, 1), shares=(0.8, 0.2), coverages=(0.5, 0.1))],
                            [host("inst-a", "a", 1, monthly=100), host("inst-b", "b", 1, monthly=300)], slices=2)
     from test_batch_runs import _night
-    from test_batch_runs import _idle
+    from test_batch_runs import _idle, _window
+    tp2_job = problem([cand("job", "a", 2, 0.5, id="J")], [host("inst-a2", "a", 2, monthly=100)],
+                      runs={"job": _window(4)})  # per-slot replicas on idle GPUs: batch_order
     models = [[c.name for c in build(inp)[0].linear_constraints()]
-              for inp in (_every_family(), routing, _night(0.5, {"a": 4}), _idle(0.5))]
+              for inp in (_every_family(), routing, _night(0.5, {"a": 4}), _idle(0.5), tp2_job)]
     families = {n.split("[")[0] for names in models for n in names}
     assert families <= set(CONSTRAINT_FAMILIES), sorted(families - set(CONSTRAINT_FAMILIES))
     assert families == set(CONSTRAINT_FAMILIES), sorted(set(CONSTRAINT_FAMILIES) - families)
@@ -1042,6 +1045,8 @@ FAMILY_TESTS = {
     "batch_load": [test_batch_load_bills_a_partial_last_hour_in_full, test_batch_routing_pays_instance_hours],
     "batch_packing": [test_batch_packing_runs_on_idle_gpus_for_free, test_batch_packing_rents_what_idle_gpus_lack,
                       test_daily_job_in_the_night_valley_costs_nothing_more],
+    "batch_rented_packing": [test_batch_rented_packing_pools_instance_hours_of_alike_slots,
+                             test_batch_packing_rents_what_idle_gpus_lack],
     "batch_gpus_available": [test_batch_gpus_available_caps_the_run],
     "batch_order": [test_batch_routing_pays_instance_hours],
     "power_max": [test_power_max_forces_lower_power_with_pue, test_power_max_counts_cards,
