@@ -57,6 +57,29 @@ def test_batch_load_bills_a_partial_last_hour_in_full(solver):
     assert sum(sol.runs["job"].run_hosts["inst-a"]) == 3
 
 
+@both_solvers
+def test_batch_rented_packing_pools_instance_hours_of_alike_slots(solver):
+    """A once-job in a 4 h window (one period: the 4 full hours are alike, one pooled group k00x4).
+    A replica (TP1, cov 0.8) does 0.8 / 4 = 0.2 of the job an hour: 5 replica-hours. Instances of
+    GPU a: 1 GPU at $2/h, 2 GPUs at $3/h. Five 1-GPU hours cost $10, three 2-GPU hours $9, two
+    2-GPU hours and one 1-GPU hour hold the 5 replica-hours for $8 (no cheaper way: 5 GPU-hours
+    need 2-GPU hours x 2 + 1-GPU hours >= 5 at $1.5 and $2 per GPU-hour, and 2 + 2 + 1 is the only
+    mix within $8). The schedule: instance-hours largest first, dealt to hours 0, 1, 2 in turn; the
+    replicas fill them: 2, 2, 1."""
+    inp = problem([cand("job", "a", 1, 0.8, id="J")],
+                  [host("inst-a1", "a", 1, monthly=2 * H), host("inst-a2", "a", 2, monthly=3 * H)],
+                  runs={"job": _window(4)})
+    names = [c.name for c in build(inp)[0].linear_constraints()]
+    assert "batch_rented_packing[job,a,k00x4]" in names
+    sol = solve(inp, solver)
+    assert sol.status == "optimal"
+    assert cost_of(inp, sol) == pytest.approx(8.0, abs=1e-6)
+    run = sol.runs["job"]
+    assert run.run_hosts == {"inst-a1": [0, 0, 1, 0], "inst-a2": [1, 1, 0, 0]}
+    assert run.replicas["J"] == [2, 2, 1, 0]
+    assert [round(x, 9) for x in run.work["J"]] == [0.4, 0.4, 0.2, 0.0]
+
+
 def _idle(job_cov: float):
     """Chat (24/7, one period) on GPU a: a replica covers 0.4 of its peak, so 3 replicas (1.2); the
     4-GPU instance ($4/h, $2,920 a month) holds them for less than 3 one-GPU instances ($1.5/h:

@@ -596,7 +596,7 @@ def test_instances_cover_every_family_and_case():
                                            "site_power_max", "batch_routing", "batch_load", "batch_packing",
                                            "batch_gpus_available", "batch_order", "deployment_used", "mixing_single",
                                            "bucket_served_by", "mixing_routed", "deployment_on", "one_replica",
-                                           "spare_coverage", "spare_replica"}
+                                           "spare_coverage", "spare_replica", "batch_rented_packing"}
     assert families <= physical, sorted(families - physical)
     assert families == physical, sorted(physical - families)
     plans = [_expected(k) for k in range(N_INSTANCES)]

@@ -20,7 +20,8 @@ from milp_factories import cand, card, cost_of, host, problem
 from test_policy import (test_every_policy_family_is_built, test_mixing_one_bucket, test_mixing_routed_two_buckets,
                          test_n_plus_1_one_bucket, test_n_plus_1_two_replica_case_by_hand,
                          test_static_types_when_the_plan_holds_bought_or_owned_hosts)
-from test_batch_runs import (test_batch_gpus_available_caps_the_run, test_batch_load_bills_a_partial_last_hour_in_full,
+from test_batch_runs import (test_batch_rented_packing_pools_instance_hours_of_alike_slots,
+                             test_batch_gpus_available_caps_the_run, test_batch_load_bills_a_partial_last_hour_in_full,
                              test_batch_packing_rents_what_idle_gpus_lack, test_batch_packing_runs_on_idle_gpus_for_free,
                              test_batch_routing_pays_instance_hours, test_daily_job_in_the_night_valley_costs_nothing_more,
                              test_daily_job_rents_its_overflow_every_day)
@@ -1049,6 +1050,8 @@ FAMILY_TESTS = {
     "batch_load": [test_batch_load_bills_a_partial_last_hour_in_full, test_batch_routing_pays_instance_hours],
     "batch_packing": [test_batch_packing_runs_on_idle_gpus_for_free, test_batch_packing_rents_what_idle_gpus_lack,
                       test_daily_job_in_the_night_valley_costs_nothing_more],
+    "batch_rented_packing": [test_batch_rented_packing_pools_instance_hours_of_alike_slots,
+                             test_batch_packing_rents_what_idle_gpus_lack],
     "batch_gpus_available": [test_batch_gpus_available_caps_the_run],
     "batch_order": [test_batch_routing_pays_instance_hours],
     "deployment_used": [test_mixing_one_bucket, test_static_types_when_the_plan_holds_bought_or_owned_hosts],

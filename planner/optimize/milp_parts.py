@@ -158,6 +158,7 @@ CONSTRAINT_FAMILIES = {
     "batch_routing": "every request of a batch job billed by the run is done within its window",
     "batch_load": "a batch job's work in an hour slot fits the replicas running it then",
     "batch_packing": "a batch job's TP groups fit the GPUs the plan leaves idle plus instances rented for the run",
+    "batch_rented_packing": "a batch job's TP groups on instances rented for the run fit those instance-hours, pooled over alike hour slots",
     "batch_gpus_available": "the plan's GPUs plus a run's rented GPUs within gpus.available",
     "batch_order": "alike hour slots of a batch job's window are used in order (symmetry breaking)",
     "deployment_used": "mixing single (or routed, one bucket): a candidate has replicas only if it is the one chosen",
