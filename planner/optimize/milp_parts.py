@@ -124,6 +124,8 @@ class MilpSolution:
     n_constraints: int = 0
     runs: dict = field(default_factory=dict)
     """Batch workload billed by the run → its `batch_runs.JobRun` (replicas and rented instances per slot)."""
+    spot_replicas: dict[str, list[int]] = field(default_factory=dict)
+    """Spot plans: candidate id → its replicas on spot instances, per period (`optimize.spot_rows`)."""
     models: int = 1
     """MILP models solved: 1, or (hour by hour, `optimize.by_hour`) one per distinct demand level;
     n_variables and n_constraints are then summed over those models."""
@@ -153,5 +155,9 @@ CONSTRAINT_FAMILIES = {
     "batch_packing": "a batch job's TP groups fit the GPUs the plan leaves idle plus instances rented for the run",
     "batch_gpus_available": "the plan's GPUs plus a run's rented GPUs within gpus.available",
     "batch_order": "alike hour slots of a batch job's window are used in order (symmetry breaking)",
+    "spot_replicas_max": "replicas on spot instances are some of the candidate's replicas",
+    "spot_packing": "every TP group on spot instances fits inside one spot instance of its GPU type",
+    "spot_share_max": "at most rent.spot_max_share of a workload's capacity is on spot instances",
+    "batch_spot_share_max": "at most rent.spot_max_share of a batch run's GPU-hours are on spot instances",
 }
 """Every constraint family, with what it says. Row names are `<family>[<index>]`."""

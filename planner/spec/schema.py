@@ -155,6 +155,8 @@ class RentOptions(StrictModel):
     """Cloud providers whose prices may be used, or the word `any`."""
     include_marketplace: bool = False
     """true also uses marketplace offers (peer-to-peer GPU rental), which are cheaper but less reliable."""
+    spot_max_share: Annotated[float, Ge(0), Le(1)] | None = None
+    """With `pricing: spot`: the most of a workload's counted capacity that may be on spot instances, in [0, 1]; the rest is on on-demand instances of the same catalogue. null = 0.5 for online workloads, 1.0 for batch jobs; a number applies to every workload."""
 
 
 class Planning(StrictModel):
