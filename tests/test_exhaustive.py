@@ -590,10 +590,12 @@ def test_instances_cover_every_family_and_case():
     # enumeration of integer plans does not cover: its hand-derived tests are in test_milp.py.
     # Nor does it generate PSU-limited PCIe servers or an office's circuits (server_power_max,
     # site_power_max): theirs are in test_milp.py too. Batch runs (batch_*) have route variables too:
-    # their hand-derived tests are in test_batch_runs.py.
+    # their hand-derived tests are in test_batch_runs.py. Spot pools (spot_*, batch_spot_share_max) are
+    # not generated: their hand-derived tests are in test_spot.py.
     physical = set(CONSTRAINT_FAMILIES) - {"bucket_routing", "replica_load", "route_slices", "server_power_max",
                                            "site_power_max", "batch_routing", "batch_load", "batch_packing",
-                                           "batch_gpus_available", "batch_order"}
+                                           "batch_gpus_available", "batch_order", "spot_replicas_max", "spot_packing",
+                                           "spot_share_max", "batch_spot_share_max"}
     assert families <= physical, sorted(families - physical)
     assert families == physical, sorted(physical - families)
     plans = [_expected(k) for k in range(N_INSTANCES)]

@@ -329,7 +329,8 @@ def build_plan(res: Resolved, inp: MilpInput, sol: MilpSolution, book: PriceBook
         c = by_id[cid]
         r = routes.get(cid, {})
         load = sum(r.get(b, 0.0) / cov for b, cov in zip(c.buckets, c.coverage_by_bucket))
-        lines.append(DeploymentLine(c, n, r, load / n if n > 0 else 0.0))
+        spot = min(n, max(sol.spot_replicas.get(cid, [0]))) if inp.spot_share else None
+        lines.append(DeploymentLine(c, n, r, load / n if n > 0 else 0.0, spot))
     lines.sort(key=lambda d: (workload_order[d.candidate.workload], d.candidate.id))
     host_by_id = {h.id: h for h in inp.hosts}
     static = {**sol.hosts}
@@ -350,6 +351,8 @@ def build_plan(res: Resolved, inp: MilpInput, sol: MilpSolution, book: PriceBook
                 bom=bom, capex_usd=capex, monthly_usd=monthly, horizon_months=res.spec.horizon_months,
                 power_kw=power_kw, periods=inp.periods, peak_hour=hour if inp.periods > 1 else None,
                 workload_peak_hours=busiest_periods(inp) if inp.periods > 1 else {}, once_usd=once,
+                spot_hosts=sorted({h for h, n in hosts if h.is_spot and n > 0} | {host_by_id[k] for r in sol.runs.values()
+                                  for k in r.run_hosts if host_by_id[k].is_spot}, key=lambda h: h.id),
                 quality={d.candidate.id: load_quality().figure(w_model[d.candidate.workload], d.candidate.precision)
                          for d in lines},
                 factors={d.candidate.id: (g.family, res.catalog.factors_fitted(g))

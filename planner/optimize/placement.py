@@ -61,12 +61,21 @@ def place(lines: list[DeploymentLine], hosts: list[tuple[HostType, int]],
         by_gpu.setdefault(b.host.gpu, []).append(b)
     pool = {c.gpu: n for c, n in cards}
     unplaced: list[str] = []
-    for d in sorted(lines, key=lambda d: (-d.candidate.tp, d.candidate.id)):
+    # A spot plan's spot replicas go on spot instances, the rest on other hosts (optimize.spot_rows).
+    parts = []
+    for d in lines:
+        if d.spot_replicas is None:
+            parts.append((d, d.replicas, None))
+        else:
+            parts += [(d, n, spot) for n, spot in ((d.spot_replicas, True), (d.replicas - d.spot_replicas, False))
+                      if n > 0]
+    for d, left, spot in sorted(parts, key=lambda t: (-t[0].candidate.tp, t[0].candidate.id, t[2] is False)):
         c = d.candidate
-        left = d.replicas
         for b in by_gpu.get(c.gpu, ()):
             if left == 0:
                 break
+            if spot is not None and b.host.is_spot != spot:
+                continue
             fit = b.free // c.tp
             if not b.host.gpus_included:
                 fit = min(fit, pool.get(c.gpu, 0) // c.tp)

@@ -36,8 +36,11 @@ allowance is its `JobWindow.availability` (`optimize.batch_runs`), set by `job_a
 
 from __future__ import annotations
 
+import math
+
 from planner.money.costs import HostType
 from planner.money.spot import batch_lost_hours, interruptions_per_hour, spot_availability
+from planner.optimize.milp_parts import distinct
 
 TP_SIZES = (1, 2, 4, 8)
 
@@ -46,6 +49,14 @@ def replica_availability(spot_hosts: list[HostType], tp: int) -> float | None:
     """a_c: the lowest availability of the spot host types that hold a TP group of `tp` (None: none does)."""
     fits = [h.availability for h in spot_hosts if h.slots >= tp]
     return min(fits) if fits else None
+
+
+def replica_upper_bound(c, min_replicas: int, availability: float) -> int:
+    """Replicas of c an optimal spot plan never exceeds: max(min_w, ceil(load / a_c)), load =
+    sum_b share_b / cov_c,b (with n on-demand and m spot replicas covering load, n + m =
+    ceil(n + (load - n) / a) <= ceil(load / a))."""
+    load = sum(s / cov for s, cov in zip(c.shares, c.coverage_by_bucket))
+    return max(min_replicas, math.ceil(load / availability - 1e-9))
 
 
 def capacity_weight(c) -> float:
@@ -78,13 +89,18 @@ def add_rows(model, inp, steady: list, replicas: dict, hosts: dict, host_of: dic
     periods = range(inp.periods)
     spot: dict[str, list] = {}
     avail: dict[str, float] = {}
+    grown: dict[str, int] = {}  # GPU -> GPUs the replicas' upper bounds grew by
     for c in steady:
         a = replica_availability([h for h in spot_hosts if h.gpu == c.gpu], c.tp)
         if a is None:
             continue
         avail[c.id] = a
-        spot[c.id] = [model.add_integer_variable(lb=0, ub=replicas[c.id][t].upper_bound,
-                                                 name=f"spot_replicas[{c.id}{suffix(t)}]") for t in periods]
+        ub = replica_upper_bound(c, inp.min_replicas[c.workload], a)
+        grown[c.gpu] = grown.get(c.gpu, 0) + c.tp * max(0, ub - round(replicas[c.id][0].upper_bound))
+        for v in replicas[c.id]:
+            v.upper_bound = max(v.upper_bound, ub)
+        spot[c.id] = [model.add_integer_variable(lb=0, ub=ub, name=f"spot_replicas[{c.id}{suffix(t)}]")
+                      for t in periods]
         for t in periods:
             model.add_linear_constraint(ub=0.0, expr=spot[c.id][t] - replicas[c.id][t],
                                         name=f"spot_replicas_max[{c.id}{suffix(t)}]")
@@ -94,6 +110,10 @@ def add_rows(model, inp, steady: list, replicas: dict, hosts: dict, host_of: dic
                 row.set_coefficient(spot[c.id][t], -(1.0 - a) * c.coverage)
             if (row := rows.get(f"replica_load[{c.id}{suffix(t)}]")) is not None:
                 row.set_coefficient(spot[c.id][t], 1.0 - a)
+    for h in host_of.values():  # acquired hosts: room for the grown bounds
+        if grown.get(h.gpu) and h.max_count is None:
+            for v in distinct(hosts[h.id]):
+                v.upper_bound = v.upper_bound + math.ceil(grown[h.gpu] / h.slots)
     for g in sorted({h.gpu for h in spot_hosts}):
         g_spot = [h for h in spot_hosts if h.gpu == g]
         g_cands = [c for c in steady if c.gpu == g and c.id in spot]
