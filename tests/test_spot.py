@@ -9,6 +9,7 @@ costs p dollars an hour."""
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 from milp_factories import cand, cost_of, host, problem
@@ -233,3 +234,60 @@ def test_job_availability_from_the_spot_rate():
     assert job_availability([c], [h], H) == pytest.approx(1 / (1 + 30.4 / 730 * (1 / 6 + 0.1)), rel=1e-12)
     assert job_availability([c], [h], H) == pytest.approx(0.98902, abs=1e-5)
     assert job_availability([c], [host("od", "g", 1, monthly=10)], H) == 1.0
+
+
+# ------------------------------------------------------------------------------------------------
+# End to end: a shipped online problem rented at spot
+# ------------------------------------------------------------------------------------------------
+
+
+def _spot_copy(tmp_path, **rent):
+    import yaml
+
+    repo = Path(__file__).resolve().parent.parent
+    data = yaml.safe_load((repo / "problems" / "seed000-70b-service-40qps.yaml").read_text(encoding="utf-8"))
+    data["rent"] = {"pricing": "spot", **rent}
+    path = tmp_path / "spot.yaml"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    return path
+
+
+def test_spot_plan_lines_placement_rates_and_warnings(tmp_path):
+    """The 70B service at spot with the default share 0.5: every line says spot, on-demand or both;
+    spot replicas carry at most half the capacity (kappa = coverage); each spot replica sits on a
+    spot instance and every other one on an on-demand instance; the JSON lists the spot rates used,
+    and a rate that is an assumption is warned about."""
+    from planner.optimize.chain import solve_file
+    from planner.report.records import outcome_record
+
+    out = solve_file(_spot_copy(tmp_path))
+    plan = out.plans[0]
+    spot = sum(d.candidate.coverage * d.spot_replicas for d in plan.deployments)
+    every = sum(d.candidate.coverage * d.replicas for d in plan.deployments)
+    assert 0 < spot <= 0.5 * every + 1e-9
+    assert all(d.rental in ("spot", "on-demand") or " spot + " in d.rental for d in plan.deployments)
+    types = {label: h for label, h in ((lbl, next(h for h, _ in plan.hosts if lbl.startswith(h.id + " #")))
+                                       for lbl, _ in plan.placement)}
+    for d in plan.deployments:
+        on_spot = sum(cid == d.candidate.id and types[lbl].is_spot for lbl, content in plan.placement for cid in content)
+        assert on_spot == d.spot_replicas
+    import datetime as dt
+    record = outcome_record(out, timings=False, today=dt.date(2026, 12, 5))
+    rates = record["plans"][0]["spot"]
+    assert rates and all(0 < r["availability"] < 1 and r["source"] for r in rates)
+    assert {r["rental"] for r in record["plans"][0]["deployments"]} <= {d.rental for d in plan.deployments}
+    assumed = [r["provider"] for r in rates if r["basis"] == "assumption"]
+    assert all(any(f"spot interruption rate of {p} is a planner assumption" in w for w in record["warnings"])
+               for p in assumed)
+
+
+def test_all_spot_on_one_provider_is_a_single_point_of_failure(tmp_path):
+    """Share 1.0 and AWS alone: every replica on AWS spot instances; the single-points-of-failure
+    warning names the provider (or the one host)."""
+    from planner.optimize.chain import solve_file
+    from planner.report.failure_out import spof_warnings
+
+    out = solve_file(_spot_copy(tmp_path, providers=["aws"], spot_max_share=1.0))
+    assert all(d.rental == "spot" for d in out.plans[0].deployments)
+    warnings = spof_warnings(out)
+    assert any("rented from one provider (aws)" in w or "on one host (instance:aws/" in w for w in warnings), warnings

@@ -188,6 +188,8 @@ def deployment_records(plan: Plan) -> list[dict]:
             out[-1].update(rental=d.rental, spot_replicas=d.spot_replicas)
         if plan.periods > 1:
             out[-1]["replicas_by_hour"] = plan.solution.replicas_by_hour.get(c.id, [d.replicas] * plan.periods)
+            if d.spot_replicas is not None:
+                out[-1]["spot_replicas_by_hour"] = plan.solution.spot_replicas.get(c.id, [0] * plan.periods)
     return out
 
 
