@@ -25,6 +25,9 @@ from test_batch_runs import (test_batch_rented_packing_pools_instance_hours_of_a
                              test_batch_packing_rents_what_idle_gpus_lack, test_batch_packing_runs_on_idle_gpus_for_free,
                              test_batch_routing_pays_instance_hours, test_daily_job_in_the_night_valley_costs_nothing_more,
                              test_daily_job_rents_its_overflow_every_day)
+from test_spot import (_two_pool, test_batch_spot_share_max_moves_half_the_run_on_demand,
+                       test_spot_packing_keeps_tp_groups_in_their_pool, test_spot_replicas_max_keeps_spot_within_replicas,
+                       test_spot_share_max_binds_on_two_pools)
 
 from planner.errors import SolverError
 from planner.money.costs import HostType
@@ -754,6 +757,13 @@ def _every_family() -> MilpInput:
     )
 
 
+def _spot_run():
+    """A batch job billed by the run with spot and on-demand instances, half of it on spot at most."""
+    from test_spot import _job, spot_host
+    return problem([cand("job", "g", 1, 0.5, id="J")], [spot_host("sp", "g", 1, 730), host("od", "g", 1, monthly=1460)],
+                   runs={"job": _job(0.8)}, spot_share={"job": 0.5})
+
+
 def test_every_constraint_is_named_for_a_registered_family():
     """build() names each linear constraint `<family>[...]` with a family of CONSTRAINT_FAMILIES, and
     an instance with owned and PCIe GPUs, inventory, budgets, power and racks, beside one of two
@@ -762,13 +772,16 @@ def test_every_constraint_is_named_for_a_registered_family():
     routing = _two_buckets([cand("chat", "a", 1, 0.4, id="S"),
                             cand("chat", "b", 1, 0.5, id="L", buckets=(0, 1), shares=(0.8, 0.2), coverages=(0.5, 0.1))],
                            [host("inst-a", "a", 1, monthly=100), host("inst-b", "b", 1, monthly=300)], slices=2)
-    from test_batch_runs import _idle, _night
+    from test_batch_runs import _idle, _night, _window
     from test_policy import _one_bucket
     from test_policy import _two_buckets as _routed
     policies = (_one_bucket(redundancy={"w": "auto"}, mixing="single"),
                 _routed(mixing="routed", redundancy={"w": "n_plus_1"}))
+    tp2_job = problem([cand("job", "a", 2, 0.5, id="J")], [host("inst-a2", "a", 2, monthly=100)],
+                      runs={"job": _window(4)})  # per-slot replicas on idle GPUs: batch_order
     models = [[c.name for c in build(inp)[0].linear_constraints()]
-              for inp in (_every_family(), routing, _night(0.5, {"a": 4}), _idle(0.5), *policies)]
+              for inp in (_every_family(), routing, _night(0.5, {"a": 4}), _idle(0.5), tp2_job, *policies,
+                          _two_pool(0.5), _spot_run())]
     families = {n.split("[")[0] for names in models for n in names}
     assert families <= set(CONSTRAINT_FAMILIES), sorted(families - set(CONSTRAINT_FAMILIES))
     assert families == set(CONSTRAINT_FAMILIES), sorted(set(CONSTRAINT_FAMILIES) - families)
@@ -1066,6 +1079,10 @@ FAMILY_TESTS = {
                   test_power_max_ignores_cloud_instances, test_power_max_with_only_cloud_instances,
                   test_diagnose_caps_names_the_power_cap],
     "site_power_max": [test_site_power_max_picks_the_towers_the_circuit_can_carry],
+    "spot_replicas_max": [test_spot_replicas_max_keeps_spot_within_replicas, test_spot_share_max_binds_on_two_pools],
+    "spot_packing": [test_spot_packing_keeps_tp_groups_in_their_pool],
+    "spot_share_max": [test_spot_share_max_binds_on_two_pools, test_spot_packing_keeps_tp_groups_in_their_pool],
+    "batch_spot_share_max": [test_batch_spot_share_max_moves_half_the_run_on_demand],
 }
 """Constraint family -> the hand-derived tests that exercise it (tests/test_exhaustive.py checks every family against a brute force of physically valid plans)."""
 

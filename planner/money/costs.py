@@ -30,6 +30,8 @@ from dataclasses import dataclass
 
 from planner.catalog.gpus import Gpu
 from planner.catalog.price_rows import MODULE_FORMS, CloudOffer, PriceBook, ServerType, card_slot_width, gpu_form
+from planner.catalog.spot import SpotRate, SpotRates
+from planner.money.spot import interruptions_per_hour, restart_hours, spot_availability
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,14 @@ class HostType:
     bays: int | None = None
     """A bought PCIe server: the cards its bays and slot widths take (`slots` is that, or fewer where
     the PSU cannot power more); None for other hosts."""
+    spot: SpotRate | None = None
+    """A spot instance: the catalogue's interruption rate of its provider (None for other hosts)."""
+    availability: float = 1.0
+    """Share of its time a replica on this host serves (`money.spot.spot_availability`; 1 unless spot)."""
+
+    @property
+    def is_spot(self) -> bool:
+        return self.kind == "instance" and self.tier == "spot"
 
 
 @dataclass(frozen=True)
@@ -186,9 +196,11 @@ def _tdp(g: Gpu) -> float:
 
 
 def rental_hosts(gpus: list[Gpu], book: PriceBook, r: RunningRates, pricing_tier: str,
-                 providers: list[str], include_marketplace: bool, market: str = "global") -> list[HostType]:
+                 providers: list[str], include_marketplace: bool, market: str = "global",
+                 spot_rates: SpotRates | None = None) -> list[HostType]:
     """The cheapest offer per (GPU, GPUs per instance) at `pricing_tier`, from allowed providers, in
-    `market` (global, china, or any).
+    `market` (global, china, or any). Spot hosts (with `spot_rates`) carry their provider's
+    interruption rate and availability (`money.spot`) and have ids ending `/spot`.
 
     Ties go to the provider whose name sorts first, so the choice is deterministic. An offer priced
     in another currency is compared (and billed) at its USD price; its host cites the exchange rate.
@@ -207,12 +219,16 @@ def rental_hosts(gpus: list[Gpu], book: PriceBook, r: RunningRates, pricing_tier
         source, as_of = o.source, o.as_of
         if o.local is not None and local:
             source, as_of = f"{o.source}; exchange rate: {o.local.rate.source}", min(o.as_of, o.local.rate.as_of)
+        rate = spot_rates.rate(o.provider, gid) if spot_rates is not None and pricing_tier == "spot" else None
+        avail = 1.0 if rate is None else spot_availability(
+            interruptions_per_hour(rate.interruptions_per_instance_month, r.hours_per_month),
+            restart_hours(rate.restart_minutes))
         hosts.append(HostType(
-            id=f"instance:{o.provider}/{o.instance_type}/{gid}", kind="instance", gpu=gid, slots=slots, gpus_included=True,
+            id=f"instance:{o.provider}/{o.instance_type}/{gid}{'/spot' if rate else ''}", kind="instance", gpu=gid, slots=slots, gpus_included=True,
             capex_usd=0.0, monthly_usd=rent_usd_per_month(price, r.hours_per_month), power_w=0.0, max_count=None,
             label=f"{o.provider} {o.instance_type} ({slots}x {gid}, {pricing_tier.replace('_', '-')} ${price:.2f}/h"
                   f"{', ' + local if local else ''})",
-            source=source, as_of=as_of, offer=o, tier=pricing_tier,
+            source=source, as_of=as_of, offer=o, tier=pricing_tier, spot=rate, availability=avail,
         ))
     return hosts
 

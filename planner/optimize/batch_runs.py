@@ -27,7 +27,8 @@ Variables
                             come with their GPUs) that the job may use in period p, idle otherwise
 Constraints
     batch_routing[w,b]      sum_{c, k} run_route[c,b,k] >= share_w,b: every request is done in the window
-    batch_load[c,k]         D_w x sum_b run_route[c,b,k] / cov_c,b <= f_k run_replicas[c,k]
+    batch_load[c,k]         D_w x sum_b run_route[c,b,k] / cov_c,b <= f_k a_w run_replicas[c,k], a_w the job's
+                            restart allowance on spot (`JobWindow.availability`, 1 otherwise)
     batch_packing[w,g,s,k]  sum_{c of w on g, tp_c >= s} tp_c run_replicas[c,k]
                               <= idle_use[w,g,s,p(k)] + sum_{rented h on g, slots_h >= s} slots_h run_hosts[w,h,k]
                             and in `tp_packing[g,s,p]` the plan's own TP groups plus sum_w idle_use[w,g,s,p]
@@ -117,6 +118,9 @@ class JobWindow:
     start_hour: int
     schedule: str
     runs_per_month: float
+    availability: float = 1.0
+    """Share of the run's replica-hours that does work (`optimize.spot_rows.job_availability`: 1, or
+    below 1 on spot, the restart allowance): batch_load counts its replicas at this."""
 
     @property
     def slots(self) -> int:
@@ -178,7 +182,7 @@ def period_of_hour(inp) -> list[int]:
 def run_upper_bound(c, window: JobWindow) -> int:
     """Replicas of c in one slot an optimal plan never exceeds: the whole job in its smallest slot."""
     load = sum(s / cov for s, cov in zip(c.shares, c.coverage_by_bucket))
-    f_min = min(window.fraction(k) for k in range(window.slots))
+    f_min = min(window.fraction(k) for k in range(window.slots)) * window.availability
     return max(1, math.ceil(window.hours * load / f_min - 1e-9))
 
 
@@ -273,7 +277,7 @@ def add_rows(model, inp, hosts: dict[str, list], host_of: dict, installed) -> Ru
                             for b, cov in zip(c.buckets, c.coverage_by_bucket)), zero)
                 running = sum((out.replicas[c.id][k] for k in ks if c.id in out.replicas), zero) + \
                     out.rented.get(c.id, {}).get(ks, zero) + out.idle_hours.get(c.id, {}).get(ks, zero)
-                model.add_linear_constraint(ub=0.0, expr=load - window.fraction(ks[0]) * running,
+                model.add_linear_constraint(ub=0.0, expr=load - window.fraction(ks[0]) * window.availability * running,
                                             name=f"batch_load[{c.id},{_tag(ks)}]")
         per_slot = [c for c in cs if c.id in out.replicas]
         for ks in groups if per_slot else ():

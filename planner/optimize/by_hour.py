@@ -120,6 +120,8 @@ def _combined(hours: list[MilpSolution], T: int, solver: str, seconds: float,
         replicas={k: max(v) for k, v in by_hour.items()}, hosts={}, cards={}, racks=0,
         replicas_by_hour=by_hour, routes=routes,
         hosts_by_hour={k: [s.hosts.get(k, 0) for s in hours] for k in instances},
+        spot_replicas={k: [s.spot_replicas.get(k, [0])[0] for s in hours]
+                       for k in sorted({k for s in hours for k in s.spot_replicas})},
         n_variables=sum(s.n_variables for s in distinct), n_constraints=sum(s.n_constraints for s in distinct),
         models=len(distinct),
     )
@@ -141,4 +143,5 @@ def _coupled(inp: MilpInput, solver: str, time_limit_s: float) -> MilpSolution:
         return {k: [v[p] for p in period_of] for k, v in per_period.items()}
 
     return dataclasses.replace(sol, replicas_by_hour=spread(sol.replicas_by_hour),
-                               hosts_by_hour=spread(sol.hosts_by_hour), routes=spread(sol.routes))
+                               hosts_by_hour=spread(sol.hosts_by_hour), routes=spread(sol.routes),
+                               spot_replicas=spread(sol.spot_replicas))

@@ -18,6 +18,7 @@ from planner.catalog.price_rows import PriceBook
 from planner.catalog.quality import load_quality
 from planner.catalog.prices import load_prices
 from planner.catalog.resolve import Resolved, resolve
+from planner.catalog.spot import load_spot_rates
 from planner.catalog.store import Catalog, load_catalog
 from planner.errors import InfeasibleError
 from planner.money.bom import bill_of_materials, run_bom_lines
@@ -31,8 +32,9 @@ from planner.money.costs import (
     purchase_hosts,
     rental_hosts,
 )
+from planner.money.spot import spot_share
 from planner.money.site import GEFORCE_FIX, GEFORCE_LICENCE, buys_geforce, mounts, racks_priced, site_book, site_power_w
-from planner.optimize import batch_runs, by_hour, measured
+from planner.optimize import batch_runs, by_hour, measured, spot_rows
 from planner.optimize import candidates as cand_mod
 from planner.optimize.candidates import CandidateSet, Rejection
 from planner.optimize.diagnose import diagnose_caps, rent_gaps
@@ -132,8 +134,12 @@ def milp_input(res: Resolved, cs: CandidateSet, book: PriceBook, pricing: str) -
     all_gpus = res.catalog.gpus.rows
     hosts: list[HostType] = []
     cards: dict[str, CardCost] = {}
+    spot = pricing in ("rent", "hybrid") and spec.rent.pricing == "spot"
     if pricing in ("rent", "hybrid"):
         hosts += rental_hosts(list(gpus.values()), book, rates, spec.rent.pricing, list(spec.rent.providers),
+                              spec.rent.include_marketplace, spec.gpus.market, load_spot_rates() if spot else None)
+    if spot:  # the on-demand pool beside the spot one (`optimize.spot_rows`)
+        hosts += rental_hosts(list(gpus.values()), book, rates, "on_demand", list(spec.rent.providers),
                               spec.rent.include_marketplace, spec.gpus.market)
     licence_barred = set()
     if pricing in ("buy", "hybrid"):
@@ -187,7 +193,12 @@ def milp_input(res: Resolved, cs: CandidateSet, book: PriceBook, pricing: str) -
         periods=HOURS_PER_DAY if hourly else 1, profile=profile if hourly else {},
         slices=spec.planning.bucket_slices, mixing=spec.planning.mixing, redundancy=redundancy_of(spec),
         runs=job_windows(res, pricing, rates.hours_per_month), hours_per_month=rates.hours_per_month,
+        spot_share={w.name: spot_share(spec.rent.spot_max_share, w.batch is not None) for w in spec.workloads}
+        if spot else {},
     )
+    if spot:  # a batch job on spot: its restart allowance (`optimize.spot_rows.job_availability`)
+        inp.runs = {w: dataclasses.replace(jw, availability=spot_rows.job_availability(
+            [c for c in usable if c.workload == w], hosts, rates.hours_per_month)) for w, jw in inp.runs.items()}
     return inp, rejected
 
 
@@ -325,7 +336,8 @@ def build_plan(res: Resolved, inp: MilpInput, sol: MilpSolution, book: PriceBook
         c = by_id[cid]
         r = routes.get(cid, {})
         load = sum(r.get(b, 0.0) / cov for b, cov in zip(c.buckets, c.coverage_by_bucket))
-        lines.append(DeploymentLine(c, n, r, load / n if n > 0 else 0.0))
+        spot = min(n, max(sol.spot_replicas.get(cid, [0]))) if inp.spot_share else None
+        lines.append(DeploymentLine(c, n, r, load / n if n > 0 else 0.0, spot))
     lines.sort(key=lambda d: (workload_order[d.candidate.workload], d.candidate.id))
     host_by_id = {h.id: h for h in inp.hosts}
     static = {**sol.hosts}
@@ -346,6 +358,8 @@ def build_plan(res: Resolved, inp: MilpInput, sol: MilpSolution, book: PriceBook
                 bom=bom, capex_usd=capex, monthly_usd=monthly, horizon_months=res.spec.horizon_months,
                 power_kw=power_kw, periods=inp.periods, peak_hour=hour if inp.periods > 1 else None,
                 workload_peak_hours=busiest_periods(inp) if inp.periods > 1 else {}, once_usd=once,
+                spot_hosts=sorted({h for h, n in hosts if h.is_spot and n > 0} | {host_by_id[k] for r in sol.runs.values()
+                                  for k in r.run_hosts if host_by_id[k].is_spot}, key=lambda h: h.id),
                 quality={d.candidate.id: load_quality().figure(w_model[d.candidate.workload], d.candidate.precision)
                          for d in lines},
                 factors={d.candidate.id: (g.family, res.catalog.factors_fitted(g))

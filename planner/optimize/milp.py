@@ -96,6 +96,7 @@ Objective
               sum_{rented h,t} term reads monthly_h n_t / 24 hosts[h,t])
     Batch jobs billed by the run (`MilpInput.runs`): rows batch_*, formulas in `optimize.batch_runs`.
     Mixing policy and N+1 redundancy: rows mixing_*, spare_*, ..., formulas in `optimize.policy_rows`.
+    Spot plans (`MilpInput.spot_share`): rows spot_* and batch_spot_share_max, in `optimize.spot_rows`.
     The eps term (1e-4 USD per replica-GPU) only breaks ties: among plans of equal cost it keeps
     the fewest replicas, so a paid-for but unneeded slot does not show up as an extra replica.
     Diagnosis objectives (`objective`): capex, monthly, power_kw, or gpus:<g>, the most GPUs of g
@@ -111,7 +112,7 @@ from datetime import timedelta
 
 from planner.errors import SolverBug, SolverError
 from planner.money.costs import CardCost, HostType
-from planner.optimize import batch_runs, policy_rows, warm_start
+from planner.optimize import batch_runs, policy_rows, spot_rows, warm_start
 from planner.optimize.batch_runs import JobWindow
 from planner.optimize.candidates import Candidate
 from planner.optimize.milp_parts import CONSTRAINT_FAMILIES as _FAMILIES
@@ -123,7 +124,6 @@ CONSTRAINT_FAMILIES = _FAMILIES
 """Every constraint family (`planner.optimize.milp_parts`), with what it says."""
 SOLVERS = ("highs", "scip")
 TP_SIZES = (1, 2, 4, 8)
-
 
 @dataclass
 class MilpInput:
@@ -168,6 +168,8 @@ class MilpInput:
     """planning.mixing: routed | single | free (`optimize.policy_rows`)."""
     redundancy: dict[str, str] = field(default_factory=dict)
     """Workload → n_plus_1 | auto: spare-replica rows (`optimize.policy_rows`); absent: none."""
+    spot_share: dict[str, float] = field(default_factory=dict)
+    """Spot plans: workload name -> rent.spot_max_share (`optimize.spot_rows`); empty otherwise."""
 
     @property
     def hourly(self) -> bool:
@@ -265,7 +267,6 @@ def build(inp: MilpInput, run_vars: list | None = None):
                    _ZERO) + (cards.get(g, _ZERO))
 
     runs = batch_runs.add_rows(model, inp, hosts, host_of, installed_at)
-    (run_vars if run_vars is not None else []).append(runs)
     pcie = {}  # candidate id -> per-period expressions: its replicas on PCIe cards
     for g in gpus:
         g_cands = [c for c in steady if c.gpu == g]
@@ -328,6 +329,9 @@ def build(inp: MilpInput, run_vars: list | None = None):
                 - sum(h.max_count for h in useful_owned) * full,
                 name=f"owned_first[{g},full]")
 
+    spot = spot_rows.add_rows(model, inp, steady, replicas, hosts, host_of, suffix, runs)  # rent.pricing: spot
+    (run_vars if run_vars is not None else []).extend([runs, spot])
+
     def host_cost(attr: str):
         total = _ZERO
         for h in host_of.values():
@@ -363,14 +367,10 @@ def build(inp: MilpInput, run_vars: list | None = None):
         model.add_linear_constraint(ub=inp.site_power_max_w, expr=power_w, name="site_power_max")
     eps = EPS_USD_PER_REPLICA_GPU / day * sum((c.tp * weight[t] * v for c in steady
                                                for t, v in enumerate(replicas[c.id])), _ZERO)
-    if inp.objective == "cost":
-        model.minimize(capex + inp.months * monthly + once + eps)
-    elif inp.objective == "capex":
-        model.minimize(capex + eps)
-    elif inp.objective == "monthly":
-        model.minimize(monthly + eps)
-    elif inp.objective == "power_kw":
-        model.minimize(inp.pue * power_w / 1000.0 + eps)
+    simple = {"cost": capex + inp.months * monthly + once, "capex": capex, "monthly": monthly,
+              "power_kw": inp.pue * power_w / 1000.0}
+    if inp.objective in simple:
+        model.minimize(simple[inp.objective] + eps)
     elif inp.objective.startswith("gpus:"):
         g = inp.objective.split(":", 1)[1]
         peak = model.add_variable(lb=0.0, name=f"peak_gpus[{g}]")
@@ -444,5 +444,6 @@ def solve(inp: MilpInput, solver: str = "highs", time_limit_s: float = 60.0) -> 
                 if any(values[v] > ROUTE_EPS for v in vs)},
         hosts_by_hour={k: v for k, v in hourly_hosts.items() if max(v) > 0},
         n_variables=n_vars, n_constraints=n_cons, runs=batch_runs.read(inp, run_vars[0], values),
+        spot_replicas=spot_rows.read(run_vars[1], values),
     )
 

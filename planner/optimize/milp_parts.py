@@ -131,6 +131,8 @@ class MilpSolution:
     n_constraints: int = 0
     runs: dict = field(default_factory=dict)
     """Batch workload billed by the run → its `batch_runs.JobRun` (replicas and rented instances per slot)."""
+    spot_replicas: dict[str, list[int]] = field(default_factory=dict)
+    """Spot plans: candidate id → its replicas on spot instances, per period (`optimize.spot_rows`)."""
     models: int = 1
     """MILP models solved: 1, or (hour by hour, `optimize.by_hour`) one per distinct demand level;
     n_variables and n_constraints are then summed over those models."""
@@ -169,5 +171,9 @@ CONSTRAINT_FAMILIES = {
     "one_replica": "default redundancy: the spare rows are waived only when the workload runs one replica",
     "spare_coverage": "N+1, one bucket: the demand stays covered with any one replica lost",
     "spare_replica": "N+1, several buckets: every deployment carries one replica beyond its routed load",
+    "spot_replicas_max": "replicas on spot instances are some of the candidate's replicas",
+    "spot_packing": "every TP group on spot instances fits inside one spot instance of its GPU type",
+    "spot_share_max": "at most rent.spot_max_share of a workload's capacity is on spot instances",
+    "batch_spot_share_max": "at most rent.spot_max_share of a batch run's GPU-hours are on spot instances",
 }
 """Every constraint family, with what it says. Row names are `<family>[<index>]`."""

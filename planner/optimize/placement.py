@@ -78,18 +78,27 @@ def _place(lines: list[DeploymentLine], hosts: list[tuple[HostType, int]], cards
         by_gpu.setdefault(b.host.gpu, []).append(b)
     pool = {c.gpu: n for c, n in cards}
     unplaced: list[str] = []
+    # A spot plan's spot replicas go on spot instances, the rest on other hosts (optimize.spot_rows).
+    parts = []
+    for d in lines:
+        if d.spot_replicas is None:
+            parts.append((d, d.replicas, None))
+        else:
+            parts += [(d, n, spot) for n, spot in ((d.spot_replicas, True), (d.replicas - d.spot_replicas, False))
+                      if n > 0]
     # Largest groups first; when spreading, among equal sizes the deployments of fewest replicas
     # first (a small pool is the one a host holding two of its replicas leaves short).
-    order = (lambda d: (-d.candidate.tp, d.replicas, d.candidate.id)) if spread else \
-        (lambda d: (-d.candidate.tp, d.candidate.id))
-    for d in sorted(lines, key=order):
+    order = (lambda t: (-t[0].candidate.tp, t[1], t[0].candidate.id, t[2] is False)) if spread else \
+        (lambda t: (-t[0].candidate.tp, t[0].candidate.id, t[2] is False))
+    for d, left, spot in sorted(parts, key=order):
         c = d.candidate
-        left = d.replicas
         if spread:
-            left = _spread(c, left, by_gpu.get(c.gpu, ()))
+            left = _spread(c, left, [b for b in by_gpu.get(c.gpu, ()) if spot is None or b.host.is_spot == spot])
         for b in by_gpu.get(c.gpu, ()):
             if left == 0:
                 break
+            if spot is not None and b.host.is_spot != spot:
+                continue
             fit = b.free // c.tp
             if not b.host.gpus_included:
                 fit = min(fit, pool.get(c.gpu, 0) // c.tp)

@@ -30,6 +30,16 @@ class DeploymentLine:
     capacity_used: float
     """Share of the replicas' planned capacity (at max_utilization) the routed demand takes:
     sum_b route_b / coverage_b / replicas."""
+    spot_replicas: int | None = None
+    """Spot plans (`rent.pricing: spot`): of the replicas, those on spot instances; None in other plans."""
+
+    @property
+    def rental(self) -> str:
+        """`spot`, `on-demand` or `2 spot + 1 on-demand` in a spot plan; empty in other plans."""
+        if self.spot_replicas is None:
+            return ""
+        spot, rest = self.spot_replicas, self.replicas - self.spot_replicas
+        return "spot" if rest == 0 else "on-demand" if spot == 0 else f"{spot} spot + {rest} on-demand"
 
     @property
     def utilization(self) -> float:
@@ -79,6 +89,8 @@ class Plan:
     line_latencies: dict[str, tuple[float, float, float]] = field(default_factory=dict)
     """Candidate id → (TTFT, TPOT, E2E) seconds at its SLO percentile at the routed load, worst routed bucket."""
     once_usd: float = 0.0
+    spot_hosts: list[HostType] = field(default_factory=list)
+    """Spot plans: the spot host types the plan and its batch runs rent (their interruption rates)."""
     """Run cost of the once-jobs (batch jobs with `schedule: once`): paid once, in `total_usd` but not
     in `monthly_usd` nor multiplied by the horizon."""
     simulation: object | None = None
@@ -138,7 +150,9 @@ def lines_at_hour(lines: list[DeploymentLine], sol: MilpSolution, hour: int) -> 
         return lines
     from dataclasses import replace
 
-    return [replace(d, replicas=sol.replicas_by_hour[d.candidate.id][hour]) for d in lines]
+    return [replace(d, replicas=sol.replicas_by_hour[d.candidate.id][hour],
+                    spot_replicas=None if d.spot_replicas is None else sol.spot_replicas.get(d.candidate.id, [0] * (
+                        hour + 1))[hour]) for d in lines]
 
 
 def hosts_at_hour(hosts: list[tuple[HostType, int]], sol: MilpSolution, hour: int) -> list[tuple[HostType, int]]:

@@ -9,6 +9,7 @@ import dataclasses
 from planner.optimize.failure_domains import host_losses, single_points
 from planner.optimize.plan import Outcome, Plan
 from planner.report.quality import factor_warnings
+from planner.report.spot_out import spot_warnings
 
 
 def _online(out: Outcome) -> set[str]:
@@ -68,5 +69,6 @@ def spof_warnings(out: Outcome) -> list[str]:
 
 
 def plan_warnings(out: Outcome) -> list[str]:
-    """Every warning of the outcome's plans, in a fixed order: default factors, then single points of failure."""
-    return factor_warnings(out.plans) + spof_warnings(out)
+    """Every warning of the outcome's plans, in a fixed order: default factors, single points of failure,
+    assumed spot interruption rates."""
+    return factor_warnings(out.plans) + spof_warnings(out) + spot_warnings(out)

@@ -32,12 +32,13 @@ from planner.report.comparison import (
 from planner.report.currency import Currency, currency_line, plan_currency, rate_staleness
 from planner.report.failure_out import plan_warnings
 from planner.report.format import fmt_cell
+from planner.report.spot_out import with_rental
 from planner.report.records import (
+    DEPLOY_TABLE,
     STALE_AFTER_DAYS,
     BOM_MONEY,
     BOM_TABLE,
     DEPLOY_CAPTION,
-    DEPLOY_TABLE,
     PROMISE_CAPTION,
     PROMISE_TABLE,
     bom_records,
@@ -207,7 +208,7 @@ def _plan(out: Outcome, p: Plan, timings: bool, charts: bool, cur: Currency) -> 
     usd = cur.whole
     name = out.resolved.spec.name
     parts = [f'<section id="plan-{esc(p.pricing)}">', f"<h2>{esc(plan_title(p, cur))}</h2>", "<h3>Deployments</h3>",
-             _table(DEPLOY_TABLE, deployment_rows(p), DEPLOY_CAPTION)]
+             _table(with_rental(DEPLOY_TABLE, p), deployment_rows(p), DEPLOY_CAPTION)]
     if charts and (svg := html_charts.fleet_by_hour_svg(p, name)) is not None:
         parts += ["<h3>Fleet by hour</h3>",
                   _figure(svg, "Hosts in use each hour: rented instances scale with the traffic profile; bought "

@@ -19,12 +19,13 @@ from planner.report.comparison import (
 from planner.report.currency import Currency, currency_line, plan_currency, rate_staleness
 from planner.report.failure_out import plan_warnings
 from planner.report.format import fmt_cell
+from planner.report.spot_out import spot_lines, with_rental
 from planner.report.records import (
+    DEPLOY_TABLE,
     STALE_AFTER_DAYS,
     BOM_MONEY,
     BOM_TABLE,
     DEPLOY_CAPTION,
-    DEPLOY_TABLE,
     bom_records,
     PROMISE_CAPTION,
     PROMISE_TABLE,
@@ -54,8 +55,9 @@ def outcome_markdown(out: Outcome, timings: bool, today: dt.date) -> str:
         lines += [_sentence(robust), ""]
     for p in out.plans:
         lines += [f"## {plan_title(p, cur)}", "", "### Deployments", ""]
-        lines += _md_table(DEPLOY_TABLE, deployment_rows(p))
+        lines += _md_table(with_rental(DEPLOY_TABLE, p), deployment_rows(p))
         lines += ["", _sentence(DEPLOY_CAPTION)]
+        lines += ["", *(_sentence(x) for x in spot_lines(p))] if spot_lines(p) else []
         promise = promise_rows(out, p)
         if promise:
             lines += ["", f"SLO percentiles ({p.pricing}):", ""] + _md_table(PROMISE_TABLE, promise)

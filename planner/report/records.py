@@ -21,6 +21,7 @@ from planner.optimize.serving_check import SIM_TOLERANCE
 from planner.perf.estimate import Estimate
 from planner.report.comparison import add_comparison
 from planner.report.failure_out import plan_warnings, resilience_records, spof_records
+from planner.report.spot_out import spot_records
 from planner.report.currency import USD, Currency
 from planner.report.quality import (
     QUALITY_CAPTION,
@@ -153,7 +154,7 @@ STALE_AFTER_DAYS = 183
 
 
 DEPLOYMENT_COLUMNS = (
-    "pricing", "workload", "model", "gpu", "precision", "kv_precision", "tp", "replicas", "batch_cap",
+    "pricing", "workload", "model", "gpu", "precision", "kv_precision", "tp", "replicas", "rental", "batch_cap",
     "context_tokens", "buckets", "latency_percentile", "ttft_ms", "tpot_ms", "e2e_ms", "capacity_qps",
     "capacity_qps_per_replica", "demand_qps", "output_tokens_per_s_per_replica", "utilization", "capacity_used",
     "mem_gib_per_gpu", "mem_capacity_gib_per_gpu", "chunk_tokens", "bottleneck", "candidate",
@@ -183,8 +184,12 @@ def deployment_records(plan: Plan) -> list[dict]:
             "chunk_tokens": c.chunk_tokens, "bottleneck": c.bottleneck, "candidate": c.id,
             "quality": quality_record(plan.quality.get(c.id)), "efficiency_factors": factors_record(plan, c.id),
         })
+        if d.spot_replicas is not None:  # a spot plan: which of the replicas are on spot instances
+            out[-1].update(rental=d.rental, spot_replicas=d.spot_replicas)
         if plan.periods > 1:
             out[-1]["replicas_by_hour"] = plan.solution.replicas_by_hour.get(c.id, [d.replicas] * plan.periods)
+            if d.spot_replicas is not None:
+                out[-1]["spot_replicas_by_hour"] = plan.solution.spot_replicas.get(c.id, [0] * plan.periods)
     return out
 
 
@@ -300,6 +305,7 @@ def outcome_record(out: Outcome, timings: bool, today: dt.date) -> dict:
                      "depreciation_usd_per_month": depreciation_usd_per_month(p)},
             "unit_costs": unit_cost_record(out, p),
             "single_points_of_failure": spof_records(out, p), "resilience": resilience_records(out, p),
+            **({"spot": spot_records(p)} if p.spot_hosts else {}),
             "solver": {"name": s.solver, "status": s.status, "seconds": s.seconds if timings else None,
                        "objective_usd": s.objective_usd, "bound_usd": s.bound_usd, "gap": s.gap,
                        "variables": s.n_variables, "constraints": s.n_constraints,

@@ -39,12 +39,13 @@ from planner.report.sensitivity_out import (
 )
 from planner.report.table_fit import fitted_table
 from planner.report.unit_costs import UNIT_CAPTION, UNIT_DROP, UNIT_MONEY, UNIT_TABLE, unit_cost_rows
+from planner.report.spot_out import spot_lines, with_rental
 from planner.report.records import (
+    DEPLOY_TABLE,
     STALE_AFTER_DAYS,
     BOM_MONEY,
     BOM_TABLE,
     DEPLOY_CAPTION,
-    DEPLOY_TABLE,
     bom_records,
     candidate_summary,
     PROMISE_CAPTION,
@@ -135,7 +136,10 @@ def print_outcome(out: Outcome, timings: bool, today: dt.date, width: int = 160)
     for p in out.plans:
         con.print()
         rows = deployment_rows(p)
-        con.print(render_table(plan_title(p, cur), DEPLOY_TABLE, rows, DEPLOY_CAPTION, con.width, DEPLOY_DROP))
+        con.print(render_table(plan_title(p, cur), with_rental(DEPLOY_TABLE, p), rows, DEPLOY_CAPTION, con.width,
+                               DEPLOY_DROP))
+        for line in spot_lines(p):
+            con.print(line, markup=False)
         promise = promise_rows(out, p)
         if promise:
             con.print(render_table(f"SLO percentiles ({p.pricing})", PROMISE_TABLE, promise, PROMISE_CAPTION,

@@ -155,6 +155,8 @@ class RentOptions(StrictModel):
     """Cloud providers whose prices may be used, or the word `any`."""
     include_marketplace: bool = False
     """true also uses marketplace offers (peer-to-peer GPU rental), which are cheaper but less reliable."""
+    spot_max_share: Annotated[float, Ge(0), Le(1)] | None = None
+    """With `pricing: spot`: the most of a workload's counted capacity that may be on spot instances, in [0, 1]; the rest is on on-demand instances of the same catalogue. null = 0.5 for online workloads, 1.0 for batch jobs; a number applies to every workload."""
 
 
 class Planning(StrictModel):
@@ -185,9 +187,8 @@ class Planning(StrictModel):
         ]
         slices, mixing = data.get("bucket_slices"), data.get("mixing", "routed")
         if isinstance(slices, int) and slices > 1 and mixing in ("routed", "single"):
-            out.append((("bucket_slices",), f"{slices} slices split a bucket between deployments, which mixing: "
-                        f"{mixing} does not allow (each bucket goes wholly to one deployment type)",
-                        "mixing: free, or drop bucket_slices"))
+            out.append((("bucket_slices",), f"{slices} slices split a bucket between deployments, which mixing: {mixing} "
+                        "does not allow (each bucket goes wholly to one deployment type)", "mixing: free, or drop bucket_slices"))
         return out
 
 
