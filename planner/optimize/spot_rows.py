@@ -29,7 +29,8 @@ Constraints
                             kappa_c replicas[c]: at most that share of w's capacity is on spot
     batch_spot_share_max[w] (a batch job billed by the run, share_w < 1) sum_{spot h, k} slots_h
                             run_hosts[w,h,k] <= share_w sum_{c, k} tp_c run_replicas[c,k]: at most that
-                            share of the GPU-hours the run uses are rented spot
+                            share of the GPU-hours the run uses are rented spot (where batch_runs pools
+                            alike slots, their pooled instance-hours and replica-hours stand in)
 Idle GPUs offered to batch jobs (`idle_use`) are the on-demand pool's. A batch job's restart
 allowance is its `JobWindow.availability` (`optimize.batch_runs`), set by `job_availability`.
 """
@@ -95,7 +96,7 @@ def add_rows(model, inp, steady: list, replicas: dict, hosts: dict, host_of: dic
         if a is None:
             continue
         avail[c.id] = a
-        ub = replica_upper_bound(c, inp.min_replicas[c.workload], a)
+        ub = replica_upper_bound(c, inp.min_replicas[c.workload], a) + (c.workload in inp.redundancy)  # N+1 spare
         grown[c.gpu] = grown.get(c.gpu, 0) + c.tp * max(0, ub - round(replicas[c.id][0].upper_bound))
         for v in replicas[c.id]:
             v.upper_bound = max(v.upper_bound, ub)
@@ -140,9 +141,13 @@ def add_rows(model, inp, steady: list, replicas: dict, hosts: dict, host_of: dic
     for w in inp.runs:
         share = inp.spot_share.get(w, 1.0)
         rented = [(h, vs) for (job, hid), vs in runs.hosts.items() if job == w and (h := host_of[hid]).is_spot]
+        rented += [(h, list(vs.values())) for (job, hid), vs in runs.pooled_hosts.items()
+                   if job == w and (h := host_of[hid]).is_spot]  # instance-hours pooled over alike slots
         if share >= 1.0 or not rented:
             continue
-        used = sum((c.tp * v for c in inp.candidates if c.workload == w for v in runs.replicas[c.id]), zero)
+        used = sum((c.tp * v for c in inp.candidates if c.workload == w
+                    for v in [*runs.replicas.get(c.id, []), *runs.rented.get(c.id, {}).values(),
+                              *runs.idle_hours.get(c.id, {}).values()]), zero)
         on_spot = sum((h.slots * v for h, vs in rented for v in vs), zero)
         model.add_linear_constraint(ub=0.0, expr=on_spot - share * used, name=f"batch_spot_share_max[{w}]")
     return spot
