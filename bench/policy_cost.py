@@ -11,7 +11,8 @@ leaves some online workload short. Settings:
 - routed, none: one deployment type per length bucket (per workload with one bucket), no spare;
 - single, none: one deployment type per workload;
 - routed, default (the shipped default): routed, and N+1 for online workloads of more than one replica;
-- routed, n_plus_1: N+1 for every online workload, one replica or not.
+- routed, n_plus_1: N+1 for every online workload, one replica or not;
+- routed, zones: 3: every online workload spread over 3 hosts, any one of which may be lost.
 planning.bucket_slices is dropped for routed and single. Problems with no online workload are
 skipped. Prints a Markdown table (the README's): $/month (+% over free, none) [t: deployment types,
 h: hosts whose loss leaves a workload short].
@@ -31,8 +32,16 @@ sys.path.insert(0, str(ROOT))
 import planner  # noqa: E402
 from planner.errors import PlannerError  # noqa: E402
 from planner.report.failure_out import resilience_records  # noqa: E402
+from planner.spec.schema import Zones  # noqa: E402
 
-SETTINGS = [("free", "none"), ("routed", "none"), ("single", "none"), ("routed", None), ("routed", "n_plus_1")]
+SETTINGS = [("free", "none"), ("routed", "none"), ("single", "none"), ("routed", None), ("routed", "n_plus_1"),
+            ("routed", Zones(zones=3))]
+
+
+def label(redundancy) -> str:
+    if isinstance(redundancy, Zones):
+        return f"zones: {redundancy.zones}"
+    return redundancy or "default"
 
 
 def with_policy(loaded, mixing: str, redundancy: str | None):
@@ -49,7 +58,7 @@ def main() -> int:
     ap.add_argument("--problems", default="seed*,chat-rag-length-mix,fleet-20")
     args = ap.parse_args()
     files = sorted({f for pat in args.problems.split(",") for f in (ROOT / "problems").glob(f"{pat}.yaml")})
-    print("| problem | " + " | ".join(f"{m}, {r or 'default'}" for m, r in SETTINGS) + " |")
+    print("| problem | " + " | ".join(f"{m}, {label(r)}" for m, r in SETTINGS) + " |")
     print("|---|" + "---:|" * len(SETTINGS))
     t0 = time.perf_counter()
     for f in files:

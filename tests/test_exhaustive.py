@@ -591,14 +591,15 @@ def test_instances_cover_every_family_and_case():
     # Nor does it generate PSU-limited PCIe servers or an office's circuits (server_power_max,
     # site_power_max): theirs are in test_milp.py too. Batch runs (batch_*) have route variables too:
     # their hand-derived tests are in test_batch_runs.py. The mixing and redundancy rows (planning.mixing,
-    # workloads[].redundancy; the generator leaves both at free / none) are in test_policy.py. Spot pools (spot_*,
+    # workloads[].redundancy, zones included; the generator leaves both at free / none) are in test_policy.py. Spot pools (spot_*,
     # batch_spot_share_max) are not generated: their hand-derived tests are in test_spot.py.
     physical = set(CONSTRAINT_FAMILIES) - {"bucket_routing", "replica_load", "route_slices", "server_power_max",
                                            "site_power_max", "batch_routing", "batch_load", "batch_packing",
                                            "batch_gpus_available", "batch_order", "deployment_used", "mixing_single",
                                            "bucket_served_by", "mixing_routed", "deployment_on", "one_replica",
                                            "spare_coverage", "spare_replica", "batch_rented_packing",
-                                           "spot_replicas_max", "spot_packing", "spot_share_max", "batch_spot_share_max"}
+                                           "spot_replicas_max", "spot_packing", "spot_share_max", "batch_spot_share_max",
+                                           "zone_size", "zone_hosts", "zone_replicas_min", "zone_coverage", "zone_replica"}
     assert families <= physical, sorted(families - physical)
     assert families == physical, sorted(physical - families)
     plans = [_expected(k) for k in range(N_INSTANCES)]

@@ -19,7 +19,8 @@ import pytest
 from milp_factories import cand, card, cost_of, host, problem
 from test_policy import (test_every_policy_family_is_built, test_mixing_one_bucket, test_mixing_routed_two_buckets,
                          test_n_plus_1_one_bucket, test_n_plus_1_two_replica_case_by_hand,
-                         test_static_types_when_the_plan_holds_bought_or_owned_hosts)
+                         test_static_types_when_the_plan_holds_bought_or_owned_hosts, test_zones_need_n_hosts,
+                         test_zones_one_bucket_by_hand, test_zones_two_buckets_by_hand)
 from test_batch_runs import (test_batch_rented_packing_pools_instance_hours_of_alike_slots,
                              test_batch_gpus_available_caps_the_run, test_batch_load_bills_a_partial_last_hour_in_full,
                              test_batch_packing_rents_what_idle_gpus_lack, test_batch_packing_runs_on_idle_gpus_for_free,
@@ -776,7 +777,8 @@ def test_every_constraint_is_named_for_a_registered_family():
     from test_policy import _one_bucket
     from test_policy import _two_buckets as _routed
     policies = (_one_bucket(redundancy={"w": "auto"}, mixing="single"),
-                _routed(mixing="routed", redundancy={"w": "n_plus_1"}))
+                _routed(mixing="routed", redundancy={"w": "n_plus_1"}),
+                _one_bucket(redundancy={"w": "zones:2"}), _routed(mixing="routed", redundancy={"w": "zones:2"}))
     tp2_job = problem([cand("job", "a", 2, 0.5, id="J")], [host("inst-a2", "a", 2, monthly=100)],
                       runs={"job": _window(4)})  # per-slot replicas on idle GPUs: batch_order
     models = [[c.name for c in build(inp)[0].linear_constraints()]
@@ -1075,6 +1077,11 @@ FAMILY_TESTS = {
     "one_replica": [test_n_plus_1_one_bucket],
     "spare_coverage": [test_n_plus_1_one_bucket, test_n_plus_1_two_replica_case_by_hand],
     "spare_replica": [test_mixing_routed_two_buckets],
+    "zone_size": [test_zones_one_bucket_by_hand, test_zones_two_buckets_by_hand],
+    "zone_hosts": [test_zones_need_n_hosts],
+    "zone_replicas_min": [test_zones_one_bucket_by_hand],
+    "zone_coverage": [test_zones_one_bucket_by_hand, test_zones_need_n_hosts],
+    "zone_replica": [test_zones_two_buckets_by_hand],
     "power_max": [test_power_max_forces_lower_power_with_pue, test_power_max_counts_cards,
                   test_power_max_ignores_cloud_instances, test_power_max_with_only_cloud_instances,
                   test_diagnose_caps_names_the_power_cap],

@@ -1,4 +1,4 @@
-"""Mixing policy (planning.mixing) and N+1 redundancy (workloads[].redundancy): the MILP rows of
+"""Mixing policy (planning.mixing), N+1 and zones redundancy (workloads[].redundancy): the MILP rows of
 `optimize.policy_rows` on hand-derived instances (HiGHS and SCIP), their re-check, and the policy
 on a shipped seed problem end to end."""
 
@@ -131,10 +131,72 @@ def test_every_policy_family_is_built():
 
     names = set()
     for inp in (_one_bucket(redundancy={"w": "auto"}, mixing="single"),
-                _two_buckets(mixing="routed", redundancy={"w": "n_plus_1"})):
+                _two_buckets(mixing="routed", redundancy={"w": "n_plus_1"}),
+                _one_bucket(redundancy={"w": "zones:2"}), _two_buckets(mixing="routed", redundancy={"w": "zones:2"})):
         names |= {c.name.split("[")[0] for c in build(inp)[0].linear_constraints()}
     assert {"deployment_used", "mixing_single", "bucket_served_by", "mixing_routed", "deployment_on", "one_replica",
-            "spare_coverage", "spare_replica"} <= names
+            "spare_coverage", "spare_replica", "zone_size", "zone_hosts", "zone_replicas_min", "zone_coverage",
+            "zone_replica"} <= names
+
+
+@both_solvers
+@pytest.mark.parametrize("zones, expected, replicas", [
+    # One type of coverage 0.5 at $100 for demand 1.0 (2 replicas carry it). Zones N: a lost host
+    # takes ceil(R / N), so R - ceil(R / N) >= 2. N = 2: R = 3 leaves 3 - 2 = 1, R = 4 leaves 4 - 2 = 2:
+    # $400. N = 3: R = 3 leaves 3 - 1 = 2: $300 (as N+1 here).
+    (2, 400.0, 4),
+    (3, 300.0, 3),
+    # N = 4: R = 3 would leave 2 but zone_replicas_min asks R >= 4 (4 - 1 = 3): $400.
+    (4, 400.0, 4),
+])
+def test_zones_one_bucket_by_hand(solver, zones, expected, replicas):
+    inp = problem([cand("w", "h", 1, 0.5, id="w:small")], [host("inst-h", "h", 1, monthly=100)],
+                  redundancy={"w": f"zones:{zones}"})
+    assert solved(inp, solver, expected).replicas == {"w:small": replicas}
+
+
+@both_solvers
+def test_zones_need_n_hosts(solver):
+    """zone_hosts: coverage 0.5, TP1, demand 1.0; a 4-GPU instance at $360 or 1-GPU ones at $100.
+    No redundancy: 2 replicas, 2 small instances $200 (one quad $360). Zones 2: 4 replicas; one quad
+    holds all 4 ($360) but is one host, so N = 2 hosts are needed: 2 quads $720, a quad and a single
+    $460, or 4 singles $400: $400."""
+    cands = [cand("w", "h", 1, 0.5, id="w:small")]
+    hosts = [host("quad", "h", 4, monthly=360), host("single", "h", 1, monthly=100)]
+    assert solved(problem(cands, hosts), solver, 200.0).hosts == {"single": 2}
+    sol = solved(problem(cands, hosts, redundancy={"w": "zones:2"}), solver, 400.0)
+    assert sol.hosts == {"single": 4} and sol.replicas == {"w:small": 4}
+
+
+@both_solvers
+def test_zones_two_buckets_by_hand(solver):
+    """zone_replica under routed mixing (the two-bucket instance above): a deployment's routed load
+    <= R - ceil(R / 2). Both buckets to B: load 0.9/0.6 + 0.1/0.3 = 1.83, R = 4 (4 - 2 = 2): $400.
+    Bucket 0 to A (load 1.5: R = 4, $240) and bucket 1 to B (load 0.33: R = 2, $200): $440. So 4 B."""
+    sol = solved(_two_buckets(mixing="routed", redundancy={"w": "zones:2"}), solver, 400.0)
+    assert sol.replicas == {"w:B": 4}
+
+
+def test_spare_upper_bound_leaves_room_for_the_zone_share():
+    """u = 5 replicas cover the demand alone. N+1: 6. Zones 2: 5 + ceil(5/1) = 10 (10 - 5 = 5);
+    zones 3: 5 + ceil(5/2) = 8 (8 - 3 = 5); zones 4 with u = 1: 1 + 1 = 2 < N, so 4."""
+    assert policy_rows.spare_upper_bound(5, "n_plus_1") == 6
+    assert policy_rows.spare_upper_bound(5, None) == 5
+    assert policy_rows.spare_upper_bound(5, "zones:2") == 10
+    assert policy_rows.spare_upper_bound(5, "zones:3") == 8
+    assert policy_rows.spare_upper_bound(1, "zones:4") == 4
+
+
+def test_check_zones():
+    """check under zones 3, coverage 0.5, demand 1.0: 3 replicas lose 1 and keep 1.0 (ok); 2 are fewer
+    than 3 zones; with two buckets, a load of 1.5 on 3 replicas exceeds 3 - 1 = 2? no: ok; on 2, no."""
+    cov = {0: 0.5}
+    assert policy_rows.check("w", "routed", "zones:3", [("c", 3, {}, cov)], 1, 1.0).spare_ok is True
+    assert policy_rows.check("w", "routed", "zones:3", [("c", 2, {}, cov)], 1, 1.0).spare_ok is False
+    loaded = [("c", 3, {0: 0.5, 1: 0.25}, {0: 0.5, 1: 0.5})]  # load 1.0 + 0.5 = 1.5 <= 2
+    assert policy_rows.check("w", "routed", "zones:3", loaded, 2, 1.0).spare_ok is True
+    loaded = [("c", 4, {0: 1.0, 1: 0.5}, {0: 0.5, 1: 0.5})]  # load 3 > 4 - 2
+    assert policy_rows.check("w", "routed", "zones:3", loaded, 2, 1.0).spare_ok is False
 
 
 def test_check_flags_a_missing_spare_and_a_mixed_bucket():
@@ -206,3 +268,43 @@ def test_spec_rejects_slices_with_routed_and_n_plus_1_on_batch(tmp_path):
     f.write_text(yaml.safe_dump(batch, sort_keys=False))
     with pytest.raises(PlannerError, match="redundancy.*online serving"):
         load_spec(f)
+
+
+def test_seed000_13b_zones_spread_over_three_hosts(run_cli, tmp_path):
+    """seed000-13b with `redundancy: {zones: 3}`: the replicas span at least 3 hosts, no lost host
+    leaves the demand short, and the plan costs at least the default N+1 plan (a lost host takes
+    ceil(R / 3) >= 1 replicas, N+1 plans for one)."""
+    seed = ROOT / "problems" / "seed000-13b-chatbot-50qps.yaml"
+
+    def edit(d):
+        d["workloads"][0]["redundancy"] = {"zones": 3}
+
+    zoned = _solve_json(run_cli, tmp_path, seed, edit)["plans"][0]
+    default = _solve_json(run_cli, tmp_path, seed, lambda d: None)["plans"][0]
+    (res,) = zoned["resilience"]
+    assert res["zones"] == 3 and res["redundancy"] == "zones: 3" and res["host_loss_short"] == []
+    assert res["hosts_spanned"] >= 3
+    assert zoned["cost"]["monthly_usd"] >= default["cost"]["monthly_usd"] - 1e-6
+    r = sum(d["replicas"] for d in zoned["deployments"])
+    assert r >= 3
+
+
+@pytest.mark.parametrize("value, message", [
+    ({"zones": 1}, r"workloads\[0\]\.redundancy\.zones: must be >= 2 \(got 1\)"),
+    ({"zonez": 3}, r"workloads\[0\]\.redundancy\.zonez: unknown key 'zonez'; did you mean 'zones'\?"),
+    ("n_plus_2", r"workloads\[0\]\.redundancy: unknown value 'n_plus_2'; did you mean 'n_plus_1'\?"),
+])
+def test_zones_spec_errors_are_one_located_line(tmp_path, value, message):
+    """A bad redundancy gets one message at its own key, not one per form the field accepts."""
+    from planner.errors import InputError
+    from planner.spec.loader import load_spec
+
+    seed = yaml.safe_load((ROOT / "problems" / "seed000-13b-chatbot-50qps.yaml").read_text())
+    seed["workloads"][0]["redundancy"] = value
+    f = tmp_path / "z.yaml"
+    f.write_text(yaml.safe_dump(seed, sort_keys=False))
+    with pytest.raises(InputError) as err:
+        load_spec(f)
+    lines = str(err.value).splitlines()
+    assert len(lines) == 1, lines
+    assert __import__("re").search(message, lines[0]), lines[0]

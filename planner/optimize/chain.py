@@ -34,7 +34,7 @@ from planner.money.costs import (
 )
 from planner.money.spot import spot_share
 from planner.money.site import GEFORCE_FIX, GEFORCE_LICENCE, buys_geforce, mounts, racks_priced, site_book, site_power_w
-from planner.optimize import batch_runs, by_hour, measured, spot_rows
+from planner.optimize import batch_runs, by_hour, measured, policy_rows, spot_rows
 from planner.optimize import candidates as cand_mod
 from planner.optimize.candidates import CandidateSet, Rejection
 from planner.optimize.diagnose import diagnose_caps, rent_gaps
@@ -203,10 +203,20 @@ def milp_input(res: Resolved, cs: CandidateSet, book: PriceBook, pricing: str) -
 
 
 def redundancy_of(spec) -> dict[str, str]:
-    """Workload → its spare-replica rule for the MILP (`policy_rows`): `n_plus_1` as asked, `auto`
-    for an online workload that leaves it unset; none (absent) for batch work and `redundancy: none`."""
-    return {w.name: w.redundancy or "auto" for w in spec.workloads
+    """Workload → its spare-replica rule for the MILP (`policy_rows`): `n_plus_1` as asked, `zones:N`
+    for `{zones: N}`, `auto` for an online workload that leaves it unset; none (absent) for batch work
+    and `redundancy: none`."""
+    return {w.name: rule_text(w.redundancy) for w in spec.workloads
             if w.kind == "traffic" and w.redundancy != "none"}
+
+
+def rule_text(redundancy) -> str:
+    """A workload's `redundancy` as the MILP's rule: `auto` (unset), `n_plus_1`, `none`, `zones:N`."""
+    if redundancy is None:
+        return "auto"
+    if isinstance(redundancy, str):
+        return redundancy
+    return f"{policy_rows.ZONES}{redundancy.zones}"
 
 
 WINDOW = "window too short"

@@ -95,7 +95,7 @@ Objective
               (a rented instance is billed for the periods it runs: n_t/24 of a month each; the
               sum_{rented h,t} term reads monthly_h n_t / 24 hosts[h,t])
     Batch jobs billed by the run (`MilpInput.runs`): rows batch_*, formulas in `optimize.batch_runs`.
-    Mixing policy and N+1 redundancy: rows mixing_*, spare_*, ..., formulas in `optimize.policy_rows`.
+    Mixing policy, N+1 and zones: rows mixing_*, spare_*, zone_*, ..., formulas in `optimize.policy_rows`.
     Spot plans (`MilpInput.spot_share`): rows spot_* and batch_spot_share_max, in `optimize.spot_rows`.
     The eps term (1e-4 USD per replica-GPU) only breaks ties: among plans of equal cost it keeps
     the fewest replicas, so a paid-for but unneeded slot does not show up as an extra replica.
@@ -167,7 +167,7 @@ class MilpInput:
     mixing: str = "free"
     """planning.mixing: routed | single | free (`optimize.policy_rows`)."""
     redundancy: dict[str, str] = field(default_factory=dict)
-    """Workload → n_plus_1 | auto: spare-replica rows (`optimize.policy_rows`); absent: none."""
+    """Workload → n_plus_1 | auto | zones:N: spare-replica or zone rows (`optimize.policy_rows`); absent: none."""
     spot_share: dict[str, float] = field(default_factory=dict)
     """Spot plans: workload name -> rent.spot_max_share (`optimize.spot_rows`); empty otherwise."""
 
@@ -208,7 +208,8 @@ def build(inp: MilpInput, run_vars: list | None = None):
     def suffix(t: int) -> str:
         return f",h{inp.hours[t][0] if inp.hours else t:02d}" if inp.hourly else ""
 
-    ub = {c.id: replica_upper_bound(c, inp.min_replicas[c.workload]) + (c.workload in inp.redundancy) for c in steady}
+    ub = {c.id: policy_rows.spare_upper_bound(replica_upper_bound(c, inp.min_replicas[c.workload]),
+                                              inp.redundancy.get(c.workload)) for c in steady}
     ub.update({c.id: batch_runs.run_upper_bound(c, inp.runs[c.workload]) for c in inp.candidates
                if c.workload in inp.runs})
     replicas = {c.id: [model.add_integer_variable(lb=0, ub=ub[c.id], name=f"replicas[{c.id}{suffix(t)}]")
@@ -260,7 +261,7 @@ def build(inp: MilpInput, run_vars: list | None = None):
             if inp.min_replicas[w] > 0:
                 model.add_linear_constraint(lb=inp.min_replicas[w], expr=sum((replicas[c.id][t] for c in cs), _ZERO),
                                             name=f"min_replicas[{w}{suffix(t)}]")
-    policy_rows.add_rows(model, inp, by_w, replicas, routes, ub, suffix)
+    policy_rows.add_rows(model, inp, by_w, replicas, routes, ub, suffix, (hosts, host_of))
 
     def installed_at(g: str, t: int):
         return sum((h.slots * hosts[h.id][t] for h in host_of.values() if h.gpu == g and h.gpus_included),

@@ -4,8 +4,9 @@ A host is one rented instance, one server on hand or one bought baseboard server
 `slots` GPUs that come with it; or one bought PCIe server, which holds only the PCIe cards put
 into it (at most `slots`), out of the cards the plan buys for its GPU type.
 
-`place` first spreads each workload's replicas over the hosts of their GPU that come with their
-GPUs (water-filling: the most of one workload on any host as small as it can be), so that one lost
+`place` first spreads each workload's replicas over the hosts of their GPU, those that come with
+their GPUs first, then bought PCIe servers with cards from the pool (water-filling: the most of one
+workload on any host as small as it can be), so that one lost
 host takes as few of them as it can (`failure_domains.host_losses`); when
 that leaves a replica or a card unplaced it falls back to first fit by decreasing TP size, which
 places whatever any placement can:
@@ -93,7 +94,7 @@ def _place(lines: list[DeploymentLine], hosts: list[tuple[HostType, int]], cards
     for d, left, spot in sorted(parts, key=order):
         c = d.candidate
         if spread:
-            left = _spread(c, left, [b for b in by_gpu.get(c.gpu, ()) if spot is None or b.host.is_spot == spot])
+            left = _spread(c, left, [b for b in by_gpu.get(c.gpu, ()) if spot is None or b.host.is_spot == spot], pool)
         for b in by_gpu.get(c.gpu, ()):
             if left == 0:
                 break
@@ -127,15 +128,25 @@ def _place(lines: list[DeploymentLine], hosts: list[tuple[HostType, int]], cards
     )
 
 
-def _spread(c, left: int, bins: list[_Bin]) -> int:
-    """Spread replicas of `c` over the bins whose GPUs come with them: water-filling, so that the most
-    replicas of its workload on any one bin is as small as it can be (ties to the earlier bins); the
-    replicas left (for first fit, e.g. onto PCIe cards) when they are full. Linear in bins, not replicas."""
+def _spread(c, left: int, bins: list[_Bin], pool: dict[str, int]) -> int:
+    """Spread replicas of `c` over its GPU's bins: water-filling, so that the most replicas of its
+    workload on any one bin is as small as it can be (ties to the earlier bins). Bins whose GPUs come
+    with them first; then, with what is left, bought PCIe servers, each group taking cards from `pool`
+    as it lands. Returns the replicas left (for first fit) when they are full. Linear in bins, not
+    replicas."""
+    left = _fill(c, left, [(i, b) for i, b in enumerate(bins) if b.host.gpus_included], None)
+    return _fill(c, left, [(i, b) for i, b in enumerate(bins) if not b.host.gpus_included], pool)
+
+
+def _fill(c, left: int, indexed: list[tuple[int, _Bin]], pool: dict[str, int] | None) -> int:
+    """Water-fill `left` replicas of `c` into `indexed` bins (PCIe servers when `pool` is given: at
+    most the pool's cards in all)."""
     workload = c.id.split(":", 1)[0]
-    idx = [i for i, b in enumerate(bins) if b.host.gpus_included and b.free >= c.tp]
+    bins = dict(indexed)
+    idx = [i for i, b in indexed if b.free >= c.tp]
     cap = {i: bins[i].free // c.tp for i in idx}
     mine = {i: bins[i].per_workload.get(workload, 0) for i in idx}
-    n = min(left, sum(cap.values()))
+    n = min(left, sum(cap.values()), pool.get(c.gpu, 0) // c.tp if pool is not None else left)
     if n == 0:
         return left
 
@@ -160,4 +171,7 @@ def _spread(c, left: int, bins: list[_Bin]) -> int:
             b.content.extend([c.id] * k)
             b.free -= k * c.tp
             b.per_workload[workload] = b.per_workload.get(workload, 0) + k
+            if pool is not None:
+                b.cards += k * c.tp
+                pool[c.gpu] -= k * c.tp
     return left - n

@@ -33,6 +33,21 @@ Redundancy (workloads[].redundancy, `MilpInput.redundancy`: workload -> n_plus_1
                 one_replica[w,t]        sum_c replicas[c,t] + M alone[w,t] <= 1 + M   (M = sum_c ub_c)
                 and + alone[w,t] (buckets) or + cov_c alone[w,t] (one bucket) on the right of the
                 spare rows, which alone[w,t] = 1 switches off; a single replica needs no spare.
+Zones (workloads[].redundancy {zones: N}, `MilpInput.redundancy`: workload -> zones:N): the replicas
+are spread over N failure domains (hosts), any one of which may be lost. zone[c,t] integer: the most
+replicas of deployment c one host may hold, and on[c,t] as above:
+    zone_size[c,t]          replicas[c,t] - N zone[c,t] <= 0          (ceil(replicas / N) per host at most)
+    zone_hosts[c,t]         sum_{h on c's GPU, slots_h >= tp_c} hosts[h,t] - N on[c,t] >= 0
+                            (N hosts that can hold c exist wherever c runs)
+    zone_replicas_min[w,t]  sum_c replicas[c,t] >= N   (periods with demand)
+    one bucket  zone_coverage[w,t]   sum_c cov_c (replicas[c,t] - zone[c,t]) >= level_w,t
+                (a lost host takes at most zone[c,t] of each deployment; the rest still cover the demand)
+    buckets     zone_replica[c,t]    sum_b route[c,b,t] / cov_c,b <= replicas[c,t] - zone[c,t]
+    Placement (`optimize.placement`) spreads each workload's replicas by water-filling, which puts at
+    most ceil(replicas / hosts) of a deployment on a host; verify re-checks the placed plan against
+    every lost host (`failure_domains.host_losses`) and counts the hosts it spans. The rows ask for N
+    hosts of the GPU, not N hosts free of other work: where other workloads fill them, the placement can
+    fall short, and the plan says so.
 Coefficients: cov_c, cov_c,b and ub_c as in `optimize.milp` (candidates, `replica_upper_bound`).
 """
 
@@ -42,7 +57,24 @@ from dataclasses import dataclass
 
 MIXING = ("routed", "single", "free")
 REDUNDANCY = ("n_plus_1", "auto")
+ZONES = "zones:"
+"""Prefix of a zoned workload's rule in `MilpInput.redundancy`: `zones:3`."""
 _ZERO = 0.0
+
+
+def zones_of(rule: str | None) -> int | None:
+    """N of a `zones:N` rule; None for any other rule (or none)."""
+    return int(rule[len(ZONES):]) if rule and rule.startswith(ZONES) else None
+
+
+def spare_upper_bound(replicas_ub: int, rule: str | None) -> int:
+    """A candidate's replica upper bound with its workload's spare rule: one more replica under N+1;
+    under zones N, R = u + ceil(u / (N - 1)) keeps R - ceil(R / N) >= u (ceil(R / N) <= R - u since
+    u <= (R - u)(N - 1)), and at least N."""
+    n = zones_of(rule)
+    if n is not None:
+        return max(n, replicas_ub + -(-replicas_ub // (n - 1)))
+    return replicas_ub + (rule is not None)
 
 
 def static_types(inp) -> bool:
@@ -50,8 +82,14 @@ def static_types(inp) -> bool:
     return inp.hourly and any(h.kind != "instance" for h in inp.hosts)
 
 
-def add_rows(model, inp, by_w: dict, replicas: dict, routes: dict, ub: dict, suffix) -> None:
-    """Add the mixing and redundancy rows for every steady workload of `by_w` (name -> candidates)."""
+def add_rows(model, inp, by_w: dict, replicas: dict, routes: dict, ub: dict, suffix, host_vars: tuple) -> None:
+    """Add the mixing and redundancy rows for every steady workload of `by_w` (name -> candidates);
+    `host_vars`: (host type id -> variable per period, host type id -> HostType) as in `optimize.milp`."""
+    hosts, host_of = host_vars
+
+    def hosts_for(c, t: int):  # the hosts that could hold a replica of c in period t
+        return sum((hosts[h.id][t] for h in host_of.values() if h.gpu == c.gpu and h.slots >= c.tp), _ZERO)
+
     periods = range(inp.periods)
     static = static_types(inp)
     for w, cs in by_w.items():
@@ -81,6 +119,34 @@ def add_rows(model, inp, by_w: dict, replicas: dict, routes: dict, ub: dict, suf
                                                 name=f"mixing_routed[{w},b{b}{tag}]")
         if inp.redundancy.get(w) in REDUNDANCY and cs:
             _spare_rows(model, inp, w, cs, replicas, routes, ub, suffix)
+        elif zones_of(inp.redundancy.get(w)) and cs:
+            _zone_rows(model, inp, w, cs, replicas, routes, ub, suffix, hosts_for)
+
+
+def _zone_rows(model, inp, w: str, cs: list, replicas: dict, routes: dict, ub: dict, suffix, hosts_for) -> None:
+    n = zones_of(inp.redundancy[w])
+    for t in range(inp.periods):
+        zone = {c.id: model.add_integer_variable(lb=0, ub=ub[c.id], name=f"zone[{c.id}{suffix(t)}]") for c in cs}
+        on = {c.id: model.add_binary_variable(name=f"on[{c.id}{suffix(t)}]") for c in cs}
+        for c in cs:
+            model.add_linear_constraint(ub=0.0, expr=replicas[c.id][t] - ub[c.id] * on[c.id],
+                                        name=f"deployment_on[{c.id}{suffix(t)}]")
+            model.add_linear_constraint(ub=0.0, expr=replicas[c.id][t] - n * zone[c.id],
+                                        name=f"zone_size[{c.id}{suffix(t)}]")
+            model.add_linear_constraint(lb=0.0, expr=hosts_for(c, t) - n * on[c.id],
+                                        name=f"zone_hosts[{c.id}{suffix(t)}]")
+        if inp.level(w, t) > 0:
+            model.add_linear_constraint(lb=float(n), expr=sum((replicas[c.id][t] for c in cs), _ZERO),
+                                        name=f"zone_replicas_min[{w}{suffix(t)}]")
+        if inp.multi_bucket(w):
+            for c in cs:
+                load = sum(routes[c.id, b][t] / cov for b, cov in zip(c.buckets, c.coverage_by_bucket))
+                model.add_linear_constraint(ub=0.0, expr=load - replicas[c.id][t] + zone[c.id],
+                                            name=f"zone_replica[{c.id}{suffix(t)}]")
+        else:
+            model.add_linear_constraint(lb=inp.level(w, t), expr=sum((c.coverage * (replicas[c.id][t] - zone[c.id])
+                                                                      for c in cs), _ZERO),
+                                        name=f"zone_coverage[{w}{suffix(t)}]")
 
 
 def _spare_rows(model, inp, w: str, cs: list, replicas: dict, routes: dict, ub: dict, suffix) -> None:
@@ -129,7 +195,8 @@ def check(workload: str, mixing: str, redundancy: str | None, lines: list[tuple]
     Mixing: `single` (or `routed` with one bucket) = one deployment with replicas; `routed` = no
     bucket routed to two. Redundancy (`n_plus_1`, or `auto` with more than one replica): with one
     bucket, sum of coverage x replicas less any one replica's coverage >= level; with several, each
-    deployment's routed load (sum of route / coverage) <= its replicas - 1."""
+    deployment's routed load (sum of route / coverage) <= its replicas - 1. Zones N: at least N
+    replicas, and the same with ceil(replicas / N) of every deployment lost instead of one replica."""
     live = [ln for ln in lines if ln[1] > 0]
     if mixing == "single" or (mixing == "routed" and n_buckets <= 1):
         mixing_ok = len(live) <= 1
@@ -138,7 +205,16 @@ def check(workload: str, mixing: str, redundancy: str | None, lines: list[tuple]
     else:
         mixing_ok = True
     spare_ok = None
-    if redundancy == "n_plus_1" or (redundancy == "auto" and sum(ln[1] for ln in live) > 1):
+    zones = zones_of(redundancy)
+    if zones is not None:  # a lost host takes ceil(n / N) replicas of each deployment
+        spread = sum(ln[1] for ln in live) >= zones or level <= 0
+        if n_buckets <= 1:
+            left = sum((n - -(-n // zones)) * max(cov.values(), default=0.0) for _, n, _, cov in live)
+            spare_ok = spread and left >= level * (1 - tol)
+        else:
+            spare_ok = spread and all(sum(r / cov[b] for b, r in routes.items() if r > 0) <= n - -(-n // zones) + tol
+                                      for _, n, routes, cov in live)
+    elif redundancy == "n_plus_1" or (redundancy == "auto" and sum(ln[1] for ln in live) > 1):
         if n_buckets <= 1:
             covered = sum(n * max(cov.values(), default=0.0) for _, n, _, cov in live)
             spare_ok = all(covered - max(cov.values(), default=0.0) >= level * (1 - tol) for _, _, _, cov in live)

@@ -41,6 +41,7 @@ import math
 
 from planner.money.costs import HostType
 from planner.money.spot import batch_lost_hours, interruptions_per_hour, spot_availability
+from planner.optimize import policy_rows
 from planner.optimize.milp_parts import distinct
 
 TP_SIZES = (1, 2, 4, 8)
@@ -96,7 +97,8 @@ def add_rows(model, inp, steady: list, replicas: dict, hosts: dict, host_of: dic
         if a is None:
             continue
         avail[c.id] = a
-        ub = replica_upper_bound(c, inp.min_replicas[c.workload], a) + (c.workload in inp.redundancy)  # N+1 spare
+        ub = policy_rows.spare_upper_bound(replica_upper_bound(c, inp.min_replicas[c.workload], a),
+                                           inp.redundancy.get(c.workload))  # N+1 spare or zones
         grown[c.gpu] = grown.get(c.gpu, 0) + c.tp * max(0, ub - round(replicas[c.id][0].upper_bound))
         for v in replicas[c.id]:
             v.upper_bound = max(v.upper_bound, ub)

@@ -195,8 +195,8 @@ def _policy(inp: MilpInput, sol, name: str, mine: list[DeploymentLine], cover: d
     pc = policy_rows.check(name, inp.mixing, inp.redundancy.get(name), lines, n_buckets, inp.level(name, hour))
     bad = [] if pc.mixing_ok else [f"{pc.types} deployment types break mixing: {inp.mixing}"]
     if pc.spare_ok is False:
-        bad.append(f"no spare replica: losing one replica leaves the demand above its SLO capacity (redundancy "
-                   f"{inp.redundancy[name]})")
+        bad.append(f"no spare replica: losing one replica (zones: one host's share) leaves the demand above its SLO "
+                   f"capacity (redundancy {inp.redundancy[name]})")
     day = {cid for cid, v in sol.replicas_by_hour.items() if cid.startswith(f"{name}:") and max(v) > 0}
     if hour == 0 and policy_rows.static_types(inp) and n_buckets <= 1 and inp.mixing != "free" and len(day) > 1:
         bad.append(f"{len(day)} deployment types over the day break mixing: {inp.mixing}")

@@ -22,8 +22,8 @@ def _multi(out: Outcome) -> set[str]:
 
 def resilience_records(out: Outcome, plan: Plan) -> list[dict]:
     """JSON `resilience`, one record per online workload: the mixing policy and the deployment types
-    it runs, the redundancy asked (`n_plus_1`, `none`, or the default's outcome) and whether a spare
-    replica is planned, and the hosts whose loss would leave it short."""
+    it runs, the redundancy asked (`n_plus_1`, `zones: N`, `none`, or the default's outcome) and whether
+    a spare is planned, the hosts its replicas span, and the hosts whose loss would leave it short."""
     losses = host_losses(plan, _online(out), _multi(out))
     rows = []
     for w in out.resolved.workloads:
@@ -31,11 +31,15 @@ def resilience_records(out: Outcome, plan: Plan) -> list[dict]:
             continue
         mine = [d for d in plan.deployments if d.candidate.workload == w.name and d.replicas > 0]
         asked = w.spec.redundancy
-        spare = asked == "n_plus_1" or (asked is None and sum(d.replicas for d in mine) > 1)
+        zones = getattr(asked, "zones", None)
+        spare = asked == "n_plus_1" or zones is not None or (asked is None and sum(d.replicas for d in mine) > 1)
+        spanned = sorted({label for label, content in plan.placement
+                          if any(cid.split(":", 1)[0] == w.name for cid in content)})
         by_hour = [plan.solution.replicas_by_hour.get(d.candidate.id, [d.replicas] * plan.periods) for d in mine]
         types = max((sum(1 for n in hour if n > 0) for hour in zip(*by_hour)), default=0)
         rows.append({"workload": w.name, "mixing": out.resolved.spec.planning.mixing, "deployment_types": types,
-                     "redundancy": asked or "default", "spare_replica": spare,
+                     "redundancy": f"zones: {zones}" if zones else (asked or "default"), "spare_replica": spare,
+                     "zones": zones, "hosts_spanned": len(spanned),
                      "host_loss_short": [{"host": h.host, "replicas": h.replicas} for h in losses
                                          if h.workload == w.name]})
     return rows
@@ -51,13 +55,20 @@ def spof_warnings(out: Outcome) -> list[str]:
     one per host whose loss leaves a workload short (unless that host is already its single point)."""
     lines = []
     for p in out.plans:
-        spare = {r["workload"]: r["spare_replica"] for r in resilience_records(out, p)}
+        records = resilience_records(out, p)
+        spare = {r["workload"]: r["spare_replica"] for r in records}
+        zone_word = {r["workload"]: r["zones"] for r in records if r["zones"]}
+        for r in records:
+            if r["zones"] and r["hosts_spanned"] < r["zones"]:
+                lines.append(f"{r['workload']} ({p.pricing} plan): its replicas span {r['hosts_spanned']} host(s), not the "
+                             f"{r['zones']} zones asked: the hosts that could take them are full with other work")
         points = single_points(p, _online(out))
         for s in points:
             what = (f"all {s.replicas} replica{'s' if s.replicas > 1 else ''} on one host ({s.name}): losing it "
                     "stops the service" if s.domain == "host" else
                     f"all {s.replicas} replicas rented from one provider ({s.name}): an outage there stops the service")
-            why = ("its spare replica (N+1) covers one lost replica, not the whole " + s.domain if spare.get(s.workload)
+            why = ((f"its zones ({zone_word[s.workload]}) cover one lost host" if s.workload in zone_word else
+                    "its spare replica (N+1) covers one lost replica") + f", not the whole {s.domain}" if spare.get(s.workload)
                    else "no spare replica is planned (a single replica, or redundancy: none)")
             lines.append(f"{s.workload} ({p.pricing} plan): {what}; {why}")
         hosts = {(s.workload, s.name) for s in points if s.domain == "host"}

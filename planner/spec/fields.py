@@ -41,12 +41,21 @@ def _is_model(ann: Any) -> bool:
     return isinstance(ann, type) and issubclass(ann, BaseModel)
 
 
+def _section_member(ann: Any) -> Any:
+    """The section (model) member of a shape-discriminated union such as `none | n_plus_1 | {zones: N}`;
+    any other annotation as it is."""
+    if typing.get_origin(ann) in (Union, types.UnionType):
+        return next((m for m in (_strip(a)[0] for a in typing.get_args(ann)) if _is_model(m)), ann)
+    return ann
+
+
 def annotation_at(loc: Loc) -> Any:
     """The annotation of what `loc` (a pydantic error location) points at, or None if unknown."""
     ann: Any = ProblemSpec
     for part in loc:
         ann, _, _ = _strip(ann)
         origin = typing.get_origin(ann)
+        ann = _section_member(ann)
         if _is_model(ann) and isinstance(part, str) and part in ann.model_fields:
             ann = ann.model_fields[part].annotation
         elif origin is list and isinstance(part, int):
@@ -60,13 +69,16 @@ def annotation_at(loc: Loc) -> Any:
 
 def allowed_keys(loc: Loc) -> list[str]:
     """Keys the section at `loc` accepts (empty if `loc` is not a section)."""
-    ann, _, _ = _strip(annotation_at(loc))
+    ann = _section_member(_strip(annotation_at(loc))[0])
     return list(ann.model_fields) if _is_model(ann) else []
 
 
 def choices_at(loc: Loc) -> tuple[Any, ...]:
     """The allowed values where `loc` holds a Literal, else ()."""
     ann, _, _ = _strip(annotation_at(loc))
+    if typing.get_origin(ann) in (Union, types.UnionType):  # the word member of a shape-discriminated union
+        return tuple(c for m in typing.get_args(ann) if typing.get_origin(_strip(m)[0]) is Literal
+                     for c in typing.get_args(_strip(m)[0]))
     return typing.get_args(ann) if typing.get_origin(ann) is Literal else ()
 
 
@@ -136,7 +148,7 @@ def field_reference(model: type[BaseModel] = ProblemSpec, prefix: str = "") -> l
     rows = []
     for key, field in model.model_fields.items():
         path = prefix + key
-        ann, _, _ = _strip(field.annotation)
+        ann = _section_member(_strip(field.annotation)[0])
         rows.append((path, type_text(field.annotation, field.metadata), _default_text(field), field.description or ""))
         item = typing.get_args(ann)[0] if typing.get_origin(ann) is list else None
         if _is_model(ann):

@@ -30,7 +30,7 @@ from planner.errors import InputError, Problem
 from planner.spec.fields import allowed_keys, choices_at
 from planner.spec.schema import ProblemSpec
 from planner.spec.textfile import read_user_text
-from planner.spec.values import NAMES_CONTEXT, RULE_ERROR
+from planner.spec.values import NAMES_CONTEXT, RULE_ERROR, UNION_TAGS
 from planner.spec.yaml_tree import KeyPath, YamlDocument, parse_yaml
 
 
@@ -109,9 +109,10 @@ def load_spec_text(text: str, path_label: str, base_dir: Path | None = None,
     except ValidationError as exc:
         errors = exc.errors(include_url=False)
         close = {i: _did_you_mean(e) for i, e in enumerate(errors) if e["type"] == "extra_forbidden"}
-        typos = {(tuple(errors[i]["loc"][:-1]), c) for i, c in close.items()}
+        typos = {(_untagged(errors[i]["loc"])[:-1], c) for i, c in close.items()}
         for i, e in enumerate(errors):
-            if not (e["type"] == "missing" and (tuple(e["loc"][:-1]), e["loc"][-1]) in typos):
+            loc = _untagged(e["loc"])
+            if not (e["type"] == "missing" and (loc[:-1], loc[-1]) in typos):
                 problems += _problems(doc, e, close.get(i))  # a typo'd key is one problem, not two
     if problems or spec is None:
         problems.sort(key=lambda p: (p.line or 0, p.col or 0))
@@ -176,7 +177,8 @@ def _type_hint(kind: str, value: Any) -> str | None:
 
 def _did_you_mean(err: Any) -> str | None:
     """The allowed key closest to an unknown one, if any is close."""
-    return _closest_key(tuple(err["loc"][:-1]), str(err["loc"][-1]))
+    loc = _untagged(err["loc"])
+    return _closest_key(loc[:-1], str(loc[-1]))
 
 
 def _closest_key(section: KeyPath, key: str) -> str | None:
@@ -194,16 +196,21 @@ def _problems(doc: YamlDocument, err: Any, close: str | None = None) -> list[Pro
     """A pydantic error as located Problems: one, or for a broken rule with further messages in
     its ctx (`also`: e.g. every defect of a model's config.json), one per message."""
     if err["type"] == RULE_ERROR:
-        ctx, loc = err.get("ctx") or {}, tuple(err["loc"])
+        ctx, loc = err.get("ctx") or {}, _untagged(err["loc"])
         messages = [ctx["message"], *ctx.get("also", ())]
         return [doc.problem(loc, m, ctx.get("expected") if i == 0 else None) for i, m in enumerate(messages)]
     return [_problem(doc, err, close)]
 
 
+def _untagged(loc: Any) -> tuple:
+    """An error location without the union tags of shape-discriminated fields (`values.by_shape`)."""
+    return tuple(part for part in loc if part not in UNION_TAGS)
+
+
 def _problem(doc: YamlDocument, err: Any, close: str | None = None) -> Problem:
     """One pydantic error as a located, plain-language Problem (`close`: the did-you-mean of an
     unknown key, when the caller has it already)."""
-    kind, loc, value, ctx = err["type"], tuple(err["loc"]), err.get("input"), err.get("ctx") or {}
+    kind, loc, value, ctx = err["type"], _untagged(err["loc"]), err.get("input"), err.get("ctx") or {}
     if kind == RULE_ERROR:
         return doc.problem(loc, ctx["message"], ctx.get("expected"))
     if kind == "missing":

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from planner.names import normalise_name
 from planner.spec.values import Loc
 from planner.units import HOURS_PER_DAY
 
@@ -80,3 +81,19 @@ def length_rules(data: Mapping[str, Any]) -> list[tuple[Loc, str, str | None]]:
     return out
 
 
+def duplicates(items: Any, key: str | None = None) -> list[tuple[int, int, Any]]:
+    """(index, index of first occurrence, value) of each repeated item (names compared normalised)."""
+    if not isinstance(items, (list, tuple)):
+        return []
+    seen: dict[Any, int] = {}
+    out = []
+    for i, item in enumerate(items):
+        value = get_value(item, key) if key else item
+        norm = normalise_name(value) if isinstance(value, str) else value
+        if isinstance(norm, bool) or not isinstance(norm, (str, int)):
+            continue
+        if norm in seen:
+            out.append((i, seen[norm], value))
+        else:
+            seen[norm] = i
+    return out

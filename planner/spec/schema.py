@@ -24,13 +24,14 @@ from annotated_types import Ge, Le
 from pydantic import (
     BaseModel,
     ConfigDict,
+    Discriminator,
     Field,
+    Tag,
     ValidationError,
     model_validator,
 )
 
-from planner.names import normalise_name
-from planner.spec.rules import DEFAULT_TRACE_BUCKETS, MAX_BUCKETS, get_value, length_rules, profile_rules
+from planner.spec.rules import DEFAULT_TRACE_BUCKETS, MAX_BUCKETS, duplicates, length_rules, profile_rules
 from planner.spec.values import (
     DAY_S,
     MAX_GPUS,
@@ -51,28 +52,11 @@ from planner.spec.values import (
     TpDegree,
     UnitInterval,
     Utilization,
+    by_shape,
     rule_error,
 )
 
 __all__ = ["RULE_ERROR", "TP_DEGREES", "ProblemSpec", "Workload", "rule_error"]
-
-def _duplicates(items: Any, key: str | None = None) -> list[tuple[int, int, Any]]:
-    """(index, index of first occurrence, value) of each repeated item (names compared normalised)."""
-    if not isinstance(items, (list, tuple)):
-        return []
-    seen: dict[Any, int] = {}
-    out = []
-    for i, item in enumerate(items):
-        value = get_value(item, key) if key else item
-        norm = normalise_name(value) if isinstance(value, str) else value
-        if isinstance(norm, bool) or not isinstance(norm, (str, int)):
-            continue
-        if norm in seen:
-            out.append((i, seen[norm], value))
-        else:
-            seen[norm] = i
-    return out
-
 
 class StrictModel(BaseModel):
     """Base of every section: unknown keys forbidden, strict types, immutable, documented fields."""
@@ -174,7 +158,8 @@ class Planning(StrictModel):
     """Engine token budget of one iteration with chunked prefill (vLLM's `max_num_batched_tokens`), tokens; null = vLLM's default: 8192 on GPUs with 70 GiB or more other than the A100, else 2048."""
     bucket_slices: Annotated[int, Ge(1), Le(64)] | None = None
     """Routing granularity: null = a length bucket's requests may be split in any proportion between deployments; n = they go in n equal slices, each wholly to one deployment (Melange's `slice_factor`; 1 = a bucket is never split)."""
-    robustness: Literal["none", "model_error"] | Annotated[float, Ge(1), Le(100)] = "none"
+    robustness: Annotated[Annotated[Literal["none", "model_error"], Tag("<name>")]
+                          | Annotated[float, Ge(1), Le(100), Tag("<number>")], Discriminator(by_shape)] = "none"
     """Headroom against error beyond max_utilization: `none`; `model_error` = plan every GPU family at the speed it reached on nine measured rows in ten (catalog/model_error.csv: every step time / that factor); or a number m >= 1 = plan for m x every workload's demand."""
     mixing: Literal["routed", "free", "single"] = "routed"
     """How a workload's replicas may mix deployment types (GPU, precision, TP, batch cap, context): `routed` (the default) = one deployment type per length bucket, each bucket wholly to it (one type in all for a workload of one bucket); `single` = one deployment type per workload; `free` = any mix, the router splitting demand by the capacity-weighted routing table. Plans that own or buy hardware keep each workload's types across hours; rent-only plans choose them hour by hour."""
@@ -183,7 +168,7 @@ class Planning(StrictModel):
     def rules(cls, data: Mapping[str, Any]) -> list[tuple[Loc, str, str | None]]:
         out: list[tuple[Loc, str, str | None]] = [
             (("tp_degrees", i), f"duplicate value {v} (also tp_degrees[{first}])", "each degree once")
-            for i, first, v in _duplicates(data.get("tp_degrees"))
+            for i, first, v in duplicates(data.get("tp_degrees"))
         ]
         slices, mixing = data.get("bucket_slices"), data.get("mixing", "routed")
         if isinstance(slices, int) and slices > 1 and mixing in ("routed", "single"):
@@ -295,6 +280,13 @@ class BatchJob(StrictModel):
         return out
 
 
+class Zones(StrictModel):
+    """Replicas spread over failure domains (`redundancy: {zones: N}`)."""
+
+    zones: Annotated[int, Ge(2), Le(64)]
+    """Failure domains (hosts: servers or rented instances) the workload's replicas are spread over, count: at least this many replicas, at most ceil(replicas / N) of each deployment on one host, and the SLO capacity still covers the demand with any one domain's share lost."""
+
+
 class Workload(StrictModel):
     """One model to serve: online (`traffic` + `slo`) or offline (`batch`)."""
 
@@ -314,8 +306,9 @@ class Workload(StrictModel):
     """Offline work instead of `traffic` and `slo`."""
     min_replicas: Annotated[int, Ge(0), Le(10_000)] = 1
     """At least this many replicas, count (redundancy)."""
-    redundancy: Literal["none", "n_plus_1"] | None = None
-    """Spare capacity against a lost replica: `n_plus_1` = the SLO capacity still covers the demand with any one replica of any deployment lost (every deployment carries one replica beyond its load); `none` = no spare; null (the default) = `n_plus_1` for an online workload the plan serves with more than one replica, `none` for one served by a single replica and for batch work. A lost host is checked on the plan's placement and warned about, not planned for."""
+    redundancy: Annotated[Annotated[Literal["none", "n_plus_1"], Tag("<name>")] | Annotated[Zones, Tag("<section>")],
+                          Discriminator(by_shape)] | None = None
+    """Spare capacity against a lost replica or host: `n_plus_1` = the SLO capacity still covers the demand with any one replica of any deployment lost (every deployment carries one replica beyond its load); `{zones: N}` = spread over N hosts, covering the demand with any one host's share lost; `none` = no spare; null (the default) = `n_plus_1` for an online workload the plan serves with more than one replica, `none` for one served by a single replica and for batch work. Under `n_plus_1` a lost host is checked on the plan's placement and warned about, not planned for."""
     min_quality: Literal["lossless", "near_lossless", "any"] = "any"
     """Least accuracy a precision must keep, as its published recovery against the 16-bit model on catalog/quality.csv's benchmark: `lossless` >= 99.5 %, `near_lossless` >= 98 %, `any` (the default) no limit; plans show each precision's figure either way."""
     max_utilization: Utilization | None = None
@@ -348,11 +341,11 @@ class Workload(StrictModel):
             out.append(((), "missing required key 'slo' (required with traffic)", "ttft_ms and tpot_ms"))
         elif batch and slo:
             out.append((("slo",), "not allowed with batch (offline work has no latency target)", None))
-        if batch and data.get("redundancy") == "n_plus_1":
-            out.append((("redundancy",), "n_plus_1 is for online serving (a batch request lost with a replica is "
-                        "retried; nobody waits on it live)", "drop redundancy, or none"))
+        if batch and (data.get("redundancy") == "n_plus_1" or isinstance(data.get("redundancy"), Mapping)):
+            out.append((("redundancy",), "spare replicas are for online serving (a batch request lost with a "
+                        "replica is retried; nobody waits on it live)", "drop redundancy, or none"))
         out += [(("precisions", i), f"duplicate precision {v!r} (also precisions[{first}])", "each precision once")
-                for i, first, v in _duplicates(data.get("precisions"))]
+                for i, first, v in duplicates(data.get("precisions"))]
         users = isinstance(data.get("traffic"), Mapping) and data["traffic"].get("concurrent_users") is not None
         if data.get("capacity_table") is not None and users:
             out.append((("capacity_table",), "not allowed with concurrent_users (a measured capacity is a request "
@@ -443,8 +436,8 @@ class ProblemSpec(StrictModel):
     def rules(cls, data: Mapping[str, Any]) -> list[tuple[Loc, str, str | None]]:
         out: list[tuple[Loc, str, str | None]] = [
             (("workloads", i, "name"), f"duplicate workload name {v!r} (also workloads[{first}])", "unique names")
-            for i, first, v in _duplicates(data.get("workloads"), "name")
+            for i, first, v in duplicates(data.get("workloads"), "name")
         ]
         out += [(("owned", i, "gpu"), f"GPU {v!r} listed twice (also owned[{first}])", "one entry per GPU type")
-                for i, first, v in _duplicates(data.get("owned"), "gpu")]
+                for i, first, v in duplicates(data.get("owned"), "gpu")]
         return out

@@ -29,6 +29,22 @@ from annotated_types import Ge, Le
 from pydantic import AfterValidator, ValidationInfo
 from pydantic_core import PydanticCustomError
 
+UNION_TAGS = frozenset({"<name>", "<number>", "<section>"})
+"""Members of the workload file's unions that are told apart by the value's shape (`by_shape`): a
+value is checked against one member only, and the loader drops these tags from error locations, so
+a bad value gets one located message, not one per member."""
+
+
+def by_shape(value: Any) -> str:
+    """The union member a value is checked against: a mapping → `<section>`, a number (not true or
+    false) → `<number>`, anything else → `<name>` (a word such as `none`)."""
+    if isinstance(value, Mapping):
+        return "<section>"
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return "<number>"
+    return "<name>"
+
+
 RULE_ERROR = "spec_rule"
 """Pydantic error type of a broken cross-field rule; ctx has `message` and optional `expected`."""
 
