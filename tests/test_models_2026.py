@@ -140,7 +140,8 @@ def test_reader_locates_a_layer_types_list_of_the_wrong_length(tmp_path):
     path.write_text(text, encoding="utf-8")
     with pytest.raises(InputError) as info:
         model_from_hf_config(path)
-    assert str(info.value) == f"{path}:2:3: layer_types: has 3 entries for 24 layers; expected one entry per layer (num_hidden_layers)"
+    assert str(info.value) == (f"{path}:2:3: layer_types: has 3 entries for 24 layers; "
+                               "expected one entry per layer (num_hidden_layers)")
 
 
 def test_reader_locates_a_non_integer_window(tmp_path):
@@ -322,3 +323,16 @@ def test_gpt_oss_qwen3_problem_solves(run_cli):
     assert result["status"] == "optimal"
     models = {d["model"] for plan in result["plans"] for d in plan["deployments"]}
     assert models == {"gpt-oss-120b", "qwen3-30b-a3b"}
+
+
+def test_simulation_reserves_the_capped_cache():
+    """The serving simulation admits a request when its KV fits the replica's token budget. With
+    sliding windows a request reserves ceil(layer-tokens / layers): Gemma-3-27B at 8,192 tokens
+    ceil(135,168 / 62) = 2,181 whole-model tokens, at 512 tokens all 512 (below the window);
+    without a window the context itself (Llama-3.1-8B: 8,192)."""
+    from planner.serving.simulate import kv_reserved_tokens
+
+    gemma = resolve_deployment(CAT, "gemma-3-27b", "h100", "fp16")
+    assert kv_reserved_tokens(gemma, np.array([512, 8192])).tolist() == [512, 2181]
+    llama = resolve_deployment(CAT, "llama-3.1-8b", "h100", "fp16")
+    assert kv_reserved_tokens(llama, np.array([512, 8192])).tolist() == [512, 8192]

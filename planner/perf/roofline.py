@@ -53,9 +53,9 @@ def prefill_flops(m: Model, tokens: int) -> float:
     A layer with window W sums min(i, W) instead: L^2 / 2 while L <= W, else W x L - W^2 / 2."""
     if not m.n_sliding_layers:
         return linear_flops(m, tokens) + attention_flops_per_token(m, tokens) * tokens / 2.0
-    w = m.sliding_window
-    windowed = np.where(np.asarray(tokens) <= w, np.asarray(tokens, dtype=float) ** 2 / 2.0, w * np.asarray(tokens, dtype=float) - w * w / 2.0)
-    pairs = m.n_full_attention_layers * np.asarray(tokens, dtype=float) ** 2 / 2.0 + m.n_sliding_layers * windowed
+    w, length = m.sliding_window, np.asarray(tokens, dtype=float)
+    windowed = np.where(length <= w, length ** 2 / 2.0, w * length - w * w / 2.0)
+    pairs = m.n_full_attention_layers * length ** 2 / 2.0 + m.n_sliding_layers * windowed
     per_layer_token_rate = attention_flops_per_token(m, 1.0) / kv_cache_layer_tokens(m, 1.0)
     total = linear_flops(m, tokens) + per_layer_token_rate * pairs
     return total if np.ndim(tokens) else float(total)
