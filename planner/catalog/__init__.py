@@ -7,7 +7,8 @@ carries a `source` and an `as_of` date. Rows are validated on load; a malformed 
 """
 
 from planner.catalog.gpus import UNSUPPORTED, Gpu
-from planner.catalog.models import Model, model_from_hf_config
+from planner.catalog.hf_config import model_from_hf_config
+from planner.catalog.models import Model
 from planner.catalog.precisions import Efficiency, Precision
 from planner.catalog.store import Catalog, load_catalog
 

@@ -1,18 +1,13 @@
-"""Models: the `models.csv` row type, its parser and checks, and models read from a Hugging Face `config.json`."""
+"""Models: the `models.csv` row type, its parser and checks, and the parameter count from the dimensions.
+
+A Hugging Face `config.json` is read by `planner.catalog.hf_config`."""
 
 from __future__ import annotations
 
-import dataclasses
-import json
-import math
-import re
 from dataclasses import dataclass
-from pathlib import Path
 
 from planner.catalog.tables import CsvRow, Table, build_index, read_csv, unique_ids
-from planner.errors import CatalogError, InputError, Problem
-from planner.names import normalise_name
-from planner.spec.textfile import read_user_text
+from planner.errors import CatalogError, Problem
 
 
 @dataclass(frozen=True)
@@ -47,6 +42,16 @@ class Model:
     source: str = ""
     as_of: str = ""
     notes: str = ""
+    sliding_window: int = 0
+    """Tokens a sliding-window (or chunked local) attention layer keeps in its KV cache; 0 = none."""
+    n_sliding_layers: int = 0
+    """Layers that attend within `sliding_window` only; the other n_layers - n_sliding_layers attend
+    to the whole context."""
+
+    @property
+    def n_full_attention_layers(self) -> int:
+        """Layers whose KV cache grows with the whole context."""
+        return self.n_layers - self.n_sliding_layers
 
     @property
     def is_moe(self) -> bool:
@@ -75,8 +80,10 @@ MODEL_COLUMNS = (
     "n_heads", "n_kv_heads", "head_dim", "intermediate_size", "vocab_size", "tied_embeddings",
     "max_context", "attention", "kv_lora_rank", "qk_rope_head_dim", "v_head_dim", "n_experts",
     "n_experts_active", "n_shared_experts", "moe_intermediate_size", "n_dense_layers", "confidence",
-    "source", "as_of", "notes",
+    "source", "as_of", "notes", "sliding_window", "n_sliding_layers",
 )
+"""The header of models.csv. The attention-variant columns come last so that rows added elsewhere
+merge by appending two empty cells."""
 
 
 def parse_models(text: str, path: str) -> Table[Model]:
@@ -105,6 +112,8 @@ def parse_models(text: str, path: str) -> Table[Model]:
             n_dense_layers=r.int("n_dense_layers", required=False),
             confidence=r.str("confidence", required=False), source=r.str("source"), as_of=r.date("as_of"),
             notes=r.str("notes", required=False),
+            sliding_window=r.int("sliding_window", required=False),
+            n_sliding_layers=r.int("n_sliding_layers", required=False),
         )
         problems += validate_model(model, path, line)
         ids.append((line, model.id))
@@ -121,13 +130,15 @@ MODEL_BOUNDS = {
     "intermediate_size": 1_048_576, "vocab_size": 4_194_304, "max_context": 100_000_000,
     "kv_lora_rank": 65_536, "qk_rope_head_dim": 2_048, "v_head_dim": 2_048, "n_experts": 4_096,
     "n_experts_active": 4_096, "n_shared_experts": 64, "moe_intermediate_size": 1_048_576, "n_dense_layers": 1_000,
+    "sliding_window": 100_000_000, "n_sliding_layers": 1_000,
 }
 """Largest value of each architecture dimension, generous against every real model, so that a
 mistyped config (10^15 layers, a vocabulary of 1e308) is an error, not a minutes-long count or an
 overflow. The largest open models today: 126 layers (Llama-3.1-405B), hidden 16,384-18,432
 (Llama-3.1-405B, Grok-1: 6,144 x 48 heads), 128 attention heads, intermediate 53,248, vocabulary
 262,144 (Gemma 3), context 10 million (Llama 4 Scout), 384 routed experts (Kimi K2) with top-8,
-MLA rank 512 with head dims <= 192. Each bound is 4x to 100x those."""
+MLA rank 512 with head dims <= 192, attention windows of 128 (gpt-oss) to 8,192 tokens (Llama 4's
+chunked attention). Each bound is 4x to 100x those."""
 
 REQUIRED_DIMENSIONS = ("n_layers", "hidden_size", "n_heads", "n_kv_heads", "head_dim", "vocab_size", "max_context")
 """Dimensions every model has (>= 1); the others may be 0 (absent)."""
@@ -173,185 +184,17 @@ def validate_model(m: Model, path: str | None, line: int | None,
         bad("moe_intermediate_size", "must be > 0 for a MoE model")
     if m.n_dense_layers > m.n_layers:
         bad("n_dense_layers", f"more dense layers ({m.n_dense_layers}) than layers ({m.n_layers})")
+    if m.n_sliding_layers > m.n_layers:
+        bad("n_sliding_layers", f"more sliding-window layers ({m.n_sliding_layers}) than layers ({m.n_layers})")
+    elif m.n_sliding_layers and not m.sliding_window:
+        bad("sliding_window", f"must be > 0 when {m.n_sliding_layers} layers use a sliding window "
+                              "(the window in tokens)")
+    elif m.sliding_window and not m.n_sliding_layers:
+        bad("n_sliding_layers", f"must be > 0 when sliding_window is set (got a {m.sliding_window}-token "
+                                "window on no layer); leave both empty for full attention everywhere")
     if not out and m.active_params_b > m.params_b * 1.0001:
         bad("active_params_b", f"active ({m.active_params_b}) exceeds total ({m.params_b})")
     return out
-
-
-MAX_JSON_DEPTH = 64
-"""Deepest nesting of objects and arrays a config.json may have (Hugging Face configs nest 3 or 4
-levels: text_config, rope_scaling, quantization_config); deeper is reported where it passes, before
-Python's json module could exhaust the stack."""
-
-_JSON_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[{}\[\]:,]')
-
-_HF_KEYS: dict[str, tuple[str, ...]] = {
-    "hidden_size": ("hidden_size", "n_embd", "d_model"),
-    "n_layers": ("num_hidden_layers", "n_layer", "num_layers"),
-    "n_heads": ("num_attention_heads", "n_head"),
-    "n_kv_heads": ("num_key_value_heads", "multi_query_group_num"),
-    "intermediate_size": ("intermediate_size", "ffn_hidden_size", "n_inner"),
-    "vocab_size": ("vocab_size", "padded_vocab_size"),
-    "max_context": ("max_position_embeddings", "seq_length", "n_positions"),
-    "head_dim": ("head_dim",),
-    "kv_lora_rank": ("kv_lora_rank",),
-    "qk_rope_head_dim": ("qk_rope_head_dim",),
-    "qk_nope_head_dim": ("qk_nope_head_dim",),
-    "v_head_dim": ("v_head_dim",),
-    "n_experts": ("num_local_experts", "n_routed_experts", "num_experts"),
-    "n_experts_active": ("num_experts_per_tok", "num_experts_per_token", "moe_topk"),
-    "n_shared_experts": ("n_shared_experts", "num_shared_experts"),
-    "moe_intermediate_size": ("moe_intermediate_size",),
-    "n_dense_layers": ("first_k_dense_replace",),
-}
-"""The config.json keys each Model field is read from, first present wins (Llama/Qwen/Mistral names
-first, then GPT-2, ChatGLM, Falcon and DeepSeek spellings)."""
-
-
-def _json_key_positions(text: str, name: str) -> dict[tuple[str, ...], int]:
-    """Offset of every object key at depth 1 or 2, by its path (`("hidden_size",)`,
-    `("text_config", "vocab_size")`); the last of a repeated key wins, as in `json.loads`.
-
-    Raises:
-        InputError: nesting deeper than MAX_JSON_DEPTH, at the bracket that passes it.
-    """
-    positions: dict[tuple[str, ...], int] = {}
-    stack: list[list] = []  # per open container: [is_object, key being read, expecting a key]
-    for m in _JSON_TOKEN.finditer(text):
-        tok = m.group()
-        if tok in "{[":
-            if len(stack) >= MAX_JSON_DEPTH:
-                line, col = _line_col(text, m.start())
-                raise InputError(Problem(f"nested deeper than {MAX_JSON_DEPTH} levels", file=name, line=line,
-                                         col=col, expected="a model config (3 or 4 levels)"))
-            stack.append([tok == "{", None, tok == "{"])
-        elif tok in "}]":
-            if stack:
-                stack.pop()
-        elif tok == ",":
-            if stack and stack[-1][0]:
-                stack[-1][2] = True
-        elif tok == ":":
-            if stack:
-                stack[-1][2] = False
-        elif stack and stack[-1][0] and stack[-1][2]:  # a string where a key is expected
-            try:
-                key = json.loads(tok)
-            except ValueError:
-                continue
-            stack[-1][1] = key
-            if len(stack) <= 2 and all(level[0] for level in stack):
-                path = tuple(level[1] for level in stack)
-                if None not in path:
-                    positions[path] = m.start()
-    return positions
-
-
-def _line_col(text: str, offset: int) -> tuple[int, int]:
-    """1-based (line, column) of character `offset` in `text`."""
-    return text.count("\n", 0, offset) + 1, offset - (text.rfind("\n", 0, offset) + 1) + 1
-
-
-def model_from_hf_config(path: Path) -> Model:
-    """Build a Model from a Hugging Face `config.json` (Llama/Qwen/Mistral/Mixtral/Gemma/DeepSeek styles).
-
-    Parameter counts are computed from the dimensions (see `param_count` below). Every problem is
-    located at the key it is about (`config.json:5:3: num_key_value_heads: ...`), or at line 1,
-    column 1 for a missing key; each dimension must lie within MODEL_BOUNDS.
-
-    Raises:
-        InputError: every problem of the file.
-    """
-    name = str(path)
-    text = read_user_text(path)
-    positions = _json_key_positions(text, name)
-    try:
-        cfg = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InputError(Problem(f"not valid JSON: {exc.msg}", file=name, line=exc.lineno, col=exc.colno)) from None
-    except ValueError as exc:  # e.g. an integer of more than 4,300 digits (Python's int conversion limit)
-        long_number = re.search(r"\d{4301,}", text)
-        line, col = _line_col(text, long_number.start()) if long_number else (1, 1)
-        raise InputError(Problem(f"not valid JSON: {exc}", file=name, line=line, col=col)) from None
-    if not isinstance(cfg, dict):
-        raise InputError(Problem("top level must be a JSON object", file=name, line=1, col=1))
-    prefix: tuple[str, ...] = ()
-    if isinstance(cfg.get("text_config"), dict):  # multimodal wrappers keep the LM config inside
-        cfg, prefix = {**cfg["text_config"]}, ("text_config",)
-    problems: list[Problem] = []
-    where: dict[str, tuple[str, int | None, int | None]] = {}
-    opened = _line_col(text, positions[prefix]) if prefix in positions else (1, 1)
-
-    def locate(key: str) -> tuple[int, int]:
-        offset = positions.get((*prefix, key))
-        return _line_col(text, offset) if offset is not None else opened
-
-    def get_int(field: str, default: int | None = None, required: bool = True) -> int:
-        keys = _HF_KEYS[field]
-        for k in keys:
-            if k in cfg and cfg[k] is not None:
-                v = cfg[k]
-                line, col = locate(k)
-                where[field] = (k, line, col)
-                if (isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v)
-                        or float(v) != int(v)):
-                    problems.append(Problem(f"must be an integer (got {v!r})", file=name, line=line, col=col, key=k))
-                    return 0
-                why = dimension_problem(field, int(v))
-                if why:
-                    problems.append(Problem(why.replace(f"(got {int(v)})", f"(got {v!r})"), file=name, line=line,
-                                            col=col, key=k))
-                    return 0
-                return int(v)
-        if default is not None or not required:
-            return default or 0
-        line, col = opened
-        problems.append(Problem("missing", file=name, line=line, col=col, key=keys[0],
-                                expected="an integer field " + " or ".join(keys)))
-        return 0
-
-    hidden = get_int("hidden_size")
-    n_layers = get_int("n_layers")
-    n_heads = get_int("n_heads")
-    n_kv = get_int("n_kv_heads", default=n_heads or 1)
-    inter = get_int("intermediate_size", default=4 * hidden if hidden else 1)
-    vocab = get_int("vocab_size")
-    max_ctx = get_int("max_context", default=4096)
-    head_dim = get_int("head_dim", default=max(hidden // n_heads, 1) if n_heads else 1)
-    kv_lora = get_int("kv_lora_rank", required=False)
-    rope_dim = get_int("qk_rope_head_dim", required=False)
-    nope_dim = get_int("qk_nope_head_dim", required=False)
-    v_dim = get_int("v_head_dim", required=False)
-    n_experts = get_int("n_experts", required=False)
-    top_k = get_int("n_experts_active", required=False)
-    n_shared = get_int("n_shared_experts", required=False)
-    moe_inter = get_int("moe_intermediate_size", required=False) or (inter if n_experts > 1 else 0)
-    n_dense = get_int("n_dense_layers", required=False)
-    tied = bool(cfg.get("tie_word_embeddings", False))
-    if problems:
-        raise InputError(problems)
-    if n_experts > 1 and "n_experts_active" not in where:
-        where["n_experts_active"] = (_HF_KEYS["n_experts_active"][0], *where["n_experts"][1:])
-    attention = "mla" if kv_lora else ("mha" if n_kv == n_heads else ("mqa" if n_kv == 1 else "gqa"))
-    if attention == "mla":
-        head_dim = (nope_dim + rope_dim) or head_dim
-    stem = path.parent.name if path.name == "config.json" else path.stem
-    model_id = normalise_name(str(cfg.get("_name_or_path") or stem)).replace("/", "-") or "custom"
-    base = Model(
-        id=model_id, name=stem, aliases=(), family=str(cfg.get("model_type", "custom")), params_b=1.0,
-        active_params_b=1.0, n_layers=n_layers, hidden_size=hidden, n_heads=n_heads, n_kv_heads=n_kv,
-        head_dim=head_dim, intermediate_size=inter, vocab_size=vocab, tied_embeddings=tied,
-        max_context=max_ctx, attention=attention, kv_lora_rank=kv_lora or None,
-        qk_rope_head_dim=rope_dim or None, v_head_dim=v_dim or None, n_experts=n_experts if n_experts > 1 else 0,
-        n_experts_active=top_k if n_experts > 1 else 0, n_shared_experts=n_shared,
-        moe_intermediate_size=moe_inter if n_experts > 1 else 0, n_dense_layers=n_dense,
-        confidence="user", source=name, as_of="", notes="read from a Hugging Face config.json",
-    )
-    problems = validate_model(base, name, 1, where)  # dimensions and their relations, before counting
-    if problems:
-        raise InputError(problems)
-    total, active = param_count(base)
-    return dataclasses.replace(base, params_b=total / 1e9, active_params_b=active / 1e9)
 
 
 def attention_params_per_layer(m: Model) -> float:

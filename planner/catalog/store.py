@@ -9,7 +9,8 @@ from importlib import resources
 from pathlib import Path
 
 from planner.catalog.gpus import Gpu, parse_gpus
-from planner.catalog.models import Model, model_from_hf_config, parse_models
+from planner.catalog.hf_config import model_from_hf_config
+from planner.catalog.models import Model, parse_models
 from planner.catalog.precisions import (
     Efficiency,
     Precision,

@@ -279,7 +279,6 @@ class _Combo:
             self.rejection = reject("memory", f"needs {mem.total / GIB:.1f} GiB per GPU at batch 1, has "
                                               f"{mem.capacity / GIB:.1f} GiB", mem.total / mem.capacity)
             return self
-        self.kv_per_token = perf.kv_cache_bytes_per_token_per_gpu(m, d.kv_bytes, tp, d.pp)
         # Decode steps at batch 1..(largest limit) at each bucket's mean context, and each bucket's prefill.
         self.step = perf.decode_step_time(m, g, p, d.kv_bytes, tp, np.arange(1.0, limits[0] + 1.0)[None, :],
                                           shape.contexts[:, None], self.eff, d.pp)
@@ -370,7 +369,7 @@ class _Combo:
                 need / MAX_REPLICAS_PER_DEPLOYMENT))
             return 1  # admissible in itself; counted as made so no SLO rejection is added
         longest = max(range(len(kept)), key=lambda j: (mix.buckets[kept[j][0]].max_context_tokens, -j))
-        kv_cache = self.kv_per_token * tier * batch
+        kv_cache = perf.kv_cache_bytes_per_sequence(d.model, d.kv_bytes, tier, d.tp, d.pp) * batch
         mem = self.memory
         keys = [k for _, k in kept]
         c = Candidate(

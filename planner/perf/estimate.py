@@ -122,7 +122,7 @@ def check_deployment(d: Deployment) -> None:
 
 def memory_breakdown(d: Deployment, batch: int, context_tokens: int) -> MemoryBreakdown:
     """Per-GPU memory at `batch` sequences of `context_tokens` each."""
-    kv_per_seq = perf.kv_cache_bytes_per_token_per_gpu(d.model, d.kv_bytes, d.tp, d.pp) * context_tokens
+    kv_per_seq = perf.kv_cache_bytes_per_sequence(d.model, d.kv_bytes, context_tokens, d.tp, d.pp)
     return MemoryBreakdown(
         weights=perf.weight_bytes_per_gpu(d.model, d.precision, d.tp, d.pp),
         kv_cache=kv_per_seq * batch,
@@ -143,8 +143,8 @@ def max_batches(d: Deployment, contexts_tokens: list[int], base: MemoryBreakdown
     `memory_breakdown(d, 0, 0)` when the caller has it)."""
     base = base or memory_breakdown(d, 0, 0)
     free = base.capacity - base.weights - base.activations - base.overhead
-    kv_per_token = perf.kv_cache_bytes_per_token_per_gpu(d.model, d.kv_bytes, d.tp, d.pp)
-    return [min(perf.max_sequences(free, kv_per_token * t), d.max_num_seqs) for t in contexts_tokens]
+    return [min(perf.max_sequences(free, perf.kv_cache_bytes_per_sequence(d.model, d.kv_bytes, t, d.tp, d.pp)),
+                d.max_num_seqs) for t in contexts_tokens]
 
 
 def timings(

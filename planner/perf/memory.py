@@ -2,12 +2,16 @@
 
 Pure formulas, one function per formula, no I/O; units in every name. Seed 002: GPU memory ~=
 params x (bits / 8) x 1.2. Seed 003 formula A: weight memory (GB) = params (billions) x bytes per
-parameter; formula B: KV cache = 2 x layers x KV heads x head dim x context x batch x bytes.
+parameter; formula B: KV cache = 2 x layers x KV heads x head dim x context x batch x bytes. Layers with a
+sliding (or chunked local) attention window keep at most `sliding_window` tokens, so a sequence's
+KV cache is `kv_cache_bytes_per_sequence`, linear in context only up to the window.
 """
 
 from __future__ import annotations
 
 import math
+
+import numpy as np
 
 from planner.catalog.gpus import Gpu
 from planner.catalog.models import Model
@@ -89,7 +93,9 @@ def seed_memory_rule_of_thumb_bytes(params: float, bits: float) -> float:
 
 
 def kv_cache_bytes_per_token(m: Model, kv_bytes: float) -> float:
-    """KV-cache bytes one token occupies across the whole model (seed 003 formula B, per token).
+    """KV-cache bytes one token occupies across the whole model (seed 003 formula B, per token),
+    i.e. in every layer: the cost of a token while the context is within every window (for a
+    sequence past a sliding window use `kv_cache_bytes_per_sequence`).
 
     MHA/GQA: 2 (K and V) x layers x KV heads x head_dim x bytes.
     MLA: layers x (kv_lora_rank + qk_rope_head_dim) x bytes: DeepSeek-V2/V3 cache one compressed
@@ -123,9 +129,50 @@ def kv_cache_bytes_per_token_per_gpu(m: Model, kv_bytes: float, tp: int, pp: int
     return full * share / pp
 
 
+def kv_cache_layer_tokens(m: Model, context_tokens):
+    """(layer, token) pairs one sequence of `context_tokens` keeps in its KV cache: every
+    full-attention layer keeps every token, a sliding-window layer at most the window:
+    (n_layers - S) x c + S x min(c, W), S = n_sliding_layers, W = sliding_window.
+
+    Works elementwise on an array of contexts. Example: Gemma-3-27B (62 layers, 52 sliding with
+    W = 1,024) at c = 8,192 -> 10 x 8,192 + 52 x 1,024 = 135,168 instead of 62 x 8,192 = 507,904.
+    """
+    capped = np.minimum(context_tokens, m.sliding_window) if np.ndim(context_tokens) else min(
+        context_tokens, m.sliding_window)
+    return m.n_full_attention_layers * context_tokens + m.n_sliding_layers * capped
+
+
+def kv_cache_bytes_per_sequence(m: Model, kv_bytes: float, context_tokens, tp: int = 1, pp: int = 1):
+    """KV-cache bytes one sequence of `context_tokens` holds on one GPU of a TP x PP replica.
+
+    No window: KV bytes per token per GPU x context (seed 003 formula B, per sequence). With
+    sliding-window layers: KV bytes per token per GPU / n_layers x `kv_cache_layer_tokens`, so the
+    sliding layers stop growing past the window (vLLM's hybrid KV-cache manager frees the blocks
+    that leave the window). Learned attention sinks (gpt-oss) are one logit per head per layer in
+    the weights, not cached per token: no KV memory. Elementwise on an array of contexts.
+
+    Example: Gemma-3-27B (16 KV heads x head_dim 128, 62 layers, 52 with a 1,024-token window) at
+    FP16: 2 x 16 x 128 x 2 = 8,192 B per token per layer; at 8,192 tokens 8,192 x 135,168 =
+    1,107,296,256 B (1.03 GiB) instead of 8,192 x 507,904 = 4.16 GB without the window.
+    """
+    per_token = kv_cache_bytes_per_token_per_gpu(m, kv_bytes, tp, pp)
+    if not m.n_sliding_layers:
+        return per_token * context_tokens
+    return per_token / m.n_layers * kv_cache_layer_tokens(m, context_tokens)
+
+
+def kv_cache_bytes_read_per_decode_step(m: Model, kv_bytes: float, batch, context, tp: int = 1, pp: int = 1):
+    """KV bytes one decode step reads on one GPU: every cached entry of `batch` sequences of mean
+    length `context` (a sliding layer attends to its window only). Elementwise on arrays."""
+    if not m.n_sliding_layers:
+        return batch * context * kv_cache_bytes_per_token_per_gpu(m, kv_bytes, tp, pp)
+    return batch * kv_cache_bytes_per_sequence(m, kv_bytes, context, tp, pp)
+
+
 def kv_cache_bytes(m: Model, kv_bytes: float, tokens: int, batch: int = 1) -> float:
-    """Seed 003 formula B: 2 x layers x KV heads x head_dim x context x batch x bytes."""
-    return kv_cache_bytes_per_token(m, kv_bytes) * tokens * batch
+    """Seed 003 formula B: 2 x layers x KV heads x head_dim x context x batch x bytes (sliding
+    layers capped at their window, see `kv_cache_bytes_per_sequence`)."""
+    return kv_cache_bytes_per_sequence(m, kv_bytes, tokens) * batch
 
 
 def activation_bytes_per_gpu(
@@ -159,7 +206,8 @@ def usable_memory_bytes(gpu: Gpu, mem_utilization: float = DEFAULT_MEM_UTILIZATI
 
 
 def max_sequences(free_bytes: float, kv_bytes_per_seq: float) -> int:
-    """Concurrent sequences that fit: floor(free memory / KV bytes of one sequence)."""
+    """Concurrent sequences that fit: floor(free memory / KV bytes of one sequence), the latter from
+    `kv_cache_bytes_per_sequence` (not per token x context, which overcounts sliding-window layers)."""
     if kv_bytes_per_seq <= 0:
         return 0
     return max(0, int(free_bytes // kv_bytes_per_seq))

@@ -15,7 +15,7 @@ import numpy as np
 from planner.catalog.gpus import Gpu
 from planner.catalog.models import Model
 from planner.catalog.precisions import Efficiency, Precision
-from planner.perf.memory import kv_cache_bytes_per_token_per_gpu, weight_bytes
+from planner.perf.memory import kv_cache_bytes_read_per_decode_step, kv_cache_layer_tokens, weight_bytes
 from planner.perf.parallel import tp_comm_time_s
 from planner.units import GB
 
@@ -25,11 +25,16 @@ def attention_flops_per_token(m: Model, context: float) -> float:
 
     QK^T and AV each cost 2 x context x head_dim FLOPs per head per layer -> 4 x layers x heads x
     head_dim x context. MLA in absorbed form attends in the latent space (rank + rope for scores,
-    rank for values).
+    rank for values). A sliding-window layer attends to at most its window: the layers x context
+    factor becomes `kv_cache_layer_tokens` (full layers x context + sliding layers x min(context, W)).
     """
     if m.attention == "mla" and m.kv_lora_rank:
         per_head = (m.kv_lora_rank + (m.qk_rope_head_dim or 0)) + m.kv_lora_rank
+        if m.n_sliding_layers:
+            return 2.0 * m.n_heads * per_head * kv_cache_layer_tokens(m, context)
         return 2.0 * m.n_layers * m.n_heads * per_head * context
+    if m.n_sliding_layers:
+        return 4.0 * m.n_heads * m.head_dim * kv_cache_layer_tokens(m, context)
     return 4.0 * m.n_layers * m.n_heads * m.head_dim * context
 
 
@@ -44,8 +49,16 @@ def linear_flops(m: Model, tokens: float) -> float:
 
 def prefill_flops(m: Model, tokens: int) -> float:
     """FLOPs to prefill a prompt of L tokens: linear_flops (2 x active params x L) plus causal
-    attention, the sum over positions of attention_flops_per_token(i) = L^2 / 2 x the per-token rate."""
-    return linear_flops(m, tokens) + attention_flops_per_token(m, tokens) * tokens / 2.0
+    attention, the sum over positions of attention_flops_per_token(i) = L^2 / 2 x the per-token rate.
+    A layer with window W sums min(i, W) instead: L^2 / 2 while L <= W, else W x L - W^2 / 2."""
+    if not m.n_sliding_layers:
+        return linear_flops(m, tokens) + attention_flops_per_token(m, tokens) * tokens / 2.0
+    w, length = m.sliding_window, np.asarray(tokens, dtype=float)
+    windowed = np.where(length <= w, length ** 2 / 2.0, w * length - w * w / 2.0)
+    pairs = m.n_full_attention_layers * length ** 2 / 2.0 + m.n_sliding_layers * windowed
+    per_layer_token_rate = attention_flops_per_token(m, 1.0) / kv_cache_layer_tokens(m, 1.0)
+    total = linear_flops(m, tokens) + per_layer_token_rate * pairs
+    return total if np.ndim(tokens) else float(total)
 
 
 def compute_time_s(flops: float, peak_tflops: float, mfu: float) -> float:
@@ -136,14 +149,15 @@ def decode_step_time(
 ) -> StepTime:
     """One decode step for `batch` sequences of mean length `context` (TPOT at batch b).
 
-    memory  = (weights read per GPU + batch x context x KV bytes per token per GPU) / (BW x bw_eff)
+    memory  = (weights read per GPU + batch x KV bytes per sequence per GPU at `context`) / (BW x bw_eff)
+              (= batch x context x KV bytes per token without sliding-window layers)
     compute = batch x (2 x active params + attention FLOPs) / (tp x pp) / (peak x decode_mfu)
     comm    = 2 all-reduces per layer of batch x hidden x 2 bytes (0 at TP 1)
     Pipeline stages run one after another for a single token, so with PP the per-stage time is
     multiplied back by pp (a PP replica decodes no faster than one stage holding it all).
     """
     weights = decode_weight_bytes_read_per_gpu(m, p, tp, batch, pp)
-    kv = batch * context * kv_cache_bytes_per_token_per_gpu(m, kv_bytes, tp, pp)
+    kv = kv_cache_bytes_read_per_decode_step(m, kv_bytes, batch, context, tp, pp)
     memory_s = (weights + kv) / (gpu.mem_bw_gb_per_s * GB * eff.bw_eff)
     flops = batch * (2.0 * m.active_params_b * 1e9 + attention_flops_per_token(m, context)) / (tp * pp)
     compute_s = compute_time_s(flops, gpu.tflops(p.compute), eff.decode_mfu)

@@ -7,7 +7,8 @@ The engine model (vLLM-like; an analytic queueing model elsewhere assumes exactl
   (prefilling + decoding) number fewer than `batch_cap` (vLLM `max_num_seqs`) and the reserved KV
   plus L_in + L_out fits `kv_budget_tokens`. KV is reserved for the whole context at admission
   and freed at completion: conservative, where vLLM allocates blocks lazily and preempts when they
-  run out. A request whose context exceeds the whole budget can never run; it is counted in
+  run out; with sliding-window layers a request reserves what its capped cache is worth
+  (`kv_reserved_tokens`). A request whose context exceeds the whole budget can never run; it is counted in
   `rejected` and never queues.
 - Each iteration every decoding sequence gets one token, and prefill gets up to
   max(chunk_tokens - n_decoding, 1) prompt tokens, FCFS over admitted prompts (several short
@@ -51,8 +52,8 @@ from planner.perf.estimate import Deployment, memory_breakdown
 from planner.serving.arrivals import poisson_arrivals, renewal_arrivals, route, thin
 
 __all__ = [
-    "ReplicaResult", "ReplicaSpec", "attainment", "kv_budget_tokens", "percentiles", "poisson_arrivals",
-    "renewal_arrivals", "route", "simulate_replica", "thin",
+    "ReplicaResult", "ReplicaSpec", "attainment", "kv_budget_tokens", "kv_reserved_tokens", "percentiles",
+    "poisson_arrivals", "renewal_arrivals", "route", "simulate_replica", "thin",
 ]
 
 _SLOPE_CONTEXT_TOKENS = 1 << 20
@@ -135,6 +136,16 @@ def kv_budget_tokens(d: Deployment) -> int:
     free_bytes = base.capacity - base.weights - base.activations - base.overhead
     per_token_bytes = perf.kv_cache_bytes_per_token_per_gpu(d.model, d.kv_bytes, d.tp, d.pp)
     return max(0, math.floor(free_bytes / per_token_bytes))
+
+
+def kv_reserved_tokens(d: Deployment, context_tokens: np.ndarray) -> np.ndarray:
+    """KV-budget tokens a request of `context_tokens` reserves: its context, or with sliding-window
+    layers ceil(`perf.kv_cache_layer_tokens` / n_layers), the whole-model tokens its capped cache
+    is worth (Gemma-3-27B at 8,192 tokens: ceil(135,168 / 62) = 2,181)."""
+    m = d.model
+    if not m.n_sliding_layers:
+        return context_tokens
+    return np.ceil(perf.kv_cache_layer_tokens(m, context_tokens.astype(float)) / m.n_layers).astype(np.int64)
 
 
 class _Tables:
@@ -376,7 +387,8 @@ def simulate_replica(spec: ReplicaSpec, arrival_s: np.ndarray, input_tokens: np.
     if len(arrival) and (l_in.min() < 1 or l_out.min() < 1):
         raise ValueError("input_tokens and output_tokens must be >= 1")
     context = l_in + l_out
-    fits = context <= spec.kv_budget_tokens
+    kv_tokens = kv_reserved_tokens(spec.deployment, context)
+    fits = kv_tokens <= spec.kv_budget_tokens
     order = np.argsort(arrival, kind="stable")
     order = order[fits[order]]
     tab = _tables(spec.deployment, spec.eff)
@@ -387,7 +399,7 @@ def simulate_replica(spec: ReplicaSpec, arrival_s: np.ndarray, input_tokens: np.
         tab.ensure_batch(min(spec.batch_cap, spec.kv_budget_tokens // 2, n_req))
         unit = tab.prefill_per_token_s(l_in[order])
         admit, first, last, peak, run_area, wait_area, busy, end_s = _run(
-            arrival[order].tolist(), l_in[order].tolist(), l_out[order].tolist(), context[order].tolist(),
+            arrival[order].tolist(), l_in[order].tolist(), l_out[order].tolist(), kv_tokens[order].tolist(),
             unit.tolist(), tab, spec.batch_cap, spec.kv_budget_tokens, spec.chunk_tokens)
     n = len(arrival)
     out = {name: np.full(n, np.nan) for name in ("admit", "first", "last")}
