@@ -11,8 +11,10 @@ UNSUPPORTED = "unsupported"
 """Marker in a throughput column: the hardware has no tensor path for that format."""
 
 
-COMPUTE_PRECISIONS = ("fp32", "fp16", "bf16", "fp8", "int8", "int4")
-"""Compute formats a GPU may run natively; each has a `<name>_tflops` or `<name>_tops` column."""
+COMPUTE_PRECISIONS = ("fp32", "fp16", "bf16", "fp8", "int8", "int4", "nvfp4", "mxfp4")
+"""Compute formats a GPU may run natively; each has a `<name>_tflops` or `<name>_tops` column.
+`nvfp4` and `mxfp4` are the block-scaled FP4 (E2M1) tensor paths: NVIDIA's (16-value blocks, E4M3
+scales) and the OCP Microscaling one (32-value blocks, E8M0 scales)."""
 
 
 @dataclass(frozen=True)
@@ -77,13 +79,14 @@ GPU_COLUMNS = (
     "mem_bw_gb_per_s", "fp32_tflops", "fp16_tflops", "bf16_tflops", "fp8_tflops", "int8_tops",
     "int4_tops", "tdp_w", "scaleup_kind", "scaleup_name", "scaleup_bw_gb_per_s_bidir",
     "scaleup_domain_gpus", "pcie_gen", "pcie_bw_gb_per_s_bidir", "gpus_per_server", "geforce_eula",
-    "market", "confidence", "source", "as_of", "notes",
+    "market", "confidence", "source", "as_of", "notes", "nvfp4_tflops", "mxfp4_tflops",
 )
 
 
 _THROUGHPUT_COLUMN = {
     "fp32": "fp32_tflops", "fp16": "fp16_tflops", "bf16": "bf16_tflops",
     "fp8": "fp8_tflops", "int8": "int8_tops", "int4": "int4_tops",
+    "nvfp4": "nvfp4_tflops", "mxfp4": "mxfp4_tflops",
 }
 
 

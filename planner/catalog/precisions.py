@@ -6,7 +6,7 @@ import csv
 import io
 from dataclasses import dataclass
 
-from planner.catalog.gpus import COMPUTE_PRECISIONS, GPU_FAMILIES
+from planner.catalog.gpus import COMPUTE_PRECISIONS, GPU_FAMILIES, Gpu
 from planner.catalog.tables import CsvRow, Table, build_index, read_csv, unique_ids
 from planner.errors import CatalogError, InputError, Problem
 
@@ -31,6 +31,18 @@ class Precision:
     source: str
     as_of: str
     notes: str = ""
+    fallback_compute: str | None = None
+    """Compute format used on a GPU without a `compute` tensor path (weight-only mode: the
+    weights are dequantised to this format for the matmul, as vLLM's Marlin FP4 kernels do
+    on Turing to Hopper); None: such a GPU cannot run the precision."""
+
+    def compute_on(self, gpu: Gpu) -> str:
+        """The compute format this precision runs in on `gpu`: `compute` where the GPU has that
+        tensor path, else `fallback_compute` when set (and `compute` otherwise, which the GPU
+        then rejects). E.g. nvfp4 computes in nvfp4 on a B200 and in fp16 on an H100."""
+        if self.fallback_compute and not gpu.supports(self.compute):
+            return self.fallback_compute
+        return self.compute
 
     @property
     def bits_per_weight(self) -> float:
@@ -60,11 +72,11 @@ class Efficiency:
 
 PRECISION_COLUMNS = (
     "id", "aliases", "kind", "weight_bits", "group_size", "group_overhead_bits", "compute",
-    "kv_capable", "unquantized", "serving_default", "source", "as_of", "notes",
+    "kv_capable", "unquantized", "serving_default", "source", "as_of", "notes", "fallback_compute",
 )
 
 
-PRECISION_KINDS = ("float", "float8", "w8a8", "weight-only")
+PRECISION_KINDS = ("float", "float8", "w8a8", "weight-only", "microscaled-fp4")
 
 
 def parse_precisions(text: str, path: str) -> Table[Precision]:
@@ -85,6 +97,7 @@ def parse_precisions(text: str, path: str) -> Table[Precision]:
             group_overhead_bits=r.num("group_overhead_bits", required=False, positive=False) or 0.0,
             compute=r.choice("compute", COMPUTE_PRECISIONS), kv_capable=r.bool("kv_capable"),
             serving_default=r.bool("serving_default"), unquantized=unq, source=r.str("source"), as_of=r.date("as_of"), notes=r.str("notes", required=False),
+            fallback_compute=r.choice("fallback_compute", COMPUTE_PRECISIONS) if (data.get("fallback_compute") or "").strip() else None,
         )
         ids.append((line, p.id))
         rows[p.id] = p

@@ -44,7 +44,8 @@ def catalog_gpus(fmt: str, vendor: str | None, family: str | None, market: str |
     records = [gpu_record(g) for g in sorted(gpus, key=lambda g: g.id)]
     _emit_listing(fmt, "GPUs", records, GPU_LIST_COLUMNS, (
         ("id", "id"), ("mem_gb", "GB"), ("mem_bw_gb_per_s", "GB/s"), ("fp16_tflops", "FP16"),
-        ("fp8_tflops", "FP8"), ("int8_tops", "INT8"), ("int4_tops", "INT4"), ("tdp_w", "W"),
+        ("fp8_tflops", "FP8"), ("int8_tops", "INT8"), ("int4_tops", "INT4"), ("nvfp4_tflops", "NVFP4"),
+        ("mxfp4_tflops", "MXFP4"), ("tdp_w", "W"),
         ("scaleup_kind", "link"), ("scaleup_domain_gpus", "TP max"), ("market", "market"),
         ("geforce_eula", "GeForce"), ("as_of", "as of"),
     ), "Tensor figures are dense (never with sparsity), TFLOPS/TOPS. Sources: --format csv or json.")
@@ -85,6 +86,7 @@ def catalog_precisions(fmt: str) -> None:
     records = [precision_record(p) for p in sorted(cat.precisions.rows.values(), key=lambda p: p.id)]
     _emit_listing(fmt, "Precisions", records, PRECISION_LIST_COLUMNS, (
         ("id", "id"), ("kind", "kind"), ("bits_per_weight", "bits/weight"), ("compute", "computes in"),
+        ("fallback_compute", "elsewhere"),
         ("kv_capable", "KV format"), ("unquantized", "kept 16-bit"), ("aliases", "aliases"),
     ), "A GPU runs a precision natively when its catalogue row has a dense figure for the compute format.")
 

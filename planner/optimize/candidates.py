@@ -253,8 +253,8 @@ class _Combo:
         self.gpu, self.precision, self.tp = g, p, tp
         m = w.model
         reject = lambda reason, detail, ratio=None: Rejection(w.name, g.id, p.id, tp, reason, detail, ratio)
-        if not g.supports(p.compute):
-            self.rejection = reject("precision unsupported", f"{g.id} cannot compute in {p.compute}")
+        if not g.supports(p.compute_on(g)):
+            self.rejection = reject("precision unsupported", f"{g.id} cannot compute in {p.compute_on(g)}")
             return self
         if (short := shortfall(load_quality().figure(m, p), w.spec.min_quality)) is not None:
             self.rejection = reject("below min_quality", *short)

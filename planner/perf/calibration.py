@@ -143,7 +143,7 @@ def naive_roofline(case: Case) -> float | None:
     d, m = case.deployment, case.metric
     gpus = d.tp * d.pp
     bw = d.gpu.mem_bw_gb_per_s * perf.GB * (d.tp if d.pp == 1 else 1)
-    flops = d.gpu.tflops(d.precision.compute) * 1e12 * 0.5 * gpus
+    flops = d.gpu.tflops(d.precision.compute_on(d.gpu)) * 1e12 * 0.5 * gpus
     per_token = 2.0 * d.model.active_params_b * 1e9
     weights = perf.weight_bytes(d.model, d.precision)
     decode_rate = bw / weights

@@ -90,16 +90,17 @@ class Estimate:
 def check_deployment(d: Deployment) -> None:
     """Reject combinations that cannot run: precision unsupported, TP not dividing heads, etc."""
     problems: list[str] = []
-    if not d.gpu.supports(d.precision.compute):
-        why = "has no tensor path for" if d.precision.compute in d.gpu.unsupported else "lists no throughput for"
+    compute = d.precision.compute_on(d.gpu)
+    if not d.gpu.supports(compute):
+        why = "has no tensor path for" if compute in d.gpu.unsupported else "lists no throughput for"
         hint = ""
-        if d.precision.compute == "fp8":
+        if compute == "fp8":
             hint = " FP8 needs Ada, Hopper, Blackwell, CDNA3 or Gaudi 3; try --precision int8 or int4."
-        elif d.precision.compute == "bf16":
+        elif compute == "bf16":
             hint = " Try --precision fp16."
         problems.append(
-            f"precision {d.precision.id} computes in {d.precision.compute}, and {d.gpu.name} {why} "
-            f"{d.precision.compute}.{hint}"
+            f"precision {d.precision.id} computes in {compute}, and {d.gpu.name} {why} "
+            f"{compute}.{hint}"
         )
     if not d.kv_precision.kv_capable:
         problems.append(f"--kv-precision {d.kv_precision.id} is not a KV-cache format; use fp16, bf16, fp8 or int8")

@@ -111,6 +111,9 @@ def _resolve_precision(cat: Catalog, weights: str) -> tuple[Precision | None, st
         return (p, None) if p else (None, f"GGUF format {detail.strip()} not in the catalogue")
     if token == "int8" and "weight-only" in detail:
         return cat.precision("int8-wo"), None
+    if token == "fp4":
+        # Engines write NVFP4 as plain "FP4" (TensorRT-LLM, ModelOpt); the OCP format is named as such.
+        token = "mxfp4" if "mxfp4" in detail or "mx-fp4" in detail else "nvfp4"
     p = cat.precisions.get(token)
     if p is None:
         return None, f"precision {token!r} not in the catalogue"

@@ -160,7 +160,7 @@ def decode_step_time(
     kv = kv_cache_bytes_read_per_decode_step(m, kv_bytes, batch, context, tp, pp)
     memory_s = (weights + kv) / (gpu.mem_bw_gb_per_s * GB * eff.bw_eff)
     flops = batch * (2.0 * m.active_params_b * 1e9 + attention_flops_per_token(m, context)) / (tp * pp)
-    compute_s = compute_time_s(flops, gpu.tflops(p.compute), eff.decode_mfu)
+    compute_s = compute_time_s(flops, gpu.tflops(p.compute_on(gpu)), eff.decode_mfu)
     comm_s = tp_comm_time_s(m, gpu, tp, batch, eff)
     return StepTime(memory_s * pp, compute_s * pp, comm_s, eff.step_overhead_ms / 1e3, overlapped=True)
 
@@ -178,7 +178,7 @@ def prefill_time(
     """
     whole = np.floor(tokens) if np.ndim(tokens) else int(tokens)  # an array of prompt lengths evaluates each
     flops = batch * prefill_flops(m, whole) / (tp * pp)
-    compute_s = compute_time_s(flops, gpu.tflops(p.compute), eff.prefill_mfu)
+    compute_s = compute_time_s(flops, gpu.tflops(p.compute_on(gpu)), eff.prefill_mfu)
     memory_s = weight_bytes(m, p) / (tp * pp) / (gpu.mem_bw_gb_per_s * GB * eff.bw_eff)
     comm_s = tp_comm_time_s(m, gpu, tp, tokens * batch, eff)
     return StepTime(memory_s * pp, compute_s * pp, comm_s, eff.step_overhead_ms / 1e3, overlapped=False)

@@ -36,7 +36,7 @@ from planner.units import GIB
 
 GPU_LIST_COLUMNS = (
     "id", "name", "vendor", "family", "mem_gb", "mem_bw_gb_per_s", "fp16_tflops", "bf16_tflops", "fp8_tflops",
-    "int8_tops", "int4_tops", "tdp_w", "scaleup_kind", "scaleup_bw_gb_per_s_bidir", "scaleup_domain_gpus",
+    "int8_tops", "int4_tops", "nvfp4_tflops", "mxfp4_tflops", "tdp_w", "scaleup_kind", "scaleup_bw_gb_per_s_bidir", "scaleup_domain_gpus",
     "gpus_per_server", "geforce_eula", "market", "aliases", "confidence", "source", "as_of",
 )
 
@@ -47,7 +47,8 @@ def gpu_record(g: Gpu) -> dict:
         "form_factor": g.form_factor, "mem_gb": g.mem_gb, "mem_bw_gb_per_s": g.mem_bw_gb_per_s,
     }
     for compute, col in (("fp32", "fp32_tflops"), ("fp16", "fp16_tflops"), ("bf16", "bf16_tflops"),
-                         ("fp8", "fp8_tflops"), ("int8", "int8_tops"), ("int4", "int4_tops")):
+                         ("fp8", "fp8_tflops"), ("int8", "int8_tops"), ("int4", "int4_tops"),
+                         ("nvfp4", "nvfp4_tflops"), ("mxfp4", "mxfp4_tflops")):
         rec[col] = "unsupported" if compute in g.unsupported else g.peak_tflops.get(compute)
     rec.update({
         "tdp_w": g.tdp_w, "scaleup_kind": g.scaleup_kind, "scaleup_name": g.scaleup_name,
@@ -84,7 +85,7 @@ def model_record(m: Model) -> dict:
 
 PRECISION_LIST_COLUMNS = (
     "id", "kind", "weight_bits", "group_size", "group_overhead_bits", "bits_per_weight", "compute",
-    "kv_capable", "unquantized", "aliases", "source", "as_of", "notes",
+    "fallback_compute", "kv_capable", "unquantized", "aliases", "source", "as_of", "notes",
 )
 
 
@@ -92,7 +93,7 @@ def precision_record(p: Precision) -> dict:
     return {
         "id": p.id, "kind": p.kind, "weight_bits": p.weight_bits, "group_size": p.group_size,
         "group_overhead_bits": p.group_overhead_bits, "bits_per_weight": p.bits_per_weight,
-        "compute": p.compute, "kv_capable": p.kv_capable, "unquantized": list(p.unquantized),
+        "compute": p.compute, "fallback_compute": p.fallback_compute, "kv_capable": p.kv_capable, "unquantized": list(p.unquantized),
         "aliases": list(p.aliases), "source": p.source, "as_of": p.as_of, "notes": p.notes,
     }
 
