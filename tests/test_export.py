@@ -55,8 +55,8 @@ def hand_plan() -> dict:
         "name": "hand plan", "objective": "rent", "status": "optimal",
         "plans": [{
             "pricing": "rent", "status": "optimal",
-            "deployments": [dep(H100, "h100-sxm-80gb", "fp8", "fp8", 2, 3, 128, 4096, 8192, 6.25, 72.0, [0, 1]),
-                            dep(L40S, "l40s-48gb", "int4", "fp16", 1, 1, 64, 1200, 2048, 3.75, 43.2, [0])],
+            "deployments": [dep(H100, "h100-sxm-80gb", "fp8", "fp8", 2, 3, 128, 4096, 8192, 6.25, 71.271, [0, 1]),
+                            dep(L40S, "l40s-48gb", "int4", "fp16", 1, 1, 64, 1200, 2048, 3.75, 40.06854, [0])],
             "workloads": [{"name": "chat", "lengths": "lengths", "arrival_cv": 1.0,
                            "slo": {"percentile": 90, "ttft_ms": 500.0, "tpot_ms": 50.0},
                            "routing": [{"bucket": b0, "deployment": H100, "share_of_bucket": 0.5},
@@ -84,7 +84,7 @@ def test_vllm_launch_flags_derived_by_hand(hand_file):
     """H100 line: llama-3.1-8b fp8 with an FP8 checkpoint in catalog/checkpoints.csv
     (RedHatAI/Meta-Llama-3.1-8B-Instruct-FP8), so no --quantization; TP 2, PP 1; batch cap 128 ->
     --max-num-seqs 128; context 4096 -> --max-model-len 4096; chunk 8192 -> --max-num-batched-tokens;
-    72 GiB usable of 80 GiB -> --gpu-memory-utilization 0.9; FP8 KV -> --kv-cache-dtype fp8."""
+    71.271 GiB usable of the 79.19 GiB an H100 reports -> --gpu-memory-utilization 0.9; FP8 KV -> --kv-cache-dtype fp8."""
     result = api.export(hand_file, to="vllm")
     line = lines_by_candidate(result)[H100]
     assert launch_args(line, "vllm") == [
@@ -93,7 +93,7 @@ def test_vllm_launch_flags_derived_by_hand(hand_file):
         "--max-model-len", "4096", "--max-num-batched-tokens", "8192", "--gpu-memory-utilization", "0.9",
         "--kv-cache-dtype", "fp8"]
     # INT4 on the L40S: AWQ/GPTQ checkpoint RedHatAI/...-quantized.w4a16 (GPTQ), read from its config.json;
-    # weight-only -> 16-bit activations (--dtype float16); FP16 KV -> auto; 43.2 GiB of 48 -> 0.9.
+    # weight-only -> 16-bit activations (--dtype float16); FP16 KV -> auto; 40.06854 GiB of the 44.5206 GiB an L40S reports -> 0.9.
     l40s = lines_by_candidate(result)[L40S]
     args = launch_args(l40s, "vllm")
     assert args[2] == "RedHatAI/Meta-Llama-3.1-8B-Instruct-quantized.w4a16"
@@ -353,7 +353,7 @@ def test_readme_export_sample_is_current(run_cli, tmp_path):
     code, _, err = run_cli(["export", REPO / "problems" / "seed001-qwen7b-50-users.yaml", "--to", "vllm",
                             "--today", "2026-11-21", "--no-progress", "--out", tmp_path])
     assert code == 0, err
-    script = (tmp_path / "qwen7b-chat-rtx-3090-24gb-int8-tp1-b33" / "launch.sh").read_text(encoding="utf-8")
+    script = (tmp_path / "qwen7b-chat-rtx-3090-24gb-int8-tp1-b34" / "launch.sh").read_text(encoding="utf-8")
     readme = (REPO / "README.md").read_text(encoding="utf-8")
     assert script in readme, "README Export sample is stale: paste the launch.sh it writes"
     assert "$ planner export problems/seed001-qwen7b-50-users.yaml --to vllm --today 2026-11-21 --out deploy" in readme

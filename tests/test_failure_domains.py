@@ -60,7 +60,7 @@ def test_plans_report_them_in_json_and_warnings(run_cli):
                             "--today", "2026-11-21"])
     (plan,) = json.loads(out)["plans"]
     assert plan["single_points_of_failure"] == [{"workload": "large-app-70b", "domain": "provider", "name": "lambda",
-                                                 "replicas": 12}]
+                                                 "replicas": 13}]  # 13 GH200 replicas at batch 69
 
 
 def _line(cid: str, coverage: float, replicas: int, routes: dict[int, float]) -> SimpleNamespace:

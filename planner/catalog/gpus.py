@@ -49,6 +49,12 @@ class Gpu:
     source: str
     as_of: str
     notes: str = ""
+    mem_reported_gib: float | None = None
+    """Total memory the driver reports (GiB), what the engine sizes its KV cache from; set by the
+    catalogue from catalog/gpu_memory_reported.csv or its stated default rule
+    (`planner.catalog.gpu_memory`). None on a GPU built outside the catalogue."""
+    mem_reported_note: str = ""
+    """Where `mem_reported_gib` comes from: the sourced figure, or the defaulted rule."""
 
     def supports(self, compute: str) -> bool:
         """True when the GPU has a known dense throughput for compute format `compute`."""

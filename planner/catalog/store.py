@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+from planner.catalog.gpu_memory import MemoryTerms, parse_reported, parse_terms, with_reported_memory
 from planner.catalog.gpus import Gpu, parse_gpus
 from planner.catalog.hf_config import model_from_hf_config
 from planner.catalog.models import Model, parse_models
@@ -28,6 +29,8 @@ class Catalog:
     models: Table[Model]
     precisions: Table[Precision]
     efficiency: dict[str, Efficiency]
+    memory_terms: MemoryTerms | None = None
+    """The engine's fitted memory terms (catalog/memory_terms.csv); None: `load_memory_terms()`."""
 
     def gpu(self, name: str) -> Gpu:
         return self.gpus.resolve(name)
@@ -86,11 +89,22 @@ def data_text(filename: str) -> tuple[str, str]:
 
 
 @functools.lru_cache(maxsize=1)
+def load_memory_terms() -> MemoryTerms:
+    """The shipped memory terms, catalog/memory_terms.csv (cached)."""
+    return parse_terms(*data_text("memory_terms.csv"))
+
+
+@functools.lru_cache(maxsize=1)
 def load_catalog() -> Catalog:
-    """The shipped catalogue (cached)."""
+    """The shipped catalogue (cached). Every GPU carries its driver-reported memory
+    (catalog/gpu_memory_reported.csv, or the stated default rule)."""
+    gpus = parse_gpus(*data_text("gpus.csv"))
+    terms = load_memory_terms()
+    reported = parse_reported(*data_text("gpu_memory_reported.csv"), gpus)
     return Catalog(
-        gpus=parse_gpus(*data_text("gpus.csv")),
+        gpus=with_reported_memory(gpus, reported, terms),
         models=parse_models(*data_text("models.csv")),
         precisions=parse_precisions(*data_text("precisions.csv")),
         efficiency=parse_efficiency(*data_text("efficiency.csv")),
+        memory_terms=terms,
     )

@@ -29,6 +29,7 @@ from planner.catalog.precisions import Efficiency
 from planner.catalog.store import Catalog
 from planner.errors import InputError, PlannerError, Problem
 from planner.perf.estimate import max_batch, timings
+from planner.perf.memory_check import predict_memory
 from planner.perf.measurements import (
     MAX_BATCH,
     METRIC_GROUPS,
@@ -57,6 +58,8 @@ MAX_MODE_BATCH_CAP = 2048
 def predict(case: Case, eff: Efficiency) -> float:
     """The model's prediction of the case's metric with efficiency factors `eff`."""
     d, m, inp, out = case.deployment, case.metric, case.input_tokens, case.output_tokens
+    if case.mode == "startup":
+        return predict_memory(d, m)
     if m == "prefill_tokens_per_s":
         b = case.batch or 1
         pre = perf.prefill_time(d.model, d.gpu, d.precision, d.tp, inp, eff, d.pp, batch=b)
@@ -141,6 +144,8 @@ def naive_roofline(case: Case) -> float | None:
     prefill and throughput at 50 % MFU of the datasheet compute (2 x active params per token),
     bandwidth and TFLOPS summed over the GPUs; no KV, no overheads, no communication."""
     d, m = case.deployment, case.metric
+    if case.mode == "startup":
+        return None
     gpus = d.tp * d.pp
     bw = d.gpu.mem_bw_gb_per_s * perf.GB * (d.tp if d.pp == 1 else 1)
     flops = d.gpu.tflops(d.precision.compute_on(d.gpu)) * 1e12 * 0.5 * gpus

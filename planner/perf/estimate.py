@@ -10,10 +10,11 @@ import dataclasses
 from dataclasses import dataclass
 
 from planner import perf
+from planner.catalog.gpu_memory import MemoryTerms
 from planner.catalog.gpus import Gpu
 from planner.catalog.models import Model
 from planner.catalog.precisions import Efficiency, Precision
-from planner.catalog.store import Catalog
+from planner.catalog.store import Catalog, load_memory_terms
 from planner.errors import InputError, Problem, UnsupportedError
 
 DEFAULT_MAX_NUM_SEQS = 256
@@ -34,6 +35,12 @@ class Deployment:
     max_num_seqs: int = DEFAULT_MAX_NUM_SEQS
     max_num_batched_tokens: int | None = None
     """Engine token budget of one iteration (chunked prefill); None: vLLM's default for the GPU."""
+    memory_terms: MemoryTerms | None = None
+    """The engine's memory terms; None: the shipped catalog/memory_terms.csv."""
+
+    @property
+    def terms(self) -> MemoryTerms:
+        return self.memory_terms or load_memory_terms()
 
     @property
     def chunk_tokens(self) -> int:
@@ -121,14 +128,21 @@ def check_deployment(d: Deployment) -> None:
         raise UnsupportedError(problems)
 
 
-def memory_breakdown(d: Deployment, batch: int, context_tokens: int) -> MemoryBreakdown:
-    """Per-GPU memory at `batch` sequences of `context_tokens` each."""
+def memory_breakdown(d: Deployment, batch: int, context_tokens: int, last_stage: bool = True) -> MemoryBreakdown:
+    """Per-GPU memory at `batch` sequences of `context_tokens` each, as vLLM's memory profile
+    counts it: capacity = gpu_memory_utilization x reported memory; weights, activation peak of the
+    profiling run (forward pass over `chunk_tokens`, sampler over `max_num_seqs` logits) and
+    non-torch memory come off it, the KV cache gets the rest. `last_stage=False`: a pipeline stage
+    that does not sample (the default, the stage that samples, is the one that binds)."""
     kv_per_seq = perf.kv_cache_bytes_per_sequence(d.model, d.kv_bytes, context_tokens, d.tp, d.pp)
+    terms = d.terms
     return MemoryBreakdown(
         weights=perf.weight_bytes_per_gpu(d.model, d.precision, d.tp, d.pp),
         kv_cache=kv_per_seq * batch,
-        activations=perf.activation_bytes_per_gpu(d.model, d.tp, max_batch=d.max_num_seqs),
-        overhead=perf.runtime_overhead_bytes_per_gpu(d.tp),
+        activations=perf.activation_bytes_per_gpu(
+            d.model, d.tp, terms, chunk_tokens=d.chunk_tokens, max_num_seqs=d.max_num_seqs,
+            dtype_bytes=perf.activation_dtype_bytes(d.precision), last_stage=last_stage or d.pp == 1),
+        overhead=perf.runtime_overhead_bytes_per_gpu(d.tp, terms, last_stage=last_stage or d.pp == 1),
         capacity=perf.usable_memory_bytes(d.gpu, d.mem_utilization),
     )
 

@@ -22,6 +22,7 @@ from planner.catalog.store import Catalog
 from planner.catalog.tables import read_csv
 from planner.errors import InputError, PlannerError
 from planner.perf.estimate import Deployment, check_deployment
+from planner.perf.memory import DEFAULT_MEM_UTILIZATION, default_max_num_batched_tokens, default_max_num_seqs
 from planner.spec.values import MAX_QPS, MAX_TOKENS, MIN_QPS
 
 REQUIRED_COLUMNS = (
@@ -37,8 +38,23 @@ METRIC_GROUPS = {
     "total_throughput_tokens_per_s": "max throughput",
     "ttft_ms": "TTFT / prefill",
     "prefill_tokens_per_s": "TTFT / prefill",
+    "kv_cache_tokens": "memory",
+    "kv_cache_gib_per_gpu": "memory",
+    "weights_gib_per_gpu": "memory",
+    "activation_gib_per_gpu": "memory",
+    "nontorch_gib_per_gpu": "memory",
 }
-"""Each metric's group; the accuracy bar is stated per group."""
+"""Each metric's group; the accuracy bar is stated per group. The memory metrics are the figures of
+an engine's start-up log (`catalog/measured/memory.csv`): the KV-cache tokens of the whole replica
+and, per GPU, the KV-cache, weight, activation-peak and non-torch GiB."""
+
+MEMORY_METRICS = tuple(m for m, g in METRIC_GROUPS.items() if g == "memory")
+
+PARAMS_PATTERN = re.compile(r"\[params:([^\]]*)\]")
+"""Engine settings in a row's notes: `[params: gpu_memory_utilization=0.95; max_model_len=8192]`."""
+
+ENGINE_SETTINGS = ("gpu_memory_utilization", "max_model_len", "max_num_seqs", "max_num_batched_tokens")
+"""Settings a memory row may give, as a column of their own or in the notes' `[params: ...]`."""
 
 ASSUMED_UNSTATED_OUTPUT_TOKENS = 128
 """Generation length assumed where a decode-speed row does not state one (llama.cpp overview rows);
@@ -59,7 +75,7 @@ class Case:
     deployment: Deployment
     metric: str
     measured: float
-    mode: str  # "single", "static", "max", "qps", "concurrency"
+    mode: str  # "single", "static", "max", "qps", "concurrency", "startup" (a memory row)
     batch: int | None
     qps: float | None
     input_tokens: int
@@ -183,8 +199,86 @@ def _bounded(value: int | None, what: str, high: int) -> int | None:
     return value
 
 
+def engine_settings(row: dict[str, str]) -> dict[str, float]:
+    """The engine settings a row states (`ENGINE_SETTINGS`): a column of that name wins over the
+    notes' `[params: key=value; ...]`; values that are not finite positive numbers are skipped."""
+    found: dict[str, str] = {}
+    m = PARAMS_PATTERN.search(row.get("notes") or "")
+    if m:
+        for part in m.group(1).split(";"):
+            key, _, value = part.partition("=")
+            found[key.strip()] = value.strip()
+    for key in ENGINE_SETTINGS:
+        if (row.get(key) or "").strip():
+            found[key] = row[key].strip()
+    out = {}
+    for key in ENGINE_SETTINGS:
+        try:
+            value = float(found.get(key, ""))
+        except ValueError:
+            continue
+        if math.isfinite(value) and value > 0:
+            out[key] = value
+    return out
+
+
+def _memory_case(cat: Catalog, row: dict[str, str], line: int, label: str, metric: str, measured: float) -> Case:
+    """A start-up memory row: the deployment with the engine settings the row states, vLLM's
+    defaults for the rest (said in the assumptions)."""
+    model = cat.models.get(row["model"])
+    if model is None:
+        raise _Skip(f"model {row['model']!r} not in the catalogue")
+    gpu = cat.gpus.get(row["gpu"]) or cat.gpus.get(_strip_qualifiers(row["gpu"]))
+    if gpu is None:
+        raise _Skip(f"GPU {row['gpu']!r} not in the catalogue")
+    precision, why = _resolve_precision(cat, row["precision_weights"])
+    if precision is None:
+        raise _Skip(why or "unknown precision")
+    kv, note = _resolve_kv(cat, row["precision_kv"], precision)
+    assumptions = [note] if note else []
+    tp, pp, num_gpus = _int(row["tp"]), _int(row["pp"]), _int(row["num_gpus"])
+    if not tp or not pp or not num_gpus:
+        raise _Skip("tp, pp or num_gpus is not a positive integer")
+    if tp * pp != num_gpus:
+        raise _Skip(f"num_gpus {num_gpus} is not tp x pp ({tp} x {pp}): data or expert parallelism is not modelled")
+    settings = engine_settings(row)
+    util = settings.get("gpu_memory_utilization")
+    if util is None:
+        util = DEFAULT_MEM_UTILIZATION
+        assumptions.append(f"gpu_memory_utilization unstated: vLLM's default {util:g} assumed")
+    elif util > 1:
+        raise _Skip(f"gpu_memory_utilization {util:g} is more than 1")
+    seqs = settings.get("max_num_seqs")
+    if seqs is None:
+        seqs = default_max_num_seqs(gpu)
+        assumptions.append(f"max_num_seqs unstated: vLLM's default for the GPU, {seqs}, assumed")
+    chunk = settings.get("max_num_batched_tokens")
+    if chunk is None:
+        assumptions.append(f"max_num_batched_tokens unstated: vLLM's default for the GPU, "
+                           f"{default_max_num_batched_tokens(gpu)}, assumed")
+    context = settings.get("max_model_len") or _int(row["input_len"]) or 0
+    d = Deployment(model=model, gpu=gpu, precision=precision, kv_precision=kv, tp=tp, pp=pp, mem_utilization=util,
+                   max_num_seqs=int(_bounded(int(seqs), "max_num_seqs", MAX_BATCH)),
+                   max_num_batched_tokens=int(_bounded(int(chunk), "max_num_batched_tokens", MAX_TOKENS)) if chunk else None,
+                   memory_terms=cat.memory_terms)
+    try:
+        check_deployment(d)
+    except PlannerError as exc:
+        raise _Skip(str(exc).splitlines()[0]) from None
+    context = int(_bounded(int(context), "max_model_len", MAX_TOKENS))
+    return Case(line, label, d, metric, measured, "startup", None, None, context, 0, num_gpus, assumptions)
+
+
 def _case_from_row(cat: Catalog, row: dict[str, str], line: int, label: str) -> Case:
     metric = row["metric"].strip()
+    if metric in MEMORY_METRICS:
+        try:
+            measured = float(row["value"])
+        except ValueError:
+            raise _Skip(f"value {row['value']!r} is not a number") from None
+        if not math.isfinite(measured) or measured <= 0:
+            raise _Skip(f"value {row['value']!r} is not a positive number")
+        return _memory_case(cat, row, line, label, metric, measured)
     if metric not in METRIC_GROUPS:
         raise _Skip(f"metric {metric!r} is not one the model predicts")
     try:

@@ -13,6 +13,7 @@ import math
 
 import numpy as np
 
+from planner.catalog.gpu_memory import MemoryTerms
 from planner.catalog.gpus import Gpu
 from planner.catalog.models import Model
 from planner.catalog.precisions import Precision
@@ -22,33 +23,45 @@ DEFAULT_MEM_UTILIZATION = 0.9
 """Fraction of GPU memory the engine may use: vLLM's `gpu_memory_utilization` default (0.9)."""
 
 
-CUDA_CONTEXT_BYTES = 0.75 * GIB
-"""CUDA context, cuBLAS/cuDNN workspaces and CUDA-graph pools per GPU. vLLM start-up logs put CUDA
-graph capture at 0.2-1 GiB and the context at ~0.3-0.5 GiB; 0.75 GiB is a mid estimate."""
-
-
-TP_COMM_BUFFER_BYTES = 0.5 * GIB
-"""NCCL and custom all-reduce buffers per GPU when tensor parallelism is on (TP >= 2). NCCL keeps
-a few MiB per channel per peer; vLLM's custom all-reduce registers up to 8 MiB x 2 per rank plus
-IPC handles; 0.5 GiB covers both with margin."""
-
-
 DEFAULT_PREFILL_CHUNK_TOKENS = 8192
 """vLLM's default token budget of one iteration (`max_num_batched_tokens`, chunked prefill) for its
 OpenAI server on GPUs with at least 70 GiB other than the A100."""
 SMALL_GPU_PREFILL_CHUNK_TOKENS = 2048
 """The same default on every other GPU (the A100 80GB included)."""
+LARGE_GPU_MAX_NUM_SEQS = 1024
+"""vLLM's default `max_num_seqs` for its OpenAI server on the same large GPUs."""
+SMALL_GPU_MAX_NUM_SEQS = 256
+"""The same default on every other GPU."""
 LARGE_GPU_GIB = 70
 
 
+def reported_memory_gib(gpu: Gpu) -> float:
+    """Total memory the driver reports for `gpu` (GiB): what `torch.cuda.mem_get_info()` gives vLLM.
+
+    The catalogue sets it on every GPU (`planner.catalog.gpu_memory`: a sourced figure, e.g. 79.19
+    GiB for an "80 GB" H100, or datasheet GB read as GiB x the reported fraction of its memory
+    class); a GPU built outside the catalogue falls back to its datasheet GB read as GiB.
+    """
+    return gpu.mem_reported_gib if gpu.mem_reported_gib is not None else gpu.mem_gb
+
+
+def _large_gpu(gpu: Gpu) -> bool:
+    return reported_memory_gib(gpu) >= LARGE_GPU_GIB and "a100" not in f"{gpu.id} {gpu.name}".lower()
+
+
 def default_max_num_batched_tokens(gpu: Gpu) -> int:
-    """vLLM's default `max_num_batched_tokens` for the OpenAI server: 8192 when the GPU has at least
-    70 GiB and is not an A100 ("setting large max_num_batched_tokens for A100 reduces throughput",
-    vLLM PR #17885), else 2048. Source: vLLM V1 `vllm/engine/arg_utils.py`,
-    `EngineArgs.get_batch_defaults` (read 2026-12-04). Memory is the datasheet figure read as GiB,
-    as in `usable_memory_bytes`."""
-    large = gpu.mem_gb >= LARGE_GPU_GIB and "a100" not in f"{gpu.id} {gpu.name}".lower()
-    return DEFAULT_PREFILL_CHUNK_TOKENS if large else SMALL_GPU_PREFILL_CHUNK_TOKENS
+    """vLLM's default `max_num_batched_tokens` for the OpenAI server: 8192 when the GPU reports at
+    least 70 GiB and is not an A100 ("setting large max_num_batched_tokens for A100 reduces
+    throughput", vLLM PR #17885), else 2048. Source: vLLM V1 `vllm/engine/arg_utils.py`,
+    `EngineArgs.get_batch_defaults` (read 2026-12-04), which compares the device's total memory as
+    the platform reports it (`reported_memory_gib`)."""
+    return DEFAULT_PREFILL_CHUNK_TOKENS if _large_gpu(gpu) else SMALL_GPU_PREFILL_CHUNK_TOKENS
+
+
+def default_max_num_seqs(gpu: Gpu) -> int:
+    """vLLM's default `max_num_seqs` for the OpenAI server: 1024 on the same large GPUs as
+    `default_max_num_batched_tokens`, else 256 (same source, `default_max_num_seqs`)."""
+    return LARGE_GPU_MAX_NUM_SEQS if _large_gpu(gpu) else SMALL_GPU_MAX_NUM_SEQS
 
 
 ACTIVATION_BYTES = 2
@@ -175,34 +188,72 @@ def kv_cache_bytes(m: Model, kv_bytes: float, tokens: int, batch: int = 1) -> fl
     return kv_cache_bytes_per_sequence(m, kv_bytes, tokens) * batch
 
 
-def activation_bytes_per_gpu(
-    m: Model, tp: int, chunk_tokens: int = DEFAULT_PREFILL_CHUNK_TOKENS, max_batch: int = 256
-) -> float:
-    """Peak activation and workspace memory of one forward pass, per GPU.
+def activation_dtype_bytes(p: Precision) -> float:
+    """Bytes of one activation value: 4 for an FP32 model, else 2 (FP16/BF16 models and every
+    quantised format, whose activations stay 16-bit in vLLM)."""
+    return 4.0 if p.compute == "fp32" else ACTIVATION_BYTES
 
-    For a chunk of T tokens the largest live tensors are the residual stream and attention output
-    (about 4 x hidden per token), the MLP's gate and up projections (2 x intermediate / tp per
-    token, or per active expert for MoE) at 16 bits, plus FP32 logits for the sequences sampled in a
-    step (batch x vocab / tp x 4 bytes). This is what vLLM's profiling run measures before sizing
-    the KV cache.
+
+def forward_activation_bytes(m: Model, tp: int, chunk_tokens: int, dtype_bytes: float, terms: MemoryTerms) -> float:
+    """Peak of one forward pass over a chunk of T tokens, per GPU:
+
+        forward_activation_factor x T x (2 x hidden + 3 x intermediate / TP) x dtype bytes.
+
+    Inside the MLP the residual and normed hidden states (2 x hidden per token) live beside the
+    gate/up output (2 x intermediate / TP) and its SiLU-and-mul product (intermediate / TP); MoE
+    models count their active experts' intermediate. The factor (fitted on vLLM v0.19 logs by
+    `tools/fit_memory.py`) covers what the count leaves out (attention, allocator rounding).
+    Example: Llama-3.1-8B (hidden 4096, intermediate 14336) at TP 1, T = 8192, BF16, factor 1.4:
+    1.4 x 8192 x (8192 + 43008) x 2 = 1.17e9 bytes = 1.09 GiB (the log of a first pipeline stage,
+    which never samples, shows 1.1 GiB).
     """
     inter = m.moe_intermediate_size * max(1, m.n_experts_active) if m.is_moe else m.intermediate_size
-    per_token = (4.0 * m.hidden_size + 2.0 * inter / tp) * ACTIVATION_BYTES
-    logits = max_batch * m.vocab_size / tp * 4.0
-    return chunk_tokens * per_token + logits
+    return terms.forward_activation_factor * chunk_tokens * (2.0 * m.hidden_size + 3.0 * inter / tp) * dtype_bytes
 
 
-def runtime_overhead_bytes_per_gpu(tp: int) -> float:
-    """CUDA context, library workspaces and CUDA graphs, plus communication buffers when TP >= 2."""
-    return CUDA_CONTEXT_BYTES + (TP_COMM_BUFFER_BYTES if tp >= 2 else 0.0)
+def sampler_activation_bytes(m: Model, max_num_seqs: int, chunk_tokens: int, terms: MemoryTerms) -> float:
+    """Peak of the profiling run's sampler, per GPU: sampler_bytes_per_logit x R x vocab, with
+    R = min(max_num_seqs, T) dummy requests (vLLM V1 `GPUModelRunner._dummy_run`: num_reqs =
+    min(num_tokens, max_num_reqs); `profile_run` then samples their logits, gathered whole on every
+    TP rank). The logits in the model dtype, their FP32 copy, the probabilities and sort buffers
+    make ~15 bytes per logit (fitted). Example: Llama-3.1-8B (vocab 128,256) with vLLM's H100
+    default max_num_seqs 1024 at 15.4 bytes: 15.4 x 1024 x 128256 = 2.02e9 bytes = 1.88 GiB (the
+    logs show 1.89 GiB at TP 1, 2 and 4 alike).
+    """
+    return terms.sampler_bytes_per_logit * min(max_num_seqs, chunk_tokens) * m.vocab_size
+
+
+def activation_bytes_per_gpu(
+    m: Model, tp: int, terms: MemoryTerms, chunk_tokens: int = DEFAULT_PREFILL_CHUNK_TOKENS,
+    max_num_seqs: int = SMALL_GPU_MAX_NUM_SEQS, dtype_bytes: float = ACTIVATION_BYTES, last_stage: bool = True,
+) -> float:
+    """PyTorch's peak of vLLM's profiling run beyond the weights, per GPU ("torch peak"):
+    max(forward pass, sampler) on the stage that samples (the last pipeline stage, or the only one),
+    the forward pass alone on the others. vLLM measures this before sizing the KV cache."""
+    forward = forward_activation_bytes(m, tp, chunk_tokens, dtype_bytes, terms)
+    if not last_stage:
+        return forward
+    return max(forward, sampler_activation_bytes(m, max_num_seqs, chunk_tokens, terms))
+
+
+def runtime_overhead_bytes_per_gpu(tp: int, terms: MemoryTerms, last_stage: bool = True) -> float:
+    """Memory outside PyTorch's allocator per GPU ("non-torch memory" in vLLM's log): CUDA context
+    and library workspaces, plus NCCL and custom all-reduce buffers when TP >= 2. Fitted on vLLM
+    v0.19 logs: ~0.25 GiB at TP 1 and ~2.1 GiB at TP >= 2 on the stage that samples, ~0.07 GiB on
+    a pipeline stage that does not."""
+    if tp >= 2:
+        return terms.nontorch_gib_tp2plus * GIB
+    return (terms.nontorch_gib_tp1 if last_stage else terms.nontorch_gib_pp_stage) * GIB
 
 
 def usable_memory_bytes(gpu: Gpu, mem_utilization: float = DEFAULT_MEM_UTILIZATION) -> float:
-    """Memory the engine may use on one GPU: datasheet capacity x utilisation fraction.
+    """The engine's memory budget on one GPU: gpu_memory_utilization x the total the driver reports
+    (vLLM: `requested_memory = total_memory x gpu_memory_utilization`); weights, activation peak,
+    non-torch memory and the KV cache share it.
 
-    Datasheet "80 GB" is read as 80 GiB: drivers report ~80 GiB on such cards (A100 80GB: 81,920 MiB).
+    Example: H100 80GB reports 79.19 GiB; at 0.95 the budget is 75.23 GiB.
     """
-    return gpu.mem_gb * GIB * mem_utilization
+    return reported_memory_gib(gpu) * GIB * mem_utilization
 
 
 def max_sequences(free_bytes: float, kv_bytes_per_seq: float) -> int:

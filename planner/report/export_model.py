@@ -27,6 +27,7 @@ from planner.catalog.deploy_tables import DeployTables
 from planner.catalog.gpus import Gpu
 from planner.catalog.store import Catalog
 from planner.errors import InputError, Problem
+from planner.perf.memory import reported_memory_gib
 from planner.report.plan_file import DeploymentIn, PlanIn, WorkloadIn
 
 ENGINES = ("vllm", "sglang")
@@ -219,7 +220,7 @@ def build_export(name: str, objective: str, plan: PlanIn, cat: Catalog, tables: 
             continue
         lines.append(Line(
             name=names[d.candidate], deployment=d, workload=workloads[d.workload], gpu=gpu,
-            mem_utilization=min(1.0, d.mem_capacity_gib_per_gpu / gpu.mem_gb),
+            mem_utilization=min(1.0, d.mem_capacity_gib_per_gpu / reported_memory_gib(gpu)),
             weights=weights_for(d.model, d.precision, d.kv_precision, tables),
             loads=bucket_loads(d, workloads[d.workload]), hosts=tuple(sorted(hosts.get(d.candidate, ())))))
     if problems:

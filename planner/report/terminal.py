@@ -15,6 +15,7 @@ from planner.money.compare import Comparison
 from planner.report.batch_records import RUN_CAPTION, RUN_TABLE, batch_cost_lines, batch_run_rows, once_suffix
 from planner.optimize.plan import Outcome
 from planner.perf.estimate import Estimate
+from planner.perf.memory import reported_memory_gib
 from planner.report.comparison import (
     EVERY_MONTH_UP_TO,
     break_even_text,
@@ -105,6 +106,9 @@ def print_estimate(con: Console, e: Estimate, eff_label: str) -> None:
         t.add_column(col, justify="right")
     t.add_row(*(f"{mem[k]:.2f}" for k in ("weights", "kv_cache", "activations", "overhead", "total", "capacity")))
     con.print(t)
+    basis = "defaulted rule" if d.gpu.mem_reported_note.startswith("defaulted") else "sourced"
+    con.print(f"Usable capacity = {d.mem_utilization:g} x {reported_memory_gib(d.gpu):g} GiB the driver reports "
+              f"({basis}, catalog/gpu_memory_reported.csv)", soft_wrap=True)
     p = Table(title="Performance", show_header=True)
     for col in ("TTFT ms", "TPOT ms", "tokens/s per request", "output tokens/s (replica)", "bottleneck"):
         p.add_column(col, justify="right")
