@@ -7,7 +7,6 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
-
 from planner.perf import calibration as V
 from planner.perf import fit
 
