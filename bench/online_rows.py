@@ -9,7 +9,7 @@ Sources (rows of catalog/measured/calibration.csv, selected by their columns):
 
 Assumptions:
 - Engine limits: batch cap 256 (vLLM max_num_seqs), chunk tokens from Deployment.chunk_tokens,
-  KV budget kv_budget_tokens(d); efficiency cat.efficiency_for(gpu). KV dtype: bf16 where the row
+  KV budget kv_budget_tokens(d); efficiency: the GPU family's with the row's engine multipliers. KV dtype: bf16 where the row
   says "bf16 default assumed", otherwise the planner's default for the weights (fp8 -> fp8 KV).
   The TRT-LLM and NIM engines are not vLLM; the simulator's vLLM-like rules are used for all.
 - ShareGPT lengths are variable; every request gets the mean of vLLM's filtered ShareGPT sample
@@ -28,11 +28,14 @@ Assumptions:
 from __future__ import annotations
 
 import csv
+import dataclasses
 import re
 from pathlib import Path
 
 import numpy as np
 
+from planner import perf
+from planner.catalog.engines import engine_for_text
 from planner.catalog.store import load_catalog
 from planner.perf.estimate import resolve_deployment
 from planner.serving import queueing
@@ -61,7 +64,7 @@ def load_cases() -> list[dict]:
                 "model": r["model"], "gpu": re.sub(r"\s*\(.*\)", "", r["gpu"]), "tp": int(r["tp"]),
                 "prec": r["precision_weights"].split()[0].replace("unspecified", "bf16"),
                 "kv": "bf16" if "bf16 default assumed" in r["precision_kv"] else None,
-                "load": load, "lin": lin, "lout": lout, "src": eng.split(" (")[0].split(" +")[0],
+                "load": load, "lin": lin, "lout": lout, "src": eng.split(" (")[0].split(" +")[0], "engine": eng,
                 "pub": {}})
             if metric in ("ttft_ms", "tpot_ms"):
                 c["pub"][metric] = float(r["value"])
@@ -119,7 +122,8 @@ def main() -> None:
     for c in load_cases():
         model_name = c["model"].lower()
         d = resolve_deployment(cat, model_name, c["gpu"], c["prec"], c["kv"], tp=c["tp"], max_num_seqs=BATCH_CAP)
-        eff = cat.efficiency_for(d.gpu)
+        d = dataclasses.replace(d, engine=engine_for_text(cat.engines, c["engine"]))
+        eff = perf.deployment_efficiency(cat, d)
         chunk, kv = d.chunk_tokens, kv_budget_tokens(d)
         spec = ReplicaSpec(d, eff, BATCH_CAP, kv, chunk)
         lin, lout = c["lin"], c["lout"]
@@ -140,7 +144,7 @@ def main() -> None:
             notes.append(f"conc={users}: closed loop converged in {passes} passes; analytic cap {cap}, "
                          f"closed-loop rate {lam:.4g} req/s")
         notes.append(f"{d.model.id} {d.gpu.id} TP{d.tp} {d.precision.id}/KV {d.kv_precision.id}: "
-                     f"chunk {chunk}, KV budget {kv} tokens, eff family {d.gpu.family}")
+                     f"chunk {chunk}, KV budget {kv} tokens, eff family {d.gpu.family}, engine {d.engine_id}")
         label = f"{c['src']}: {c['model']}, {c['gpu']}, TP{c['tp']}, {lin}/{lout}, {load}"
         for metric, pub in c["pub"].items():
             rows.append((label, metric, pub, sim[metric], ana[metric]))

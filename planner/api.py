@@ -44,6 +44,7 @@ from planner.optimize.sensitivity import World as SensitivityWorld
 from planner.optimize.sensitivity import run as run_sensitivity
 from planner.optimize.sweep import PointResult, Sweep, parse_vary, run_sweep
 from planner.perf.calibration import Validation, validate_file
+from planner.perf.engines import deployment_efficiency, factors_record
 from planner.perf.estimate import Estimate, evaluate, resolve_deployment
 from planner.perf.recalibrate import Calibration
 from planner.perf.recalibrate import calibrate as _calibrate
@@ -78,7 +79,11 @@ class EstimateResult:
 
     estimate: Estimate
     efficiency: Efficiency | None = None
-    """The efficiency factors the estimate used (the shipped ones, or a calibration overlay's)."""
+    """The efficiency factors the estimate used (the shipped ones, or a calibration overlay's), the
+    engine's multipliers applied."""
+    factors: dict | None = None
+    """Which factors those are and on what basis (`perf.engines.factors_record`): GPU family
+    fitted or default, engine multipliers fitted, reference or default."""
 
     def to_record(self) -> dict:
         """The `planner estimate --format json` contract."""
@@ -164,16 +169,18 @@ def schema() -> dict:
 def estimate(model: str, gpu: str, precision: str = "fp16", *, input_tokens: int, output_tokens: int,
              kv_precision: str | None = None, tp: int = 1, pp: int = 1, batch: int | None = None,
              max_tpot_ms: float | None = None, mem_utilization: float = 0.9,
-             max_num_seqs: int = 256, calibration: str | Path | None = None) -> EstimateResult:
+             max_num_seqs: int = 256, engine: str | None = None,
+             calibration: str | Path | None = None) -> EstimateResult:
     """Memory, TTFT, TPOT, throughput and bottleneck of one deployment (names as in the catalogue;
     `model` may also be a path to a Hugging Face config.json). `batch=None`: the largest that fits
-    (and meets `max_tpot_ms` when given)."""
+    (and meets `max_tpot_ms` when given). `engine`: an id of catalog/engines.csv (None: vLLM)."""
     cat = calibrated_catalog(calibration)
-    d = resolve_deployment(cat, model, gpu, precision, kv_precision, tp, pp, mem_utilization, max_num_seqs)
-    eff = cat.efficiency_for(d.gpu)
+    d = resolve_deployment(cat, model, gpu, precision, kv_precision, tp, pp, mem_utilization, max_num_seqs, engine)
+    eff = deployment_efficiency(cat, d)
     e = evaluate(d, eff, input_tokens, output_tokens, batch=batch,
                  max_tpot_s=max_tpot_ms / 1e3 if max_tpot_ms is not None else None)
-    return EstimateResult(e, eff)
+    factors = factors_record(d.gpu.family, cat.factors_fitted(d.gpu), cat.engine_factors_for(d.engine))
+    return EstimateResult(e, eff, factors)
 
 
 def validate(path: str | Path, *, calibration: str | Path | None = None) -> Validation:

@@ -118,9 +118,10 @@ def _assert_input_error(result) -> str:
         (["--model", "llama-3-70b", "--gpu", "a100", "--batch", "zero"], ["--batch", "zero"]),
         (["--model", "llama-3-70b", "--gpu", "a100", "--batch", "0"], ["--batch"]),
         (["--model", "llama-3-70b", "--gpu", "a100", "--tp", "3"], ["tp=3", "64"]),
+        (["--model", "llama-3-70b", "--gpu", "a100", "--engine", "vlm"], ["--engine", "unknown engine", "vllm"]),
     ],
     ids=["unknown-model", "unknown-gpu", "unknown-precision", "fp8-on-a100", "batch-zero-word",
-         "batch-0", "tp3-64-heads"],
+         "batch-0", "tp3-64-heads", "unknown-engine"],
 )
 def test_estimate_bad_input(run_cli, args, expected):
     """Each defect exits 2 with a message naming it: a did-you-mean for unknown names; FP8 on an

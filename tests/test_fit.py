@@ -7,8 +7,6 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
-import pytest
-
 from planner.perf import calibration as V
 from planner.perf import fit
 
@@ -28,13 +26,13 @@ def test_tool_runs_the_package_fit():
     assert tool.fit_all is fit.fit_all and tool.fit is fit.fit
 
 
-def test_efficiency_csv_is_reproduced_by_the_fit(cat):
-    """Refit default and per-family factors and compare with the shipped table to 4 decimals."""
+def test_efficiency_tables_are_reproduced_by_the_fit(cat):
+    """Run the shipped fit (families, then engines, then families again) and compare the tables the
+    tool writes with catalog/efficiency.csv and catalog/engine_factors.csv, byte for byte."""
     data = REPO / "catalog" / "measured" / "calibration.csv"
     cases, _ = V.read_cases(cat, data.read_text(encoding="utf-8"), str(data))
-    fitted = {family: eff for family, (eff, _loss, _n) in fit.fit_all(cases).items()}
-    assert set(fitted) == set(cat.efficiency)
-    for family, eff in fitted.items():
-        shipped = cat.efficiency[family]
-        for name in fit.FACTORS:
-            assert getattr(shipped, name) == pytest.approx(getattr(eff, name), abs=5e-5), (family, name)
+    result = fit.fit_all(cases)
+    assert set(result.families) == set(cat.efficiency)
+    assert result.engines["trtllm"][0].basis == "reference"
+    for name, text in _tool_module().tables(result).items():
+        assert text == (REPO / "catalog" / name).read_text(encoding="utf-8"), name

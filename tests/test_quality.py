@@ -124,7 +124,8 @@ def test_plan_shows_quality_and_warns_on_default_factors(capsys):
     blackwell = _outcome("b200")
     rec = json.loads(json.dumps(outcome_record(blackwell, False, today)))
     (d,) = rec["plans"][0]["deployments"]
-    assert d["efficiency_factors"] == {"gpu_family": "blackwell", "basis": "default"}
+    assert d["efficiency_factors"] == {"gpu_family": "blackwell", "basis": "default", "engine": "vllm",
+                                       "engine_basis": "default"}
     assert d["quality"]["recovery_pct"] == 99.8 and d["quality"]["basis"] == "family"
     factor = [w for w in rec["warnings"] if "family" in w]  # the rest: single points of failure
     assert len(factor) == 1 and factor[0].startswith("b200-180gb (blackwell family")

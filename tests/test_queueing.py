@@ -328,8 +328,9 @@ def test_poisson_quantile_never_falls_with_the_mean(p):
 @pytest.mark.parametrize("model, tp", [("llama-3.1-8b", 1), ("llama-3.1-8b", 2), ("mixtral-8x7b", 2)])
 def test_bucket_times_match_scalar_roofline_calls(cat, model, tp):
     """step_s[n] equals perf.decode_step_time(batch = max(n, 1), context = L_in + L_out / 2) called
-    with scalars, prefill_s equals perf.prefill_time(L_in) (H100, FP16 weights and KV; dense and
-    MoE, TP 1 and 2)."""
+    with scalars, prefill_s equals what perf.prefill_time(L_in) adds to decode steps it rides: its
+    compute + all-reduce, the weight read and step overhead being the decode step's (vLLM batches
+    prefill into decode steps; H100, FP16 weights and KV; dense and MoE, TP 1 and 2)."""
     fp16 = cat.precision("fp16")
     d = Deployment(cat.model(model), cat.gpu("h100"), fp16, fp16, tp=tp)
     eff = cat.efficiency_for(d.gpu)
@@ -339,7 +340,8 @@ def test_bucket_times_match_scalar_roofline_calls(cat, model, tp):
         one = perf.decode_step_time(d.model, d.gpu, d.precision, d.kv_bytes, tp, max(n, 1), 2128.0, eff, d.pp)
         assert t.step_s[n] == pytest.approx(one.total_s, rel=1e-12)
     pre = perf.prefill_time(d.model, d.gpu, d.precision, tp, 2000, eff, d.pp)
-    assert t.prefill_s == pytest.approx(pre.total_s, rel=1e-12)
+    assert t.prefill_s == pytest.approx(pre.compute_s + pre.comm_s, rel=1e-12)
+    assert t.prefill_s == pytest.approx(pre.total_s - pre.memory_s - pre.overhead_s, rel=1e-12)
     assert np.all(np.diff(t.step_s) >= 0)
     assert 0.0 < capacity_qps(t, 0.9, 2.0, 0.1) < saturation_qps(t)
 

@@ -176,7 +176,7 @@ def test_shipped_model_error_table_matches_the_measurements():
     cat = load_catalog()
     text = (REPO / "catalog/measured/calibration.csv").read_text(encoding="utf-8")
     cases, _ = V.read_cases(cat, text, "calibration.csv")
-    ratios = speed_ratios(cases, cat.efficiency_for)
+    ratios = speed_ratios(cases, cat.efficiency_for, cat.engine_factors_for)
     table = load_model_error()
     own = [r for r in table.values() if r.basis == "own fit"]
     assert {r.family for r in own} == {f for f in cat.efficiency if f != "default"}

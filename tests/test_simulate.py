@@ -50,6 +50,17 @@ def prefill_s(tokens: int, d: Deployment = D8B) -> float:
     return perf.prefill_time(d.model, d.gpu, d.precision, d.tp, tokens, EFF, d.pp).total_s
 
 
+def added_s(tokens: int, d: Deployment = D8B) -> float:
+    """What a prompt adds to an iteration (perf.prefill_added_s): its compute and all-reduce."""
+    pre = perf.prefill_time(d.model, d.gpu, d.precision, d.tp, tokens, EFF, d.pp)
+    return pre.compute_s + pre.comm_s
+
+
+def weights_s(d: Deployment = D8B) -> float:
+    """The weight read of an iteration that nothing decodes in."""
+    return perf.prefill_time(d.model, d.gpu, d.precision, d.tp, 1, EFF, d.pp).memory_s
+
+
 def step_s(batch: int, context: float, d: Deployment = D8B) -> float:
     return perf.decode_step_time(d.model, d.gpu, d.precision, d.kv_bytes, d.tp, batch, context, EFF, d.pp).total_s
 
@@ -69,19 +80,21 @@ def test_kv_budget_tokens_is_free_memory_over_kv_per_token():
 
 def test_one_request_alone():
     """512 tokens in, 100 out, arriving at 1.0 s on an idle replica. The prompt fits one chunk
-    (512 <= 8,192) and nothing decodes, so TTFT is one iteration = prefill_s(512) = memory 7.012 +
-    compute 12.171 + overhead 0.915 = 20.10 ms (Hopper factors of catalog/efficiency.csv). Then 99 decode iterations at batch 1 with contexts
-    513..611 (L_in + tokens generated so far): E2E = TTFT + sum of step(1, 512 + g) for g = 1..99;
-    the step is linear in the context, so this is 99 x step(1, 562) = 99 x 7.959 = 787.9 ms, and
-    E2E = 808.0 ms. TPOT = (E2E - TTFT) / 99 = 7.959 ms."""
+    (512 <= 8,192) and nothing decodes, so TTFT is one iteration: overhead + weight read + the
+    prompt's compute = prefill_s(512) = memory 7.710 + compute 13.825 + overhead 0.510 = 22.05 ms
+    (shipped Hopper factors). Then 99 decode iterations at batch 1 with contexts 513..611 (L_in +
+    tokens generated so far): E2E = TTFT + sum of step(1, 512 + g) for g = 1..99; the step is
+    linear in the context, so this is 99 x step(1, 562) = 99 x 8.255 = 817.3 ms, and E2E = 839.3 ms.
+    TPOT = (E2E - TTFT) / 99 = 8.255 ms."""
     r = run(spec(), [1.0], [512], [100])
     ttft = prefill_s(512)
-    assert ttft == pytest.approx(0.02010, abs=1e-5)
+    assert ttft == pytest.approx(0.02205, abs=1e-5)
+    assert OVERHEAD_S + weights_s() + added_s(512) == pytest.approx(ttft, rel=1e-12)
     assert r.ttft_s[0] == pytest.approx(ttft, rel=1e-12)
     decode = sum(step_s(1, 512 + g) for g in range(1, 100))
     assert r.e2e_s[0] == pytest.approx(ttft + decode, rel=1e-12)
     assert r.e2e_s[0] == pytest.approx(ttft + 99 * step_s(1, 562), rel=1e-9)
-    assert r.e2e_s[0] == pytest.approx(0.8080, abs=1e-4)
+    assert r.e2e_s[0] == pytest.approx(0.8393, abs=1e-4)
     assert r.tpot_s[0] == pytest.approx(decode / 99, rel=1e-12)
     assert r.admit_s[0] == 1.0 and r.peak_queue == 0 and r.rejected == 0
     assert r.end_s == pytest.approx(1.0 + r.e2e_s[0], rel=1e-12)
@@ -90,12 +103,12 @@ def test_one_request_alone():
 
 def test_long_prompt_takes_ceil_length_over_chunk_iterations():
     """5,000 prompt tokens with a 2,048-token chunk: ceil(5000 / 2048) = 3 iterations of 2,048,
-    2,048 and 904 tokens, each with its own overhead: TTFT = 3 x 0.915 ms + (prefill_s(5000) -
-    0.915 ms) x 5000 / 5000 = prefill_s(5000) + 2 x 0.915 = 135.41 + 1.83 = 137.24 ms. One output
-    token: no TPOT, E2E = TTFT."""
+    2,048 and 904 tokens, each with its own overhead and weight read (nothing decodes): TTFT = 3 x
+    (0.510 + 7.710) ms + the prompt's compute 144.820 ms = prefill_s(5000) + 2 x 8.220 = 153.04 +
+    16.44 = 169.48 ms. One output token: no TPOT, E2E = TTFT."""
     r = run(spec(chunk_tokens=2048), [0.0], [5000], [1])
-    expected = prefill_s(5000) + 2 * OVERHEAD_S
-    assert expected == pytest.approx(0.13724, abs=1e-5)
+    expected = prefill_s(5000) + 2 * (OVERHEAD_S + weights_s())
+    assert expected == pytest.approx(0.16948, abs=1e-5)
     assert r.ttft_s[0] == pytest.approx(expected, rel=1e-12)
     assert math.isnan(r.tpot_s[0])
     assert r.e2e_s[0] == r.ttft_s[0]
@@ -134,9 +147,11 @@ def test_kv_budget_holds_back_and_rejects():
 
 def test_short_prompts_share_an_iteration():
     """Three 100-token prompts at t = 0, chunk 8,192: one iteration prefills all three (one
-    overhead), so each TTFT = overhead + 3 x (prefill_s(100) - overhead)."""
+    overhead, one weight read), so each TTFT = overhead + weights + 3 x the prompt's compute =
+    0.510 + 7.710 + 3 x 2.682 = 16.27 ms (three separate passes would be 3 x 10.90 = 32.71 ms)."""
     r = run(spec(), [0.0] * 3, [100] * 3, [1] * 3)
-    expected = OVERHEAD_S + 3 * (prefill_s(100) - OVERHEAD_S)
+    expected = OVERHEAD_S + weights_s() + 3 * added_s(100)
+    assert expected == pytest.approx(0.01627, abs=1e-5)
     np.testing.assert_allclose(r.ttft_s, expected, rtol=1e-12)
 
 
@@ -172,13 +187,15 @@ def reference(s: ReplicaSpec, arrival, lin, lout) -> dict:
         if decoding:
             mean_context = sum(lin[i] + g for i, g in decoding.items()) / len(decoding)
             dur += step_s(len(decoding), mean_context, d) - OVERHEAD_S
+        else:
+            dur += weights_s(d)
         budget = max(s.chunk_tokens - len(decoding), 1)
         done = []
         for item in prefilling:
             if budget == 0:
                 break
             take = min(item[1], budget)
-            dur += (prefill_s(lin[item[0]], d) - OVERHEAD_S) * take / lin[item[0]]
+            dur += added_s(lin[item[0]], d) * take / lin[item[0]]
             item[1] -= take
             budget -= take
             if item[1] == 0:

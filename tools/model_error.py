@@ -34,8 +34,9 @@ def rows(data: str) -> list[dict]:
     cat = load_catalog()
     cases, _skipped = V.read_cases(cat, Path(data).read_text(encoding="utf-8"), data)
     fitted = sorted(f for f in cat.efficiency if f != "default")
+    engines = dict(cat.engine_factors)
     out = []
-    own = speed_ratios(cases, cat.efficiency_for)
+    own = speed_ratios(cases, cat.efficiency_for, cat.engine_factors_for)
     for fam in fitted:
         r = [x for f, x in own if f == fam]
         out.append({"family": fam, "basis": "own fit", "rows": len(r), "speed_factor": f"{speed_factor(r):.4f}",
@@ -44,8 +45,8 @@ def rows(data: str) -> list[dict]:
     for fam in fitted:
         rest = [c for c in cases if c.deployment.gpu.family != fam]
         held = [c for c in cases if c.deployment.gpu.family == fam]
-        other, _ = fit(rest, START)
-        pooled += [x for _f, x in speed_ratios(held, lambda g, o=other: o)]
+        other, _ = fit(rest, START, engines)
+        pooled += [x for _f, x in speed_ratios(held, lambda g, o=other: o, cat.engine_factors_for)]
     out.append({"family": "default", "basis": "leave-one-family-out", "rows": len(pooled),
                 "speed_factor": f"{speed_factor(pooled):.4f}", "median": V.percentile(pooled, 50)})
     for r in out:

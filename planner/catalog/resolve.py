@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from planner.catalog.engines import Engine
 from planner.catalog.gpus import Gpu
 from planner.catalog.models import Model
 from planner.catalog.precisions import Precision
@@ -32,6 +33,8 @@ class ResolvedWorkload:
     precisions: tuple[Precision, ...] | None
     kv_precision: Precision | None
     max_utilization: float
+    engine: Engine | None = None
+    """The engine its replicas run (`workloads[].engine`, else `planning.engine`); None: vLLM."""
     demand_scale: float = 1.0
     """Multiplier of the workload's demand the plan is sized for (`planning.robustness` as a number)."""
 
@@ -89,9 +92,11 @@ def resolve(loaded: LoadedSpec, cat: Catalog) -> Resolved:
                 problems.append(loaded.problem(
                     ("workloads", i, "kv_precision"), f"{kv.id} is not a KV-cache format",
                     "fp16, bf16, fp8 or int8"))
+        engine_key = ("workloads", i, "engine") if w.engine is not None else ("planning", "engine")
+        engine = lookup(cat.engine, w.engine or spec.planning.engine, engine_key)
         if model is not None and (precisions is None or all(precisions)):
             workloads.append(ResolvedWorkload(
-                index=i, spec=w, model=model, precisions=precisions, kv_precision=kv,
+                index=i, spec=w, model=model, precisions=precisions, kv_precision=kv, engine=engine,
                 max_utilization=spec.max_utilization_for(w),
                 demand_scale=r if not isinstance(r := spec.planning.robustness, str) else 1.0,
             ))
@@ -173,7 +178,7 @@ def name_check(cat: Catalog):
 
     def check(kind: str, name: str, base_dir: Path) -> list[tuple[str, str | None]]:
         nonlocal unknown
-        table = None if kind == "model" else cat.gpus if kind == "gpu" else cat.precisions
+        table = {"model": None, "gpu": cat.gpus, "engine": cat.engines}.get(kind, cat.precisions)
         if table is not None and table.get(name) is None:
             unknown += 1  # past MAX_SUGGESTED names a file holds no typo but junk: no did-you-mean
             return [(table.unknown_message(name, suggest=unknown <= MAX_SUGGESTED), None)]
@@ -196,10 +201,11 @@ catalogue); the rest are reported without one, so a file of thousands of names s
 
 def catalog_names(cat: Catalog) -> dict[str, list[str]]:
     """The catalogue ids a workload file may name, by kind (`gpu`, `model`, `precision`,
-    `kv_precision`), sorted: the `examples` of the names in the workload JSON Schema."""
+    `kv_precision`, `engine`), sorted: the `examples` of the names in the workload JSON Schema."""
     return {
         "gpu": sorted(cat.gpus.rows),
         "model": sorted(cat.models.rows),
         "precision": sorted(cat.precisions.rows),
         "kv_precision": sorted(p.id for p in cat.precisions.rows.values() if p.kv_capable),
+        "engine": sorted(cat.engines.rows),
     }

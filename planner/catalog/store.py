@@ -9,6 +9,13 @@ from importlib import resources
 from pathlib import Path
 
 from planner.catalog.gpu_memory import MemoryTerms, parse_reported, parse_terms, with_reported_memory
+from planner.catalog.engines import (
+    DEFAULT_ENGINE,
+    Engine,
+    EngineFactors,
+    parse_engine_factors,
+    parse_engines,
+)
 from planner.catalog.gpus import Gpu, parse_gpus
 from planner.catalog.hf_config import model_from_hf_config
 from planner.catalog.models import Model, parse_models
@@ -29,6 +36,8 @@ class Catalog:
     models: Table[Model]
     precisions: Table[Precision]
     efficiency: dict[str, Efficiency]
+    engines: Table[Engine]
+    engine_factors: dict[str, EngineFactors]
     memory_terms: MemoryTerms | None = None
     """The engine's fitted memory terms (catalog/memory_terms.csv); None: `load_memory_terms()`."""
 
@@ -52,6 +61,15 @@ class Catalog:
 
     def efficiency_for(self, gpu: Gpu) -> Efficiency:
         return self.efficiency.get(gpu.family, self.efficiency["default"])
+
+    def engine(self, name: str | None) -> Engine:
+        """An engine by id or alias (any case), the default (vLLM) for None."""
+        return self.engines.resolve(name or DEFAULT_ENGINE)
+
+    def engine_factors_for(self, engine: Engine | None) -> EngineFactors:
+        """The engine's fitted multipliers; 1 and 1 (`default`) for an engine the table lacks."""
+        eid = engine.id if engine is not None else DEFAULT_ENGINE
+        return self.engine_factors.get(eid) or EngineFactors(eid, 0, "default")
 
     def factors_fitted(self, gpu: Gpu) -> bool:
         """Whether the GPU's family has efficiency factors of its own (fitted on its measurements, or
@@ -106,5 +124,7 @@ def load_catalog() -> Catalog:
         models=parse_models(*data_text("models.csv")),
         precisions=parse_precisions(*data_text("precisions.csv")),
         efficiency=parse_efficiency(*data_text("efficiency.csv")),
+        engines=(engines := parse_engines(*data_text("engines.csv"))),
+        engine_factors=parse_engine_factors(*data_text("engine_factors.csv"), engines),
         memory_terms=terms,
     )

@@ -91,6 +91,28 @@ def catalog_precisions(fmt: str) -> None:
     ), "A GPU runs a precision natively when its catalogue row has a dense figure for the compute format.")
 
 
+@catalog_group.command("engines")
+@click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
+def catalog_engines(fmt: str) -> None:
+    """Inference engines: whether prompts ride the decode steps, and their fitted factor multipliers."""
+    cat = shipped_catalog()
+    records = []
+    for e in cat.engines.rows.values():
+        f = cat.engine_factors_for(e)
+        records.append({"id": e.id, "name": e.name, "batches_prefill": e.batches_prefill, "basis": f.basis,
+                        "rows": f.rows, "step_overhead_factor": f.step_overhead_factor,
+                        "decode_mfu_factor": f.decode_mfu_factor, "prefill_mfu_factor": f.prefill_mfu_factor,
+                        "aliases": ";".join(e.aliases), "source": e.source, "as_of": e.as_of})
+    cols = ("id", "name", "batches_prefill", "basis", "rows", "step_overhead_factor", "decode_mfu_factor",
+            "prefill_mfu_factor", "aliases", "source", "as_of")
+    _emit_listing(fmt, "Engines", records, cols, (
+        ("id", "id"), ("name", "name"), ("batches_prefill", "prompts ride decode steps"), ("basis", "factors"),
+        ("rows", "rows"), ("step_overhead_factor", "overhead x"), ("decode_mfu_factor", "decode MFU x"),
+        ("prefill_mfu_factor", "prefill MFU x"),
+    ), "catalog/engines.csv and catalog/engine_factors.csv (tools/fit_efficiency.py); multipliers over the GPU "
+       "family's efficiency factors.")
+
+
 def _emit_listing(fmt: str, title: str, records: list[dict], csv_cols, table_cols, caption: str) -> None:
     from planner.report.csv_out import to_csv
     from planner.report.json_out import to_json

@@ -37,10 +37,11 @@ def _batch_option(value: str) -> int | None:
 @click.option("--max-tpot-ms", type=click.FloatRange(min=0, min_open=True), help="With --batch max: largest batch whose TPOT stays under this.")
 @click.option("--mem-utilization", type=click.FloatRange(0, 1, min_open=True), default=0.9, show_default=True, help="Fraction of GPU memory the engine may use.")
 @click.option("--max-num-seqs", type=click.IntRange(min=1), default=256, show_default=True, help="Engine cap on concurrent sequences.")
+@click.option("--engine", default="vllm", show_default=True, help="Inference engine (catalog/engines.csv): vllm, sglang, trtllm, lmdeploy, llama.cpp, hf, ...")
 @calibration_option()
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 def estimate_cmd(model, gpu, precision, kv_precision, tp, pp, batch, input_tokens, output_tokens,
-                 max_tpot_ms, mem_utilization, max_num_seqs, calibration, fmt) -> None:
+                 max_tpot_ms, mem_utilization, max_num_seqs, engine, calibration, fmt) -> None:
     """Memory, TTFT, TPOT, throughput and bottleneck of one deployment."""
     from planner import api
     from planner.report.json_out import to_json
@@ -50,17 +51,19 @@ def estimate_cmd(model, gpu, precision, kv_precision, tp, pp, batch, input_token
     result = api.estimate(model, gpu, precision, kv_precision=kv_precision, tp=tp, pp=pp, batch=b,
                           input_tokens=input_tokens, output_tokens=output_tokens,
                           max_tpot_ms=max_tpot_ms or None, mem_utilization=mem_utilization,
-                          max_num_seqs=max_num_seqs, calibration=calibration)
+                          max_num_seqs=max_num_seqs, engine=engine, calibration=calibration)
     e, eff = result.estimate, result.efficiency
     if fmt == "json":
         rec = result.to_record()
         rec["efficiency"] = {"family": eff.family, "bw_eff": eff.bw_eff, "decode_mfu": eff.decode_mfu,
                              "prefill_mfu": eff.prefill_mfu, "comm_eff": eff.comm_eff,
-                             "step_overhead_ms": eff.step_overhead_ms, "source": eff.source, "as_of": eff.as_of}
+                             "step_overhead_ms": eff.step_overhead_ms, "source": eff.source, "as_of": eff.as_of,
+                             **{k: v for k, v in result.factors.items() if k != "gpu_family"}}
         click.echo(to_json(rec), nl=False)
     else:
         label = (f"{eff.family} (bandwidth {eff.bw_eff:.0%}, decode MFU {eff.decode_mfu:.0%}, prefill MFU "
-                 f"{eff.prefill_mfu:.0%}, link {eff.comm_eff:.0%}, {eff.step_overhead_ms:.2f} ms/step; {eff.source})")
+                 f"{eff.prefill_mfu:.0%}, link {eff.comm_eff:.0%}, {eff.step_overhead_ms:.2f} ms/step; {eff.source}); "
+                 f"engine {result.factors['engine']} ({result.factors['engine_basis']} multipliers)")
         print_estimate(console(terminal_width(120)), e, label)
 
 
@@ -87,13 +90,14 @@ def validate_cmd(file: Path, fmt: str, show_rows: bool, calibration: Path | None
         return
     con = console(terminal_width(140))
     rows = []
-    for name, s in [*rep["groups"].items(), *rep["metrics"].items(), ("overall", rep["overall"])]:
-        naive = rep["naive_roofline"]["groups"].get(name) or rep["naive_roofline"]["metrics"].get(name) \
-            or (rep["naive_roofline"]["overall"] if name == "overall" else None)
+    engines = [(f"engine {e}", s, rep["naive_roofline"]["engines"][e]) for e, s in rep["engines"].items()]
+    for name, s, naive in [*((n, s, rep["naive_roofline"]["groups"][n]) for n, s in rep["groups"].items()),
+                           *((n, s, rep["naive_roofline"]["metrics"][n]) for n, s in rep["metrics"].items()),
+                           *engines, ("overall", rep["overall"], rep["naive_roofline"]["overall"])]:
         rows.append({"what": name, "n": s["n"], "median": _pct(s["median_ape"]), "p90": _pct(s["p90_ape"]),
                      "naive_median": _pct(naive["median_ape"]), "naive_p90": _pct(naive["p90_ape"])})
     con.print(render_table(
-        f"Absolute percentage error on {file}", (("what", "group / metric"), ("n", "n"), ("median", "median"),
+        f"Absolute percentage error on {file}", (("what", "group / metric / engine"), ("n", "n"), ("median", "median"),
         ("p90", "p90"), ("naive_median", "naive median"), ("naive_p90", "naive p90")), rows,
         "naive = the seeds' roofline: datasheet bandwidth / weight bytes for decode, 50 % MFU for prefill and throughput",
         con.width))

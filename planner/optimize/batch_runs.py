@@ -277,8 +277,12 @@ def add_rows(model, inp, hosts: dict[str, list], host_of: dict, installed) -> Ru
                             for b, cov in zip(c.buckets, c.coverage_by_bucket)), zero)
                 running = sum((out.replicas[c.id][k] for k in ks if c.id in out.replicas), zero) + \
                     out.rented.get(c.id, {}).get(ks, zero) + out.idle_hours.get(c.id, {}).get(ks, zero)
-                model.add_linear_constraint(ub=0.0, expr=load - window.fraction(ks[0]) * window.availability * running,
-                                            name=f"batch_load[{c.id},{_tag(ks)}]")
+                # Scaled by the largest coverage: a replica that does a job millions of times an hour
+                # would otherwise give its routes coefficients below the solver's feasibility tolerance.
+                scale = max(1.0, *c.coverage_by_bucket)
+                model.add_linear_constraint(
+                    ub=0.0, expr=scale * load - scale * window.fraction(ks[0]) * window.availability * running,
+                    name=f"batch_load[{c.id},{_tag(ks)}]")
         per_slot = [c for c in cs if c.id in out.replicas]
         for ks in groups if per_slot else ():
             for k, nxt in zip(ks, ks[1:]):

@@ -7,10 +7,9 @@ context among them is a memory tier. For each tier, the batch cap is the largest
 memory with every sequence at the tier's context (`estimate.max_batch`) and whose decode step at
 that batch meets the TPOT limit; then every bucket up to the tier gets its SLO capacity: the largest
 request rate at which one replica meets the SLO percentile of TTFT, TPOT (and E2E), waiting for a
-slot and prefill interference included (`serving.queueing.capacity_qps`). Buckets that miss the SLO
-even with no queue are not served by that candidate. A replica's planned capacity on bucket b is
-`max_utilization` x that rate; the share of the workload's demand it covers on b is capacity_b /
-demand. Everything that fails is kept as a `Rejection` with its reason, for `planner candidates` and
+slot and prefill interference included (`serving.queueing.capacity_qps`), at the factors of its GPU
+family and engine. Buckets missing the SLO with no queue are not served by it. A replica's planned
+capacity on bucket b is `max_utilization` x that rate, covering capacity_b / demand. Everything that fails is kept as a `Rejection` with its reason, for `planner candidates` and
 for the infeasibility diagnosis.
 
 Dominance (`mark_dominated`): within one workload and one GPU type, candidate A dominates B when
@@ -86,7 +85,7 @@ class Candidate:
     e2e_s: float
     """SLO-percentile end-to-end latency at the planned capacity, worst served bucket."""
     prefill_s: float
-    """Prefill of the longest served prompt, alone."""
+    """Seconds the longest served prompt adds to the decode steps it rides (`perf.prefill_added_s`)."""
     decode_step_s: float
     """Decode step at the batch cap and the longest served context."""
     percentile: int
@@ -269,8 +268,8 @@ class _Combo:
         kv = w.kv_precision or shape.kv_precision(res, p)
         planning = res.spec.planning
         d = Deployment(model=m, gpu=g, precision=p, kv_precision=kv, tp=tp, mem_utilization=planning.mem_utilization,
-                       max_num_seqs=planning.max_num_seqs, max_num_batched_tokens=planning.max_num_batched_tokens)
-        self.d, self.eff, self.chunk = d, res.catalog.efficiency_for(g), d.chunk_tokens
+                       max_num_seqs=planning.max_num_seqs, max_num_batched_tokens=planning.max_num_batched_tokens, engine=w.engine)
+        self.d, self.eff, self.chunk = d, perf.deployment_efficiency(res.catalog, d), d.chunk_tokens
         slo, tiers = w.spec.slo, shape.tiers
         self.memory = memory_breakdown(d, 0, 0)
         limits = max_batches(d, tiers, self.memory)
@@ -283,7 +282,8 @@ class _Combo:
         self.step = perf.decode_step_time(m, g, p, d.kv_bytes, tp, np.arange(1.0, limits[0] + 1.0)[None, :],
                                           shape.contexts[:, None], self.eff, d.pp)
         self.steps_s = pair_eval.full(self.step.total_s, (len(shape.contexts), limits[0]))
-        self.prefill_s = pair_eval.full(perf.prefill_time(m, g, p, tp, shape.prompts, self.eff, d.pp).total_s, shape.prompts.shape)
+        pre = perf.prefill_time(m, g, p, tp, shape.prompts, self.eff, d.pp)  # what a prompt adds to the steps it rides
+        self.prefill_s = pair_eval.full(perf.prefill_added_s(pre, d.batches_prefill), shape.prompts.shape)
         self.tiered = len(tiers) > 1
         seen: dict[tuple[int, int], int] = {}
         for tier, limit, served, longest in zip(tiers, limits, shape.served, shape.longest):

@@ -341,6 +341,7 @@ def build_plan(res: Resolved, inp: MilpInput, sol: MilpSolution, book: PriceBook
     lines = []
     workload_order = {w.name: w.index for w in res.workloads}
     w_model = {w.name: w.model for w in res.workloads}
+    w_engine = {w.name: w.engine for w in res.workloads}
     routes = peak_routes(inp, sol)
     for cid, n in sol.replicas.items():
         c = by_id[cid]
@@ -372,5 +373,6 @@ def build_plan(res: Resolved, inp: MilpInput, sol: MilpSolution, book: PriceBook
                                   for k in r.run_hosts if host_by_id[k].is_spot}, key=lambda h: h.id),
                 quality={d.candidate.id: load_quality().figure(w_model[d.candidate.workload], d.candidate.precision)
                          for d in lines},
-                factors={d.candidate.id: (g.family, res.catalog.factors_fitted(g))
-                         for d in lines for g in [res.catalog.gpu(d.candidate.gpu)]})
+                factors={d.candidate.id: (g.family, res.catalog.factors_fitted(g), f.engine, f.basis)
+                         for d in lines for g in [res.catalog.gpu(d.candidate.gpu)]
+                         for f in [res.catalog.engine_factors_for(w_engine[d.candidate.workload])]})

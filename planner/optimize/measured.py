@@ -87,7 +87,7 @@ def measured_candidate(res: Resolved, w: ResolvedWorkload, mix: LengthMix, m: Me
     kv = w.kv_precision or res.catalog.precision(default_kv_precision(m.precision.id))
     d = Deployment(model=w.model, gpu=m.gpu, precision=m.precision, kv_precision=kv, tp=m.tp,
                    mem_utilization=planning.mem_utilization, max_num_seqs=planning.max_num_seqs,
-                   max_num_batched_tokens=planning.max_num_batched_tokens)
+                   max_num_batched_tokens=planning.max_num_batched_tokens, engine=w.engine)
     served = sorted(m.max_qps)
     buckets = [mix.buckets[b] for b in served]
     context = max(b.max_context_tokens for b in buckets)

@@ -97,10 +97,11 @@ class Plan:
     """`serving_check.SimulationCheck` when the plan was simulated (`--simulate`, `planner simulate`)."""
     quality: dict[str, Quality] = field(default_factory=dict)
     """Candidate id → the published quality of its precision on its model (catalog/quality.csv)."""
-    factors: dict[str, tuple[str, bool]] = field(default_factory=dict)
-    """Candidate id → (its GPU family, whether that family's efficiency factors were fitted): False
+    factors: dict[str, tuple[str, bool, str, str]] = field(default_factory=dict)
+    """Candidate id → (its GPU family, whether that family's efficiency factors were fitted: False
     when the family has no row and the `default` factors stand in (catalog/efficiency.csv, or a
-    --calibration overlay)."""
+    --calibration overlay), its engine id, the engine multipliers' basis: `fitted`, `reference` or
+    `default` (catalog/engine_factors.csv))."""
     sensitivity: object | None = None
     """`sensitivity.Sensitivity` when asked for (`solve --sensitivity`): the fleet under more demand and slower steps."""
 

@@ -20,6 +20,7 @@ from planner.catalog.resolve import Resolved
 from planner.optimize.measured import MeasuredCandidate
 from planner.optimize.plan import DeploymentLine, Plan, replicas_at
 from planner.optimize.slo import LATENCIES, at_rate, deployment_of, over_limits, slo_limits_s
+from planner.perf.engines import deployment_efficiency
 from planner.serving.fleet import ReplicaGroup, WorkloadResult, WorkloadSlo, simulate_workload
 from planner.serving.mix import LengthMix
 from planner.serving.predict import Component, mixture_percentiles
@@ -108,7 +109,7 @@ def simulate_plan(res: Resolved, plan: Plan, mixes: dict[str, LengthMix], durati
             if replicas == 0:  # runs in other hours only
                 continue
             d = deployment_of(res, c)
-            rs = ReplicaSpec(d, eff_for(d.gpu), c.batch, kv_budget_tokens(d), c.chunk_tokens)
+            rs = ReplicaSpec(d, deployment_efficiency(cat, d, eff_for), c.batch, kv_budget_tokens(d), c.chunk_tokens)
             groups.append(ReplicaGroup(c.id, w.name, replicas, rs,
                                        {b: r * c.demand_qps * rate_scale for b, r in sorted(line.routes.items())}))
         if not groups:

@@ -59,4 +59,4 @@ def deployment_of(res: Resolved, c) -> Deployment:
     return Deployment(model=w.model, gpu=cat.gpus.rows[c.gpu], precision=cat.precisions.rows[c.precision],
                       kv_precision=cat.precisions.rows[c.kv_precision], tp=c.tp,
                       mem_utilization=planning.mem_utilization, max_num_seqs=planning.max_num_seqs,
-                      max_num_batched_tokens=planning.max_num_batched_tokens)
+                      max_num_batched_tokens=planning.max_num_batched_tokens, engine=w.engine)

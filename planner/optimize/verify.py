@@ -25,6 +25,7 @@ from planner.optimize.milp_parts import EPS_USD_PER_REPLICA_GPU
 from planner.optimize.placement import place
 from planner.optimize.plan import DeploymentLine, hosts_at_hour, lines_at_hour
 from planner.optimize.slo import at_rate, deployment_of, mean_response_s, over_limits, slo_capacity_qps
+from planner.perf.engines import deployment_efficiency
 from planner.perf.estimate import max_batch, memory_breakdown
 from planner.serving import queueing
 from planner.serving.demand import demand_qps
@@ -63,7 +64,7 @@ def verify_plan(res: Resolved, inp: MilpInput, plan, book: PriceBook, mixes: dic
                 cover[c.id, b] = cap_b / c.demand_qps
             continue
         d = deployment_of(res, c)
-        eff = cat.efficiency_for(d.gpu)
+        eff = deployment_efficiency(cat, d)
         if c.batch > max_batch(d, c.context_tokens):
             mem = memory_breakdown(d, c.batch, c.context_tokens)
             bad.append(f"{c.id}: batch {c.batch} of {c.context_tokens}-token contexts needs {mem.total / GIB:.2f} "

@@ -8,6 +8,7 @@ The formulas are re-exported here: `from planner import perf; perf.weight_bytes(
 """
 
 from planner.catalog.models import attention_params_per_layer, param_count
+from planner.perf.engines import deployment_efficiency, with_engine
 from planner.perf.memory import (
     ACTIVATION_BYTES,
     DEFAULT_MEM_UTILIZATION,
@@ -51,6 +52,8 @@ from planner.perf.roofline import (
     loaded_tpot_s,
     loaded_ttft_s,
     prefill_flops,
+    prefill_added_s,
+    prefill_chunks,
     prefill_time,
     required_bandwidth_gb_per_s,
     steady_state_output_tokens_per_s,
@@ -75,6 +78,7 @@ __all__ = [
     "attention_params_per_layer",
     "compute_time_s",
     "decode_step_time",
+    "deployment_efficiency",
     "decode_weight_bytes_read_per_gpu",
     "expected_experts_touched",
     "kv_cache_bytes",
@@ -91,6 +95,8 @@ __all__ = [
     "max_sequences",
     "param_count",
     "prefill_flops",
+    "prefill_added_s",
+    "prefill_chunks",
     "prefill_time",
     "required_bandwidth_gb_per_s",
     "reported_memory_gib",
@@ -98,6 +104,7 @@ __all__ = [
     "sampler_activation_bytes",
     "seed_memory_rule_of_thumb_bytes",
     "steady_state_output_tokens_per_s",
+    "with_engine",
     "tp_comm_time_s",
     "tp_effective_bandwidth_gb_per_s",
     "usable_memory_bytes",

@@ -7,8 +7,8 @@ largest batch that fits); TTFT also counts the wait for a slot when N is more th
 
 Reads rows with the columns of `catalog/measured/calibration.csv` (the file is read as published;
 nothing needs editing), resolves model, GPU and precision through the catalogue, predicts each
-row's metric with `planner.perf.estimate`, and reports n, median and p90 absolute percentage error per
-metric, per metric group and overall, next to the naive roofline of the seeds (datasheet bandwidth
+row's metric with `planner.perf.estimate` (the GPU family's factors times the row's engine's), and
+reports n, median and p90 absolute percentage error per metric, per metric group, per engine and overall, next to the naive roofline of the seeds (datasheet bandwidth
 over weight bytes for decode, 50 % MFU for prefill and throughput). Rows that cannot be predicted
 are listed with the reason (rows are read in `planner.perf.measurements`); a file with no usable
 row is an input error saying why, and a row whose error is not a finite number says so in its
@@ -24,11 +24,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from planner import perf
+from planner.catalog.engines import Engine, EngineFactors
 from planner.catalog.gpus import Gpu
 from planner.catalog.precisions import Efficiency
 from planner.catalog.store import Catalog
 from planner.errors import InputError, PlannerError, Problem
-from planner.perf.estimate import max_batch, timings
+from planner.perf.engines import with_engine
+from planner.perf.estimate import Deployment, max_batch, timings
 from planner.perf.memory_check import predict_memory
 from planner.perf.measurements import (
     MAX_BATCH,
@@ -70,7 +72,7 @@ def predict(case: Case, eff: Efficiency) -> float:
     if m == "ttft_ms" and case.mode == "qps":
         batch = _concurrency_at_rate(case, eff)
         step, pre, _tpot, _rate = timings(d, eff, max(1, round(batch)), inp, out)
-        return perf.loaded_ttft_s(pre.total_s, step.total_s if batch > 1.5 else 0.0) * 1e3
+        return _loaded_ttft_s(d, pre, step.total_s, round(batch) - 1, inp) * 1e3
     if case.mode == "single":
         step, pre, tpot, rate = timings(d, eff, 1, inp, out)
         if m == "decode_tokens_per_s_per_request":
@@ -103,9 +105,19 @@ def predict(case: Case, eff: Efficiency) -> float:
     if case.mode == "concurrency" and m == "ttft_ms":
         # Closed loop of N = case.batch users: each request's cycle is N / (requests/s) by Little's
         # law; the part that is not decoding is waiting for a slot (when N > b) plus the prefill.
-        ttft = perf.loaded_ttft_s(pre.total_s, step.total_s if b > 1 else 0.0)
+        ttft = _loaded_ttft_s(dm, pre, step.total_s, b - 1, inp)
         return max(ttft, (case.batch or 1) * out / rate - (out - 1) * tpot) * 1e3
     return _scale_throughput(case, rate)
+
+
+def _loaded_ttft_s(d: Deployment, pre: perf.StepTime, decode_step_s: float, others: int, input_tokens: int) -> float:
+    """TTFT with `others` sequences decoding: the prefill pass alone when none is, else
+    `perf.loaded_ttft_s` of the prompt's added seconds over its chunks of the token budget."""
+    if others < 1:
+        return pre.total_s
+    added = perf.prefill_added_s(pre, d.batches_prefill)
+    chunks = perf.prefill_chunks(input_tokens, d.chunk_tokens, others) if d.batches_prefill else 1.0
+    return float(perf.loaded_ttft_s(added, decode_step_s, chunks))
 
 
 def _scale_throughput(case: Case, output_rate: float) -> float:
@@ -207,13 +219,16 @@ class Validation:
     def report(self) -> dict:
         metrics = sorted({r["metric"] for r in self.rows})
         groups = sorted({r["group"] for r in self.rows})
+        engines = sorted({r["engine"] for r in self.rows})
         out = {
             "metrics": {m: summarise(self._errors("ape", lambda r, m=m: r["metric"] == m)) for m in metrics},
             "groups": {g: summarise(self._errors("ape", lambda r, g=g: r["group"] == g)) for g in groups},
+            "engines": {e: summarise(self._errors("ape", lambda r, e=e: r["engine"] == e)) for e in engines},
             "overall": summarise(self._errors("ape", lambda r: True)),
             "naive_roofline": {
                 "metrics": {m: summarise(self._errors("naive_ape", lambda r, m=m: r["metric"] == m)) for m in metrics},
                 "groups": {g: summarise(self._errors("naive_ape", lambda r, g=g: r["group"] == g)) for g in groups},
+                "engines": {e: summarise(self._errors("naive_ape", lambda r, e=e: r["engine"] == e)) for e in engines},
                 "overall": summarise(self._errors("naive_ape", lambda r: True)),
             },
             "rows": self.rows,
@@ -222,10 +237,15 @@ class Validation:
         return out
 
 
-def validate_cases(cases: list[Case], skipped: list[Skipped], eff_for: Callable[[Gpu], Efficiency]) -> Validation:
+def validate_cases(cases: list[Case], skipped: list[Skipped], eff_for: Callable[[Gpu], Efficiency],
+                   engine_for: Callable[[Engine | None], EngineFactors] | None = None) -> Validation:
+    """Predict every case with its GPU family's factors `eff_for(gpu)`, multiplied by its engine's
+    `engine_for(engine)` when given (`perf.engines.with_engine`), and collect the errors."""
     rows = []
     for c in cases:
         eff = eff_for(c.deployment.gpu)
+        if engine_for is not None:
+            eff = with_engine(eff, engine_for(c.deployment.engine))
         try:
             pred = predict(c, eff)
         except (ValueError, OverflowError, PlannerError) as exc:
@@ -243,6 +263,7 @@ def validate_cases(cases: list[Case], skipped: list[Skipped], eff_for: Callable[
                       "left out of the summaries")
         rows.append({
             "line": c.line, "row": c.label, "metric": c.metric, "group": METRIC_GROUPS[c.metric],
+            "engine": c.deployment.engine_id,
             "measured": c.measured, **numbers, "reason": reason, "assumptions": c.assumptions,
         })
     skipped.sort(key=lambda s: s.line)
@@ -270,7 +291,7 @@ def validate_file(cat: Catalog, path: Path) -> Validation:
     """
     text = read_user_text(path)
     cases, skipped = read_cases(cat, text, str(path))
-    validation = validate_cases(cases, skipped, cat.efficiency_for)
+    validation = validate_cases(cases, skipped, cat.efficiency_for, cat.engine_factors_for)
     if any(r["ape"] is not None for r in validation.rows):
         return validation
     name = str(path)

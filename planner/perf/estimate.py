@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from planner import perf
 from planner.catalog.gpu_memory import MemoryTerms
+from planner.catalog.engines import Engine
 from planner.catalog.gpus import Gpu
 from planner.catalog.models import Model
 from planner.catalog.precisions import Efficiency, Precision
@@ -41,6 +42,18 @@ class Deployment:
     @property
     def terms(self) -> MemoryTerms:
         return self.memory_terms or load_memory_terms()
+
+    engine: Engine | None = None
+    """The inference engine; None: vLLM (batches prompts into the decode steps)."""
+
+    @property
+    def batches_prefill(self) -> bool:
+        """Whether prompt tokens ride the decode steps (see `perf.prefill_added_s`)."""
+        return self.engine is None or self.engine.batches_prefill
+
+    @property
+    def engine_id(self) -> str:
+        return self.engine.id if self.engine is not None else "vllm"
 
     @property
     def chunk_tokens(self) -> int:
@@ -168,15 +181,19 @@ def timings(
 ) -> tuple[perf.StepTime, perf.StepTime, float, float]:
     """(decode step, prefill, loaded TPOT s, output tokens/s) at `batch` concurrent sequences.
 
-    Decode runs at the mean context input + output / 2. TPOT counts the prefills of the other
-    batch - 1 sequences interleaved with decode; throughput counts all of them. The prefill does
-    not depend on the batch: pass it in when evaluating several batches.
+    Decode runs at the mean context input + output / 2. The steady-state step carries the batch's
+    decode tokens plus the prompts of the sequences that replace finished ones, each adding
+    `perf.prefill_added_s` (its compute where the engine batches prefill into the decode steps,
+    the whole pass where it does not). TPOT counts the prompts of the other batch - 1 sequences,
+    throughput all of them. The prefill does not depend on the batch: pass it in when evaluating
+    several batches.
     """
     context = input_tokens + output_tokens / 2.0
     step = perf.decode_step_time(d.model, d.gpu, d.precision, d.kv_bytes, d.tp, batch, context, eff, d.pp)
     pre = prefill or perf.prefill_time(d.model, d.gpu, d.precision, d.tp, max(input_tokens, 1), eff, d.pp)
-    tpot = perf.loaded_tpot_s(step.total_s, batch - 1, pre.total_s, output_tokens)
-    rate = perf.steady_state_output_tokens_per_s(step.total_s, batch, pre.total_s, output_tokens)
+    added = perf.prefill_added_s(pre, d.batches_prefill)
+    tpot = perf.loaded_tpot_s(step.total_s, batch - 1, added, output_tokens)
+    rate = perf.steady_state_output_tokens_per_s(step.total_s, batch, added, output_tokens)
     return step, pre, tpot, rate
 
 
@@ -223,7 +240,7 @@ def _largest_batch_within_tpot(
     """Largest batch in 1..upper whose loaded TPOT is within `max_tpot_s` (1 if none is).
 
     Binary search: loaded TPOT = decode step (non-decreasing in the batch) + (batch - 1) /
-    output_tokens x prefill, so it never falls as the batch grows.
+    output_tokens x the prompt's added seconds, so it never falls as the batch grows.
     """
     def ok(b: int) -> bool:
         return timings(d, eff, b, input_tokens, output_tokens, prefill)[2] <= max_tpot_s
@@ -243,7 +260,7 @@ def _largest_batch_within_tpot(
 def resolve_deployment(
     cat: Catalog, model: str, gpu: str, precision: str, kv_precision: str | None = None,
     tp: int = 1, pp: int = 1, mem_utilization: float = perf.DEFAULT_MEM_UTILIZATION,
-    max_num_seqs: int = DEFAULT_MAX_NUM_SEQS,
+    max_num_seqs: int = DEFAULT_MAX_NUM_SEQS, engine: str | None = None,
 ) -> Deployment:
     """Resolve names against the catalogue, collecting every unknown name at once."""
     problems: list[Problem] = []
@@ -251,6 +268,7 @@ def resolve_deployment(
     for key, fn, name in (
         ("model", cat.model, model), ("gpu", cat.gpu, gpu), ("precision", cat.precision, precision),
         ("kv_precision", cat.precision, kv_precision or default_kv_precision(precision)),
+        ("engine", cat.engine, engine),
     ):
         try:
             found[key] = fn(name)
@@ -263,7 +281,7 @@ def resolve_deployment(
     return Deployment(
         model=found["model"], gpu=found["gpu"], precision=found["precision"],
         kv_precision=found["kv_precision"], tp=tp, pp=pp, mem_utilization=mem_utilization,
-        max_num_seqs=max_num_seqs,
+        max_num_seqs=max_num_seqs, engine=found["engine"],
     )
 
 

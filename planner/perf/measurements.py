@@ -1,6 +1,7 @@
 """Rows of a measurements file (the columns of `catalog/measured/calibration.csv`) made predictable:
 each row's model, GPU, precision, parallelism, batch or request rate and lengths resolved through
-the catalogue into a `Case`, or skipped with the reason. Every number a row states is bounded (batch
+the catalogue into a `Case` (its free-text `engine` cell, an optional column, mapped to an engine
+of `catalog/engines.csv`; vLLM where none matches), or skipped with the reason. Every number a row states is bounded (batch
 and concurrency <= 1 million, request rates in [1e-6, 1e6] per second, lengths <= 10 million tokens,
 ExLlamaV2 bits per weight in (0, 16]), so no prediction overflows or divides by zero. `planner
 validate` (`planner.perf.calibration`) predicts the cases.
@@ -17,6 +18,7 @@ import math
 import re
 from dataclasses import dataclass, field
 
+from planner.catalog.engines import engine_for_text
 from planner.catalog.precisions import Precision
 from planner.catalog.store import Catalog
 from planner.catalog.tables import read_csv
@@ -348,8 +350,14 @@ def _case_from_row(cat: Catalog, row: dict[str, str], line: int, label: str) -> 
         raise _Skip("input or output length not stated (variable-length dataset)")
     if out == 0:
         out = 1
+    engine_text = (row.get("engine") or "").strip()
+    engine = engine_for_text(cat.engines, engine_text)
+    if engine is None:
+        engine = cat.engine(None)
+        if engine_text:
+            assumptions.append(f"engine {engine_text!r} not in catalog/engines.csv: {engine.id} assumed")
     d = Deployment(model=model, gpu=gpu, precision=precision, kv_precision=kv, tp=tp, pp=pp,
-                   max_num_seqs=cap or 1_000_000)
+                   max_num_seqs=cap or 1_000_000, engine=engine)
     try:
         check_deployment(d)
     except PlannerError as exc:

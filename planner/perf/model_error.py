@@ -21,9 +21,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
+from planner.catalog.engines import Engine, EngineFactors
 from planner.catalog.gpus import Gpu
 from planner.catalog.precisions import Efficiency
 from planner.perf.calibration import percentile, predict
+from planner.perf.engines import with_engine
 from planner.perf.measurements import Case
 from planner.errors import PlannerError
 
@@ -41,12 +43,17 @@ def speed_ratio(case: Case, predicted: float) -> float:
     return case.measured / predicted
 
 
-def speed_ratios(cases: Iterable[Case], eff_for: Callable[[Gpu], Efficiency]) -> list[tuple[str, float]]:
-    """(GPU family, speed ratio) of every case the model predicts, in the cases' order."""
+def speed_ratios(cases: Iterable[Case], eff_for: Callable[[Gpu], Efficiency],
+                 engine_for: Callable[[Engine | None], EngineFactors] | None = None) -> list[tuple[str, float]]:
+    """(GPU family, speed ratio) of every case the model predicts, in the cases' order; with each
+    case's engine multipliers `engine_for(engine)` when given."""
     out = []
     for c in cases:
+        eff = eff_for(c.deployment.gpu)
+        if engine_for is not None:
+            eff = with_engine(eff, engine_for(c.deployment.engine))
         try:
-            pred = predict(c, eff_for(c.deployment.gpu))
+            pred = predict(c, eff)
         except (ValueError, OverflowError, ZeroDivisionError, PlannerError):
             continue
         if pred > 0:

@@ -15,12 +15,14 @@ served it; each deployment key is taken from, last wins:
 `gpu`, `precision` and `tp` must come from one of them, and `model` where the file names none: a
 missing one is a located error naming the file and the three ways to give it; every missing key
 of every file is reported at once. `pp` defaults to 1, `kv_precision` to the precision's engine
-default, `max_num_seqs` to 256 (vLLM's default), `engine` to "unstated" (a label only).
+default, `max_num_seqs` to 256 (vLLM's default), `engine` to "unstated" (then vLLM; a stated engine
+is mapped to catalog/engines.csv like the `engine` column of a measurements file).
 
 The fit (`planner.perf.fit.refit`, the shipped fit's code) runs per GPU family over the user's
-rows, started from the factors in use (the shipped ones, or an overlay's). The performance model
-has no engine dimension: its factors are per GPU family, so rows of several engines on one family
-are fitted together (the overlay's notes name the engines). The overlay has the columns of
+rows, started from the factors in use (the shipped ones, or an overlay's), each row's engine
+multipliers (catalog/engine_factors.csv) held: the overlay's factors are per GPU family, for the
+reference engine, so rows of several engines on one family are fitted together (the overlay's
+notes name the engines). The overlay has the columns of
 `catalog/efficiency.csv` (one row per refitted family; `source` lists the result files) and is read
 back by `--calibration FILE` (`Catalog.with_calibration`).
 """
@@ -33,11 +35,13 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from planner.catalog.engines import engine_for_text
 from planner.catalog.precisions import Efficiency, efficiency_csv
 from planner.catalog.store import Catalog
 from planner.errors import InputError, PlannerError, Problem
 from planner.perf.bench_results import Run, read_runs
 from planner.perf.calibration import Validation, predict, validate_cases
+from planner.perf.engines import deployment_efficiency, with_engine
 from planner.perf.estimate import Deployment, check_deployment, default_kv_precision
 from planner.perf.fit import refit
 from planner.perf.measurements import MAX_BATCH, Case, Skipped, read_cases
@@ -156,7 +160,8 @@ def run_cases(cat: Catalog, run: Run, given: dict[str, Given], problems: list[Pr
     kv = vals.get("kv_precision") or cat.precision(default_kv_precision(vals["precision"].id))
     tp, pp = vals["tp"], vals.get("pp") or 1
     d = Deployment(model=vals["model"], gpu=vals["gpu"], precision=vals["precision"], kv_precision=kv, tp=tp, pp=pp,
-                   max_num_seqs=vals.get("max_num_seqs") or DEFAULT_MAX_NUM_SEQS)
+                   max_num_seqs=vals.get("max_num_seqs") or DEFAULT_MAX_NUM_SEQS,
+                   engine=engine_for_text(cat.engines, vals.get("engine", "")))
     try:
         check_deployment(d)
     except PlannerError as exc:
@@ -226,23 +231,25 @@ def calibrate(cat: Catalog, paths: list[Path], options: dict[str, Any], today: d
         InputError: a defect in a file or an option (all at once), or no row the model predicts.
     """
     rows, skipped = read_results(cat, paths, options)
-    before_all = validate_cases([r.case for r in rows], list(skipped), cat.efficiency_for)
-    usable = [r for r in rows if _predicted(r.case, cat.efficiency_for(r.case.deployment.gpu))]
+    engine_for = cat.engine_factors_for
+    before_all = validate_cases([r.case for r in rows], list(skipped), cat.efficiency_for, engine_for)
+    usable = [r for r in rows if _predicted(r.case, deployment_efficiency(cat, r.case.deployment))]
     if not usable:
         problems = [Problem(f"no row the model predicts in {len(paths)} file(s)",
                             expected="results with TTFT, TPOT or output throughput of a catalogue model, GPU "
                                      "and precision")]
         problems += [Problem(f"skipped: {s.reason}", file=s.label) for s in before_all.skipped[:20]]
         raise InputError(problems)
-    families = refit([r.case for r in usable], cat.efficiency_for)
+    families = refit([r.case for r in usable], cat.efficiency_for, engine_for)
     effs = {f: after for f, (_b, after, _n) in families.items()}
-    lost = [r for r in usable if not _predicted(r.case, effs[r.case.deployment.gpu.family])]
+    lost = [r for r in usable if not _predicted(r.case, with_engine(effs[r.case.deployment.gpu.family],
+                                                                     engine_for(r.case.deployment.engine)))]
     skipped = list(before_all.skipped) + [Skipped(r.case.line, r.case.label, "not predicted with the refitted factors")
                                           for r in lost]
     usable = [r for r in usable if r not in lost]
     cases = [r.case for r in usable]
-    before = validate_cases(cases, [], cat.efficiency_for)
-    after = validate_cases(cases, [], lambda g: effs[g.family])
+    before = validate_cases(cases, [], cat.efficiency_for, engine_for)
+    after = validate_cases(cases, [], lambda g: effs[g.family], engine_for)
     overlay = []
     for family, (b, a, n) in families.items():
         mine = [r for r in usable if r.case.deployment.gpu.family == family]

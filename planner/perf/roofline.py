@@ -184,25 +184,58 @@ def prefill_time(
     return StepTime(memory_s * pp, compute_s * pp, comm_s, eff.step_overhead_ms / 1e3, overlapped=False)
 
 
-def steady_state_output_tokens_per_s(decode_step_s: float, batch: float, prefill_s: float, output_tokens: float) -> float:
+def prefill_added_s(prefill: StepTime, batches_prefill: bool = True):
+    """Seconds one prompt's prefill adds to a replica that is already decoding (the step composition).
+
+    A steady-state step carries the decode tokens of the running batch plus prompt tokens up to the
+    engine's token budget, and reads the weights once. So where the engine batches prefill into the
+    decode steps (chunked prefill, in-flight batching) a prompt adds only its compute and
+    all-reduce: prefill.compute_s + prefill.comm_s; the weight read (prefill.memory_s) and the step
+    overhead are the decode step's, paid anyway. Where it does not (a separate forward pass per
+    prompt: HF transformers `generate`, AutoAWQ), the prompt costs its whole pass, prefill.total_s.
+
+    Example: a prefill of 30 ms = memory 6 ms + compute 22 ms + all-reduce 0 + overhead 2 ms adds
+    22 ms to a decoding replica of a batching engine, 30 ms to one of a non-batching engine.
+    """
+    if batches_prefill:
+        return prefill.compute_s + prefill.comm_s
+    return prefill.total_s
+
+
+def prefill_chunks(input_tokens, chunk_tokens, decoding):
+    """Steps a prompt of L tokens spans when each step carries the n decoding sequences' tokens and
+    up to B - n prompt tokens (B = the token budget, vLLM max_num_batched_tokens):
+    ceil(L / max(B - n, 1)). Works elementwise on arrays.
+
+    Example: a 5,000-token prompt, budget 2,048, 48 sequences decoding -> ceil(5000 / 2000) = 3."""
+    return np.ceil(np.asarray(input_tokens, dtype=float) / np.maximum(chunk_tokens - decoding, 1.0))
+
+
+def steady_state_output_tokens_per_s(decode_step_s: float, batch: float, added_s: float, output_tokens: float) -> float:
     """Output tokens/s of one replica under continuous batching at `batch` concurrent sequences.
 
     Each decode step emits `batch` tokens; on average batch / output_tokens sequences finish per
-    step and their replacements must be prefilled, costing prefill_s each. So
-    rate = batch / (decode_step_s + batch / output_tokens x prefill_s).
+    step and their replacements' prompts ride the following steps, each adding `added_s`
+    (`prefill_added_s`: compute only where the engine batches prefill into the decode steps). So
+    rate = batch / (decode_step_s + batch / output_tokens x added_s).
+
+    Example: step 20 ms at batch 100, 200 output tokens, prompts adding 10 ms each ->
+    100 / (0.020 + 0.5 x 0.010) = 4,000 tokens/s.
     """
-    return batch / (decode_step_s + batch / max(output_tokens, 1.0) * prefill_s)
+    return batch / (decode_step_s + batch / max(output_tokens, 1.0) * added_s)
 
 
-def loaded_tpot_s(decode_step_s: float, batch: float, prefill_s: float, output_tokens: float) -> float:
-    """Mean time between a sequence's output tokens when prefills are interleaved with decode:
-    decode_step_s + batch / output_tokens x prefill_s (the reciprocal of the per-sequence rate)."""
-    return decode_step_s + batch / max(output_tokens, 1.0) * prefill_s
+def loaded_tpot_s(decode_step_s: float, batch: float, added_s: float, output_tokens: float) -> float:
+    """Mean time between a sequence's output tokens when the prompts of `batch` other sequences ride
+    the decode steps: decode_step_s + batch / output_tokens x added_s (the reciprocal of the
+    per-sequence rate of `steady_state_output_tokens_per_s`)."""
+    return decode_step_s + batch / max(output_tokens, 1.0) * added_s
 
 
-def loaded_ttft_s(prefill_s: float, decode_step_s: float) -> float:
+def loaded_ttft_s(added_s, decode_step_s, chunks=1.0):
     """Time to first token when other sequences are decoding: a new request waits on average half
-    an iteration for the one in progress, then runs in a mixed iteration that also carries the
-    decode batch: prefill_s + 1.5 x decode_step_s (iteration-level scheduling, Orca, OSDI 2022).
-    With nothing else running (decode_step_s = 0) it is the prefill alone."""
-    return prefill_s + 1.5 * decode_step_s
+    a step for the one in progress, then its prompt rides `chunks` steps (`prefill_chunks`), each
+    carrying the decode batch, and adds its own work: added_s + (chunks + 0.5) x decode_step_s
+    (iteration-level scheduling, Orca, OSDI 2022). An idle replica's TTFT is the prefill pass itself
+    (`prefill_time(...).total_s`), which the callers use when nothing else runs. Works on arrays."""
+    return added_s + (chunks + 0.5) * decode_step_s

@@ -30,11 +30,13 @@ def quality_record(q: Quality | None) -> dict | None:
 
 
 def factors_record(plan: Plan, candidate: str) -> dict | None:
-    """A deployment's `efficiency_factors` JSON field: its GPU family and whether they were fitted."""
+    """A deployment's `efficiency_factors` JSON field: its GPU family and whether its factors were
+    fitted, its engine and whether the engine's multipliers were (`fitted`, `reference`, `default`)."""
     if candidate not in plan.factors:
         return None
-    family, fitted = plan.factors[candidate]
-    return {"gpu_family": family, "basis": "fitted" if fitted else "default"}
+    family, fitted, engine, engine_basis = plan.factors[candidate]
+    return {"gpu_family": family, "basis": "fitted" if fitted else "default", "engine": engine,
+            "engine_basis": engine_basis}
 
 
 def quality_cell(record: dict | None) -> str:
@@ -53,7 +55,7 @@ def factor_warnings(plans: list[Plan]) -> list[str]:
     for p in plans:
         for d in p.deployments:
             c = d.candidate
-            family, fitted = p.factors.get(c.id, ("", True))
+            family, fitted, _engine, _basis = p.factors.get(c.id, ("", True, "", ""))
             if not fitted and p.pricing not in gpus.setdefault((c.gpu, family), []):
                 gpus[c.gpu, family].append(p.pricing)
     return [f"{gpu} ({family} family; {', '.join(pricings)} plan{'s' if len(pricings) > 1 else ''}): {UNFITTED_NOTE}"

@@ -119,8 +119,11 @@ def print_estimate(con: Console, e: Estimate, eff_label: str) -> None:
     con.print(f"Decode step {s['total']:.2f} ms = max(memory {s['memory']:.2f}, compute {s['compute']:.2f}) "
               f"+ communication {s['communication']:.2f} + overhead {s['overhead']:.2f}")
     if e.batch > 1:
-        con.print(f"TPOT {r['tpot_ms']:.2f} ms = decode step {r['decode_step_ms']['total']:.2f} + prefills of the other "
-                  f"{e.batch - 1} sequences interleaved ({e.batch - 1} / {e.output_tokens} x {r['prefill_ms']['total']:.1f} ms)")
+        pre = r["prefill_ms"]
+        added, what = ((pre["compute"] + pre["communication"], "compute + communication; the decode step reads the weights")
+                       if e.deployment.batches_prefill else (pre["total"], "whole passes"))
+        con.print(f"TPOT {r['tpot_ms']:.2f} ms = decode step {r['decode_step_ms']['total']:.2f} + the prompts of the other "
+                  f"{e.batch - 1} sequences riding the steps ({e.batch - 1} / {e.output_tokens} x {added:.1f} ms: {what})")
     s = r["prefill_ms"]
     con.print(f"Prefill {s['total']:.1f} ms = compute {s['compute']:.1f} + memory {s['memory']:.1f} "
               f"+ communication {s['communication']:.1f} + overhead {s['overhead']:.1f}")

@@ -5,11 +5,11 @@ sequences run at once (max_num_seqs) and a request waits first come, first serve
 iteration carries one decode token for each of the n running sequences plus up to
 `chunk_tokens` (B) - n prompt tokens (max_num_batched_tokens), so a prompt of L tokens takes
 ceil(L / max(B - n, 1)) iterations (iteration-level scheduling: Orca, OSDI 2022; vLLM, SOSP 2023).
-`step_s[n]` is the decode step with n sequences (index 0 equals index 1), `prefill_s` one prompt's
-prefill. With rate lambda (requests/s), P = prefill_s, step(n) = step_s interpolated at n in [1, c]:
+`step_s[n]`: the decode step with n sequences (index 0 equals index 1); P = `prefill_s`: what one prompt
+adds to the steps it rides (`perf.prefill_added_s`); rate lambda (requests/s); step(n) interpolated:
 
   rho_p        = lambda x P                                   (prefill utilisation; < 1 to be stable)
-  TTFT_svc(n)  = P + (ceil(L_in / max(B - n, 1)) + 0.5) x step(n)   (half the iteration in progress)
+  TTFT_svc(n)  = P + (ceil(L_in / max(B - n, 1)) + 0.5) x step(n)   (perf.loaded_ttft_s)
   TPOT_mean(n) = step(n) / (1 - rho_p)          (the replica spends rho_p of its time on prefills)
   S(n)         = TTFT_svc(n) + (L_out - 1) x TPOT_mean(n)     (time a request holds a slot)
   n_bar        = least fixed point of n = lambda x S(n) on [0, c]   (Little's law on the slots)
@@ -17,9 +17,9 @@ prefill. With rate lambda (requests/s), P = prefill_s, step(n) = step_s interpol
 Stable iff rho_p < 1 and lambda x S(c) < c: with the slots full the replica finishes c / S(c)
 requests/s, which must exceed the arrivals. The percentile latencies then add (sums of
 quantiles, conservative) the slot wait, the prefill queue and the service at a high occupancy;
-`table_quantiles` documents each term, `table_means` the means. Every latency is non-decreasing in the rate,
-which lets `capacities` bisect for the largest rate that meets an SLO. `Table` holds many (replica,
-bucket) pairs side by side so that one numpy pass evaluates them all; `BucketTimes` is one pair.
+`table_quantiles` documents each term, `table_means` the means. Every latency is non-decreasing in the
+rate, so `capacities` bisects for the largest rate meeting an SLO. `Table` holds (replica, bucket)
+pairs side by side for one numpy pass; `BucketTimes` is one pair.
 """
 
 from __future__ import annotations
@@ -43,8 +43,7 @@ CAPACITY_LOWEST_FRACTION = 1e-6
 CAPACITY_REL_PRECISION = 2e-4
 """`capacity_qps` bisects until the bracket's upper end is within this fraction of its lower end."""
 CAPACITY_HALVINGS = math.ceil(math.log2(math.log(1.0 / CAPACITY_LOWEST_FRACTION) / math.log1p(CAPACITY_REL_PRECISION)))
-"""Bisections of the log-rate bracket that take its ratio from 1 / CAPACITY_LOWEST_FRACTION to
-within 1 + CAPACITY_REL_PRECISION (17)."""
+"""Bisections taking the log-rate bracket's ratio from 1 / CAPACITY_LOWEST_FRACTION to 1 + CAPACITY_REL_PRECISION (17)."""
 SATURATION_MARGIN = 1e-9
 """`saturation_qps` is this fraction below the root of lambda S(c) = c, so that it is a stable rate."""
 
@@ -61,7 +60,7 @@ class BucketTimes:
         output_tokens: Answer length L_out (tokens), at least 1.
         batch_cap: c, the most sequences running at once (vLLM max_num_seqs).
         chunk_tokens: B, the tokens one iteration carries (vLLM max_num_batched_tokens).
-        prefill_s: P, seconds to prefill one prompt of the bucket.
+        prefill_s: P, seconds one prompt adds to the steps it rides (`perf.prefill_added_s`).
         step_s: Decode step seconds with n = 0..batch_cap sequences running (index 0 equals
             index 1), non-decreasing in n (the latencies' monotonicity in the rate rests on it).
         cs2: Squared coefficient of variation of the slot holding time; 1.0 (an exponential's) is
@@ -122,7 +121,8 @@ def bucket_times(
 
     step_s[n] = perf.decode_step_time(...).total_s at batch max(n, 1), n = 0..batch_cap, all in one
     array call, at the mean context input + output / 2 (as perf.estimate.timings); prefill_s =
-    perf.prefill_time(...).total_s of max(input_tokens, 1) tokens. KV bytes d.kv_bytes, stages d.pp.
+    perf.prefill_added_s of max(input_tokens, 1) tokens (its compute where the engine batches
+    prefill, the whole pass where not). KV bytes d.kv_bytes, stages d.pp.
 
     Args:
         d: The deployment (planner.perf.estimate.Deployment); eff: its GPU's efficiency factors.
@@ -133,7 +133,7 @@ def bucket_times(
     step = perf.decode_step_time(d.model, d.gpu, d.precision, d.kv_bytes, d.tp, batch, context_tokens, eff, d.pp)
     pre = perf.prefill_time(d.model, d.gpu, d.precision, d.tp, max(input_tokens, 1), eff, d.pp)
     step_s = np.broadcast_to(np.asarray(step.total_s, dtype=float), batch.shape)
-    return BucketTimes(input_tokens, output_tokens, batch_cap, chunk_tokens, float(pre.total_s), step_s, cs2)
+    return BucketTimes(input_tokens, output_tokens, batch_cap, chunk_tokens, float(perf.prefill_added_s(pre, d.batches_prefill)), step_s, cs2)
 
 
 def normal_quantile(p: float) -> float:
@@ -237,8 +237,8 @@ def table_quantiles(tab: Table, rate_qps: np.ndarray, p: float | np.ndarray) -> 
     prefill_wait_s = prefill_s * s.stretch * np.log(np.maximum(s.rho_p / (1.0 - p), 1.0))
     n_p = np.minimum(np.maximum(_poisson_quantile(s.n_bar, z, p), 1.0), c)
     step_p_s = np.take_along_axis(tab.step_s, n_p.astype(np.intp), axis=1)
-    chunks = np.ceil(tab.input_tokens / np.maximum(tab.chunk_tokens - n_p, 1.0))
-    ttft_s = slot_wait_s + prefill_wait_s + prefill_s + (chunks + 0.5) * step_p_s
+    chunks = perf.prefill_chunks(tab.input_tokens, tab.chunk_tokens, n_p)
+    ttft_s = slot_wait_s + prefill_wait_s + perf.loaded_ttft_s(prefill_s, step_p_s, chunks)
     landed = _poisson_quantile(s.rate_qps * decode_tokens * s.tpot_mean_s, z, p)
     tpot_s = np.where(decode_tokens > 0, step_p_s + landed * prefill_s / np.maximum(decode_tokens, 1.0), 0.0)
     return _latencies(tab, s, ttft_s, tpot_s, ttft_s + decode_tokens * tpot_s)

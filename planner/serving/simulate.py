@@ -13,10 +13,13 @@ The engine model (vLLM-like; an analytic queueing model elsewhere assumes exactl
 - Each iteration every decoding sequence gets one token, and prefill gets up to
   max(chunk_tokens - n_decoding, 1) prompt tokens, FCFS over admitted prompts (several short
   prompts share an iteration; a long one spans several).
-- Iteration time = overhead + decode_core + sum of chunk costs: overhead = step_overhead_ms;
-  decode_core = perf.decode_step_time(n_decoding, mean context).total_s - overhead (0 with nothing
-  decoding), mean context = mean over decoding sequences of L_in + tokens generated so far; a
-  chunk of k tokens of an L-token prompt costs (perf.prefill_time(L).total_s - overhead) x k / L.
+- Iteration time = overhead + decode_core + sum of chunk costs (the step composition of
+  `perf.prefill_added_s`: one weight read per iteration): overhead = step_overhead_ms;
+  decode_core = perf.decode_step_time(n_decoding, mean context).total_s - overhead, mean context =
+  mean over decoding sequences of L_in + tokens generated so far; with nothing decoding it is the
+  weight read alone (perf.prefill_time(...).memory_s; 0 for an engine that does not batch prefill,
+  whose chunks carry their own); a chunk of k tokens of an L-token prompt costs
+  perf.prefill_added_s(perf.prefill_time(L)) x k / L.
 - The first token comes at the end of the iteration that completes the prefill, then one token
   per iteration up to L_out. TTFT = first token - arrival, TPOT = (last - first) / (L_out - 1)
   (NaN for L_out = 1), E2E = last token - arrival. An idle replica jumps to the next arrival.
@@ -159,6 +162,9 @@ class _Tables:
     def __init__(self, d: Deployment, eff: Efficiency) -> None:
         self.d, self.eff = d, eff
         self.overhead_s = eff.step_overhead_ms / 1e3
+        weights_s = perf.prefill_time(d.model, d.gpu, d.precision, d.tp, 1, eff, d.pp).memory_s
+        self.idle_weights_s = float(weights_s) if d.batches_prefill else 0.0
+        """Weight read of an iteration with nothing decoding (the decode batch reads them otherwise)."""
         self.prefill_s: dict[int, float] = {}
         self.n_max = -1
         self.mem0 = self.mem_slope = self.cmp0 = self.cmp_slope = self.comm = self.cross = []
@@ -185,15 +191,16 @@ class _Tables:
         self.n_max = n_max
 
     def prefill_per_token_s(self, lengths: np.ndarray) -> np.ndarray:
-        """(prefill_s(L) - overhead) / L for each prompt length L, prefill_s cached by L."""
+        """perf.prefill_added_s(prefill of L) / L for each prompt length L, cached by L."""
         d, eff, cache = self.d, self.eff, self.prefill_s
         unique, inverse = np.unique(lengths, return_inverse=True)
         values = np.empty(len(unique))
         for i, length in enumerate(unique.tolist()):
             s = cache.get(length)
             if s is None:
-                s = cache[length] = perf.prefill_time(d.model, d.gpu, d.precision, d.tp, length, eff, d.pp).total_s
-            values[i] = (s - self.overhead_s) / length
+                pre = perf.prefill_time(d.model, d.gpu, d.precision, d.tp, length, eff, d.pp)
+                s = cache[length] = float(perf.prefill_added_s(pre, d.batches_prefill))
+            values[i] = s / length
         return values[inverse.reshape(-1)]
 
 
@@ -202,7 +209,7 @@ _TABLES: OrderedDict[str, _Tables] = OrderedDict()
 
 def _tables(d: Deployment, eff: Efficiency) -> _Tables:
     """The cached tables of a deployment, keyed by everything the step times depend on."""
-    key = repr((d.model, d.gpu, d.precision, d.kv_bytes, d.tp, d.pp, eff))
+    key = repr((d.model, d.gpu, d.precision, d.kv_bytes, d.tp, d.pp, d.batches_prefill, eff))
     found = _TABLES.get(key)
     if found is None:
         found = _TABLES[key] = _Tables(d, eff)
@@ -261,7 +268,7 @@ def _run(arr: list, lin: list, lout: list, ctx: list, unit: list, tab: _Tables, 
          chunk: int) -> tuple:
     """The event loop over requests sorted by arrival (all of which fit the KV budget)."""
     n_req = len(arr)
-    oh = tab.overhead_s
+    oh, idle_weights_s = tab.overhead_s, tab.idle_weights_s
     mem0, mem_slope, cmp0, cmp_slope = tab.mem0, tab.mem_slope, tab.cmp0, tab.cmp_slope
     comm, cross = tab.comm, tab.cross
     nan = math.nan
@@ -307,6 +314,8 @@ def _run(arr: list, lin: list, lout: list, ctx: list, unit: list, tab: _Tables, 
             am, bm, ac, bc, cr = mem0[n_dec], mem_slope[n_dec], cmp0[n_dec], cmp_slope[n_dec], cross[n_dec]
             c0 = ctx_sum / n_dec + it + 1
             k_max = heap[0][0] - it
+        else:
+            per_it += idle_weights_s
         mixed = False
         if pf < adm:
             if head_rem > bud:  # a long prompt takes whole chunks until its last one

@@ -21,15 +21,7 @@ from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
 from annotated_types import Ge, Le
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Discriminator,
-    Field,
-    Tag,
-    ValidationError,
-    model_validator,
-)
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError, model_validator
 
 from planner.spec.rules import DEFAULT_TRACE_BUCKETS, MAX_BUCKETS, duplicates, length_rules, profile_rules
 from planner.spec.values import (
@@ -38,6 +30,7 @@ from planner.spec.values import (
     MAX_QPS,
     RULE_ERROR,
     TP_DEGREES,
+    EngineName,
     GpuCount,
     GpuName,
     KvPrecisionName,
@@ -154,6 +147,8 @@ class Planning(StrictModel):
     """Fraction of GPU memory the engine may use (vLLM's `gpu_memory_utilization`)."""
     max_num_seqs: Annotated[int, Ge(1), Le(1_000_000)] = 256
     """Engine cap on sequences served at once per replica (vLLM's `max_num_seqs`), count."""
+    engine: EngineName = "vllm"
+    """Inference engine the replicas run (catalog/engines.csv): `vllm` (the default), `sglang`, `trtllm`, `triton-trtllm`, `lmdeploy`, `llama.cpp`, `hf`, `gpt-fast`, `exllamav2`. It sets the engine multipliers of the efficiency factors (catalog/engine_factors.csv) and whether prompts ride the decode steps (chunked prefill; not for `hf`, `gpt-fast`, `exllamav2`)."""
     max_num_batched_tokens: Annotated[int, Ge(64), Le(1_000_000)] | None = None
     """Engine token budget of one iteration with chunked prefill (vLLM's `max_num_batched_tokens`), tokens; null = vLLM's default: 8192 on GPUs with 70 GiB or more other than the A100, else 2048."""
     bucket_slices: Annotated[int, Ge(1), Le(64)] | None = None
@@ -298,6 +293,8 @@ class Workload(StrictModel):
     """Weight precisions to consider (e.g. fp16, int8, int4); null = fp16, bf16, fp8, int8, int8-wo, int4 (list fp32 or GGUF to include them)."""
     kv_precision: KvPrecisionName | None = None
     """KV-cache precision (e.g. fp16, fp8); null = the engine default for the weight precision."""
+    engine: EngineName | None = None
+    """Inference engine of this workload's replicas (as `planning.engine`); null = `planning.engine`."""
     traffic: Traffic | None = None
     """Online serving demand; give this and `slo`, or `batch`."""
     slo: Slo | None = None

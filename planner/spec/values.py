@@ -70,7 +70,7 @@ def rule_error(message: str, expected: str | None = None, also: list[str] | tupl
 NAMES_CONTEXT = "names"
 """Key of the validation context holding an optional name check: a callable `(kind, name)` ->
 list of (message, expected) pairs, empty when the name is known; kind is `gpu`, `model`,
-`precision` or `kv_precision`. Without it (specs built in code) names are only checked when
+`precision`, `kv_precision` or `engine`. Without it (specs built in code) names are only checked when
 resolved against the catalogue."""
 
 
@@ -109,7 +109,7 @@ class JsonSchemaHint:
 
 
 CATALOG_KEYWORD = "x-planner-catalog"
-"""JSON Schema keyword naming the catalogue kind (`gpu`, `model`, `precision`, `kv_precision`) of a name."""
+"""JSON Schema keyword naming the catalogue kind (`gpu`, `model`, `precision`, `kv_precision`, `engine`) of a name."""
 _NON_BLANK = r"\S"
 
 
@@ -135,6 +135,7 @@ GpuName = Annotated[str, AfterValidator(_not_blank), _known("gpu"), _name("gpu")
 ModelName = Annotated[str, AfterValidator(_not_blank), _known("model"), _name("model")]
 PrecisionName = Annotated[str, AfterValidator(_not_blank), _known("precision"), _name("precision")]
 KvPrecisionName = Annotated[str, AfterValidator(_not_blank), _known("kv_precision"), _name("kv_precision")]
+EngineName = Annotated[str, AfterValidator(_not_blank), _known("engine"), _name("engine")]
 
 MAX_TOKENS = 10_000_000
 """Most tokens in one request's prompt or answer (the longest context windows hold 1-10 million)."""
