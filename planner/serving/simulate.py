@@ -132,9 +132,8 @@ def kv_budget_tokens(d: Deployment) -> int:
     usable capacity - weights - activations - runtime overhead per GPU (`memory_breakdown(d, 0, 1)`);
     0 when the weights do not fit.
 
-    Example: Llama-3.1-8B FP16 on an H100 (80 GiB x 0.9 = 72 GiB usable, 14.96 GiB weights): KV is
-    2 x 32 layers x 8 heads x 128 x 2 B = 128 KiB per token, so about 430,000 tokens.
-    """
+    Example: Llama-3.1-8B FP16 on an H100 (0.9 x 79.19 GiB reported = 71.27 GiB usable, 14.96 GiB
+    weights): KV is 2 x 32 layers x 8 heads x 128 x 2 B = 128 KiB per token: about 450,000 tokens."""
     base = memory_breakdown(d, 0, 1)
     free_bytes = base.capacity - base.weights - base.activations - base.overhead
     per_token_bytes = perf.kv_cache_bytes_per_token_per_gpu(d.model, d.kv_bytes, d.tp, d.pp)
