@@ -374,3 +374,22 @@ def test_engine_and_image_only_with_k8s(run_cli, hand_file):
     code, out, err = run_cli(["export", hand_file, "--to", "k8s", "--engine", "sglang", "--image", "my/sglang:1"])
     assert code == 0, err
     assert "image: my/sglang:1" in out and "- sglang.launch_server" in out and "containerPort: 30000" in out
+
+
+def test_launch_script_notes_an_engine_other_than_the_planned_one(run_cli, tmp_path):
+    """seed001 is planned with vLLM's factors (the default engine): its vLLM script carries no engine
+    note, its SGLang script says the plan was sized with vllm's factors. Planned with
+    `planning.engine: sglang`, the opposite."""
+    import yaml
+
+    src = REPO / "problems" / "seed001-qwen7b-50-users.yaml"
+    data = yaml.safe_load(src.read_text(encoding="utf-8"))
+    data.setdefault("planning", {})["engine"] = "sglang"
+    other = tmp_path / "seed001-sglang.yaml"
+    other.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    for path, planned in ((src, "vllm"), (other, "sglang")):
+        for to in ("vllm", "sglang"):
+            code, out, err = run_cli(["export", path, "--to", to, "--today", "2026-11-21", "--no-progress"])
+            assert code == 0, err
+            note = f"# note: the plan was sized with {planned}'s speed factors, and this script runs {to}:"
+            assert (note in out) == (planned != to), (planned, to)

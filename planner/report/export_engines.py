@@ -91,6 +91,17 @@ def slo_lines(line: Line) -> list[str]:
             f"TPOT {num(d.tpot_ms)} ms, E2E {num(d.e2e_ms)} ms"]
 
 
+def engine_mismatch(d, engine: str) -> str | None:
+    """A note when the plan's latencies and capacities came from another engine's speed factors than
+    the one this script starts; None when they match or the plan does not say."""
+    planned = d.efficiency_factors.engine if d.efficiency_factors is not None else None
+    if planned is None or planned == engine:
+        return None
+    return (f"the plan was sized with {planned}'s speed factors, and this script runs {engine}: its TTFT, "
+            f"TPOT and capacity may differ; re-plan with planning.engine: {engine}, or check the replica "
+            "with the benchmark scripts")
+
+
 def launch_script(line: Line, engine: str, plan_label: str) -> str:
     """launch.sh: start one replica of `line` on this machine."""
     d = line.deployment
@@ -101,6 +112,7 @@ def launch_script(line: Line, engine: str, plan_label: str) -> str:
         "# run this once per replica (on its own host or GPU set), then put them behind router.yaml.",
         *(f"# note: {n}" for n in line.weights.notes),
         *([f"# note: {SGLANG_MEMORY_NOTE}"] if engine == "sglang" else []),
+        *([f"# note: {n}"] if (n := engine_mismatch(d, engine)) else []),
         "set -euo pipefail",
     ]
     if not line.weights.runnable:

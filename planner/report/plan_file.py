@@ -34,6 +34,12 @@ Positive = Annotated[int, Field(ge=1)]
 Rate = Annotated[float, Field(ge=0)]
 
 
+class FactorsIn(_Record):
+    engine: str
+    """The engine whose speed factors the plan used (`efficiency_factors.engine`)."""
+    engine_basis: str
+
+
 class DeploymentIn(_Record):
     workload: str
     model: str
@@ -54,6 +60,8 @@ class DeploymentIn(_Record):
     capacity_qps_per_replica: Rate
     mem_capacity_gib_per_gpu: Annotated[float, Field(gt=0)]
     candidate: Annotated[str, Field(min_length=1)]
+    efficiency_factors: FactorsIn | None = None
+    """Absent in plans of planners before engines were modelled."""
 
 
 class BucketIn(_Record):
