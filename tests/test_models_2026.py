@@ -337,3 +337,16 @@ def test_simulation_reserves_the_capped_cache():
     assert kv_reserved_tokens(gemma, np.array([512, 8192])).tolist() == [512, 2181]
     llama = resolve_deployment(CAT, "llama-3.1-8b", "h100", "fp16")
     assert kv_reserved_tokens(llama, np.array([512, 8192])).tolist() == [512, 8192]
+
+
+def test_gemma_2_27b_window_on_every_other_layer():
+    """Gemma-2-27B: 46 layers, 16 KV heads x 128, FP16: 2 x 16 x 128 x 2 B = 8,192 B per token per
+    layer; 23 layers slide over 4,096 tokens (config sliding_window 4096, even layers). At 8,192
+    tokens: 23 x 8,192 + 23 x 4,096 = 282,624 layer-tokens x 8,192 B = 2,315,255,808 B (without the
+    window 46 x 8,192 x 8,192 = 3,087,007,744 B). At 2,000 tokens, within the window: 46 x 2,000 x
+    8,192 = 753,664,000 B either way."""
+    m = CAT.model("gemma-2-27b")
+    assert (m.sliding_window, m.n_sliding_layers) == (4096, 23)
+    assert perf.kv_cache_bytes_per_sequence(m, 2, 8192) == 2_315_255_808
+    assert perf.kv_cache_bytes_per_token(m, 2) * 8192 == 3_087_007_744
+    assert perf.kv_cache_bytes_per_sequence(m, 2, 2000) == 753_664_000
