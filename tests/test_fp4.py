@@ -159,7 +159,8 @@ workloads:
 
 def test_solve_picks_nvfp4_on_b200_when_cheaper(run_cli, tmp_path):
     """Llama-3.3-70B (70.55e9 parameters) on rented B200s: at nvfp4 the weights take about 41 GB
-    (4.5 bits) instead of about 72 GB at fp8 (8 bits), which leaves more of the 162 GiB for KV cache
+    (4.5 bits) instead of about 72 GB at fp8 (8 bits), which leaves more of the B200's usable memory
+    (0.9 x 180 GB read as GiB x 0.9903, the defaulted reported fraction: about 160 GiB) for KV cache
     and a larger batch per replica, so the same 1,000 users need fewer GPUs: the solve keeps nvfp4
     and costs less than the fp8-only solve."""
     cost = {}

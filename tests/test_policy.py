@@ -188,8 +188,9 @@ def test_spare_upper_bound_leaves_room_for_the_zone_share():
 
 
 def test_check_zones():
-    """check under zones 3, coverage 0.5, demand 1.0: 3 replicas lose 1 and keep 1.0 (ok); 2 are fewer
-    than 3 zones; with two buckets, a load of 1.5 on 3 replicas exceeds 3 - 1 = 2? no: ok; on 2, no."""
+    """check under zones 3, coverage 0.5, demand 1.0: 3 replicas lose ceil(3/3) = 1 and keep 2 x 0.5 =
+    1.0 (ok); 2 replicas are fewer than the 3 zones. Two buckets: a routed load of 0.5/0.5 + 0.25/0.5
+    = 1.5 replicas on 3 fits 3 - 1 = 2 (ok); 1.0/0.5 + 0.5/0.5 = 3 on 4 exceeds 4 - ceil(4/3) = 2."""
     cov = {0: 0.5}
     assert policy_rows.check("w", "routed", "zones:3", [("c", 3, {}, cov)], 1, 1.0).spare_ok is True
     assert policy_rows.check("w", "routed", "zones:3", [("c", 2, {}, cov)], 1, 1.0).spare_ok is False

@@ -53,6 +53,7 @@ Coefficients: cov_c, cov_c,b and ub_c as in `optimize.milp` (candidates, `replic
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 MIXING = ("routed", "single", "free")
@@ -73,7 +74,7 @@ def spare_upper_bound(replicas_ub: int, rule: str | None) -> int:
     u <= (R - u)(N - 1)), and at least N."""
     n = zones_of(rule)
     if n is not None:
-        return max(n, replicas_ub + -(-replicas_ub // (n - 1)))
+        return max(n, replicas_ub + math.ceil(replicas_ub / (n - 1)))
     return replicas_ub + (rule is not None)
 
 
@@ -208,11 +209,12 @@ def check(workload: str, mixing: str, redundancy: str | None, lines: list[tuple]
     zones = zones_of(redundancy)
     if zones is not None:  # a lost host takes ceil(n / N) replicas of each deployment
         spread = sum(ln[1] for ln in live) >= zones or level <= 0
+        kept = lambda n: n - math.ceil(n / zones)  # noqa: E731
         if n_buckets <= 1:
-            left = sum((n - -(-n // zones)) * max(cov.values(), default=0.0) for _, n, _, cov in live)
+            left = sum(kept(n) * max(cov.values(), default=0.0) for _, n, _, cov in live)
             spare_ok = spread and left >= level * (1 - tol)
         else:
-            spare_ok = spread and all(sum(r / cov[b] for b, r in routes.items() if r > 0) <= n - -(-n // zones) + tol
+            spare_ok = spread and all(sum(r / cov[b] for b, r in routes.items() if r > 0) <= kept(n) + tol
                                       for _, n, routes, cov in live)
     elif redundancy == "n_plus_1" or (redundancy == "auto" and sum(ln[1] for ln in live) > 1):
         if n_buckets <= 1:

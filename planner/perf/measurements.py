@@ -224,9 +224,20 @@ def engine_settings(row: dict[str, str]) -> dict[str, float]:
     return out
 
 
-def _memory_case(cat: Catalog, row: dict[str, str], line: int, label: str, metric: str, measured: float) -> Case:
-    """A start-up memory row: the deployment with the engine settings the row states, vLLM's
-    defaults for the rest (said in the assumptions)."""
+def _measured_value(row: dict[str, str]) -> float:
+    """The row's `value`, a positive finite number, or a skip."""
+    try:
+        measured = float(row["value"])
+    except ValueError:
+        raise _Skip(f"value {row['value']!r} is not a number") from None
+    if not math.isfinite(measured) or measured <= 0:
+        raise _Skip(f"value {row['value']!r} is not a positive number")
+    return measured
+
+
+def _row_setup(cat: Catalog, row: dict[str, str]):
+    """What every kind of row names: model, GPU, weight and KV precisions (with the KV assumption
+    made, if any), TP, PP and the GPU count; a skip when one does not resolve."""
     model = cat.models.get(row["model"])
     if model is None:
         raise _Skip(f"model {row['model']!r} not in the catalogue")
@@ -237,12 +248,18 @@ def _memory_case(cat: Catalog, row: dict[str, str], line: int, label: str, metri
     if precision is None:
         raise _Skip(why or "unknown precision")
     kv, note = _resolve_kv(cat, row["precision_kv"], precision)
-    assumptions = [note] if note else []
     tp, pp, num_gpus = _int(row["tp"]), _int(row["pp"]), _int(row["num_gpus"])
     if not tp or not pp or not num_gpus:
         raise _Skip("tp, pp or num_gpus is not a positive integer")
     if tp * pp != num_gpus:
         raise _Skip(f"num_gpus {num_gpus} is not tp x pp ({tp} x {pp}): data or expert parallelism is not modelled")
+    return model, gpu, precision, kv, [note] if note else [], tp, pp, num_gpus
+
+
+def _memory_case(cat: Catalog, row: dict[str, str], line: int, label: str, metric: str, measured: float) -> Case:
+    """A start-up memory row: the deployment with the engine settings the row states, vLLM's
+    defaults for the rest (said in the assumptions)."""
+    model, gpu, precision, kv, assumptions, tp, pp, num_gpus = _row_setup(cat, row)
     settings = engine_settings(row)
     util = settings.get("gpu_memory_utilization")
     if util is None:
@@ -274,39 +291,11 @@ def _memory_case(cat: Catalog, row: dict[str, str], line: int, label: str, metri
 def _case_from_row(cat: Catalog, row: dict[str, str], line: int, label: str) -> Case:
     metric = row["metric"].strip()
     if metric in MEMORY_METRICS:
-        try:
-            measured = float(row["value"])
-        except ValueError:
-            raise _Skip(f"value {row['value']!r} is not a number") from None
-        if not math.isfinite(measured) or measured <= 0:
-            raise _Skip(f"value {row['value']!r} is not a positive number")
-        return _memory_case(cat, row, line, label, metric, measured)
+        return _memory_case(cat, row, line, label, metric, _measured_value(row))
     if metric not in METRIC_GROUPS:
         raise _Skip(f"metric {metric!r} is not one the model predicts")
-    try:
-        measured = float(row["value"])
-    except ValueError:
-        raise _Skip(f"value {row['value']!r} is not a number") from None
-    if not math.isfinite(measured) or measured <= 0:
-        raise _Skip(f"value {row['value']!r} is not a positive number")
-    model = cat.models.get(row["model"])
-    if model is None:
-        raise _Skip(f"model {row['model']!r} not in the catalogue")
-    gpu = cat.gpus.get(row["gpu"]) or cat.gpus.get(_strip_qualifiers(row["gpu"]))
-    if gpu is None:
-        raise _Skip(f"GPU {row['gpu']!r} not in the catalogue")
-    precision, why = _resolve_precision(cat, row["precision_weights"])
-    if precision is None:
-        raise _Skip(why or "unknown precision")
-    assumptions: list[str] = []
-    kv, note = _resolve_kv(cat, row["precision_kv"], precision)
-    if note:
-        assumptions.append(note)
-    tp, pp, num_gpus = _int(row["tp"]), _int(row["pp"]), _int(row["num_gpus"])
-    if not tp or not pp or not num_gpus:
-        raise _Skip("tp, pp or num_gpus is not a positive integer")
-    if tp * pp != num_gpus:
-        raise _Skip(f"num_gpus {num_gpus} is not tp x pp ({tp} x {pp}): data or expert parallelism is not modelled")
+    measured = _measured_value(row)
+    model, gpu, precision, kv, assumptions, tp, pp, num_gpus = _row_setup(cat, row)
 
     batch_cell = row["batch_size_or_concurrency"].strip()
     batch: int | None = None

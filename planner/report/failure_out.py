@@ -20,11 +20,13 @@ def _multi(out: Outcome) -> set[str]:
     return {name for name, mix in out.candidates.mixes.items() if len(mix.buckets) > 1}
 
 
-def resilience_records(out: Outcome, plan: Plan) -> list[dict]:
+def resilience_records(out: Outcome, plan: Plan, losses: list | None = None) -> list[dict]:
     """JSON `resilience`, one record per online workload: the mixing policy and the deployment types
     it runs, the redundancy asked (`n_plus_1`, `zones: N`, `none`, or the default's outcome) and whether
-    a spare is planned, the hosts its replicas span, and the hosts whose loss would leave it short."""
-    losses = host_losses(plan, _online(out), _multi(out))
+    a spare is planned, the hosts its replicas span, and the hosts whose loss would leave it short
+    (`losses`: `host_losses` of the plan, when the caller has them already)."""
+    if losses is None:
+        losses = host_losses(plan, _online(out), _multi(out))
     rows = []
     for w in out.resolved.workloads:
         if w.spec.traffic is None:
@@ -55,7 +57,8 @@ def spof_warnings(out: Outcome) -> list[str]:
     one per host whose loss leaves a workload short (unless that host is already its single point)."""
     lines = []
     for p in out.plans:
-        records = resilience_records(out, p)
+        losses = host_losses(p, _online(out), _multi(out))
+        records = resilience_records(out, p, losses)
         spare = {r["workload"]: r["spare_replica"] for r in records}
         zone_word = {r["workload"]: r["zones"] for r in records if r["zones"]}
         for r in records:
@@ -72,7 +75,7 @@ def spof_warnings(out: Outcome) -> list[str]:
                    else "no spare replica is planned (a single replica, or redundancy: none)")
             lines.append(f"{s.workload} ({p.pricing} plan): {what}; {why}")
         hosts = {(s.workload, s.name) for s in points if s.domain == "host"}
-        for h in host_losses(p, _online(out), _multi(out)):
+        for h in losses:
             if (h.workload, h.host) not in hosts:
                 lines.append(f"{h.workload} ({p.pricing} plan): losing host {h.host} takes {h.replicas} of its "
                              "replicas and leaves its demand above the SLO capacity left (N+1 plans for one lost replica)")
